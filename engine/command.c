@@ -244,13 +244,14 @@ static void codec_raw(struct codec *c, void *field, size_t size)
 	}
 }
 
+/* width is in bits. */
 #define CODEC_INT(name, type, width)                                      \
 	static void codec_##name(struct codec *c, type *field)            \
 	{                                                                 \
-		uint8_t bytes[width];                                     \
+		uint8_t bytes[width / 8];                                 \
 		if (!c->decoding)                                         \
 			bytes_store_##width##_(bytes, (uint##width##_t)*field); \
-		codec_raw(c, bytes, width);                               \
+		codec_raw(c, bytes, width / 8);                           \
 		if (c->decoding)                                          \
 			*field = (type)bytes_load_##width##_(bytes);      \
 	}

@@ -221,3 +221,35 @@ enum status engine_search(struct engine *engine, const struct search_query *quer
 	*hits_count = count;
 	return STATUS_OK;
 }
+
+const char *engine_event_type_name(enum engine_event_type type)
+{
+	switch (type) {
+	case ENGINE_EVENT_HOLD_EXPIRED:
+		return "hold expired";
+	case ENGINE_EVENT_OFFERED:
+		return "offered";
+	case ENGINE_EVENT_SOLD_OUT:
+		return "sold out";
+	case ENGINE_EVENT_LAPSED:
+		return "lapsed";
+	}
+	return "unknown event";
+}
+
+const char *waiter_state_name(enum waiter_state state)
+{
+	switch (state) {
+	case WAITER_NONE:
+		return "none";
+	case WAITER_WAITING:
+		return "waiting";
+	case WAITER_OFFERED:
+		return "offered";
+	case WAITER_SOLD_OUT:
+		return "sold out";
+	case WAITER_LAPSED:
+		return "lapsed";
+	}
+	return "unknown waiter state";
+}
