@@ -29,6 +29,7 @@
 #define WHEEL_SLOTS_COUNT 65536u /* one per millisecond: a turn is about 65 s */
 #define WAITER_TIMER_BIT 0x80000000u
 #define BOOKING_REFERENCE_BIT 0x80000000u
+#define SEGMENT_RUN_CAP 16u
 
 enum seat_internal {
 	SEAT_IS_FREE = 0,
@@ -56,8 +57,9 @@ struct show_state {
 	uint64_t *pooled;
 	uint64_t *booked;
 	uint64_t *blocked;
-	uint16_t *segment_free;	   /* free slots per segment */
-	uint64_t *segments_usable; /* bit per segment: segment_free > 0 */
+	/* Per segment, its longest run of free slots, capped at SEGMENT_RUN_CAP: enough
+	 * to tell whether a segment can hold a group of up to HOLD_SEATS_COUNT_MAX + 2. */
+	uint8_t *segment_run;
 	struct tier_state tiers[TIER_COUNT];
 	uint32_t hold_next;	  /* n of the next hold; ids below it were issued */
 	uint64_t *expired;	  /* bit n: hold n expired (rather than was released) */

@@ -5,16 +5,49 @@
  *   - every slot is in exactly one state: free, pooled, booked and blocked bits are
  *     disjoint, and a slot with none of them is held;
  *   - each tier's counters equal the population of its slot range in each state;
- *   - segment_free[s] is the number of free slots of segment s, and bit s of
- *     segments_usable is set exactly when it is above zero.
- * Memory: four bits per seat, plus two bytes and one bit per segment (a row's run of
- * one tier, typically 10 to 40 seats).
+ *   - segment_run[s] is min(longest run of free slots in segment s, SEGMENT_RUN_CAP).
+ * Memory: four bits per seat, plus one byte per segment (a row's run of one tier,
+ * typically 10 to 100 seats).
+ *
+ * segment_run lets best-available skip, eight segments per word read, every row
+ * that cannot hold the group; without it a fragmented, nearly full show makes every
+ * search walk every run of every row.
  */
 #include <string.h>
 
 #include "bitmap.h"
 #include "engine_internal.h"
 #include "memory.h"
+
+/* min(longest run of set bits of `bits` in a segment, SEGMENT_RUN_CAP). */
+static uint8_t segment_run_measure(const uint64_t *bits, const struct segment *segment)
+{
+	uint32_t first = segment->slot_first;
+	uint32_t end = first + segment->seats_count;
+	if (segment->seats_count <= 64) {
+		/* Gather the segment into one word; each `x &= x >> 1` shortens every run
+		 * by one, so the rounds until x is empty are the longest run. */
+		uint32_t shift = first % 64;
+		uint64_t x = bits[first / 64] >> shift;
+		if (shift != 0 && shift + segment->seats_count > 64)
+			x |= bits[first / 64 + 1] << (64 - shift);
+		if (segment->seats_count < 64)
+			x &= (UINT64_C(1) << segment->seats_count) - 1;
+		uint8_t run = 0;
+		for (; x != 0 && run < SEGMENT_RUN_CAP; run++)
+			x &= x >> 1;
+		return run;
+	}
+	uint32_t longest = 0;
+	for (uint32_t pos = first; pos < end && longest < SEGMENT_RUN_CAP;) {
+		uint32_t start = bitmap_next_set(bits, pos, end);
+		uint32_t stop = bitmap_next_clear(bits, start, end);
+		if (stop - start > longest)
+			longest = stop - start;
+		pos = stop;
+	}
+	return (uint8_t)(longest < SEGMENT_RUN_CAP ? longest : SEGMENT_RUN_CAP);
+}
 
 struct show_state *inventory_create(const struct venue *venue)
 {
@@ -29,12 +62,12 @@ struct show_state *inventory_create(const struct venue *venue)
 	state->booked = bits + 2 * state->words_count;
 	state->blocked = bits + 3 * state->words_count;
 	bitmap_set_range(state->free, 0, seats);
-	state->segment_free = memory_alloc(sizeof(uint16_t) * venue->segments_count);
-	state->segments_usable = memory_alloc(sizeof(uint64_t) *
-					      bitmap_words(venue->segments_count));
-	for (uint32_t s = 0; s < venue->segments_count; s++)
-		state->segment_free[s] = venue->segments[s].seats_count;
-	bitmap_set_range(state->segments_usable, 0, venue->segments_count);
+	state->segment_run = memory_alloc(venue->segments_count);
+	for (uint32_t s = 0; s < venue->segments_count; s++) {
+		uint32_t seats_count = venue->segments[s].seats_count;
+		state->segment_run[s] = (uint8_t)(seats_count < SEGMENT_RUN_CAP ? seats_count
+										 : SEGMENT_RUN_CAP);
+	}
 	for (uint8_t t = 0; t < TIER_COUNT; t++) {
 		state->tiers[t] = (struct tier_state){
 			.free = venue->tier_slot_first[t + 1] - venue->tier_slot_first[t],
@@ -51,8 +84,7 @@ void inventory_destroy(struct show_state *state)
 	if (state == NULL)
 		return;
 	memory_free(state->free); /* the four bitmaps share one allocation */
-	memory_free(state->segment_free);
-	memory_free(state->segments_usable);
+	memory_free(state->segment_run);
 	memory_free(state->expired);
 	u64map_finish(&state->user_totals);
 	u64map_finish(&state->waiter_of);
@@ -123,29 +155,21 @@ void inventory_seat_move(struct show_state *state, const struct venue *venue, ui
 	(*tier_counter(tier, to))++;
 	if (from == SEAT_IS_FREE || to == SEAT_IS_FREE) {
 		uint32_t s = venue->segment_of_slot[slot];
-		if (from == SEAT_IS_FREE)
-			state->segment_free[s]--;
-		else
-			state->segment_free[s]++;
-		if (state->segment_free[s] == 0)
-			bitmap_clear(state->segments_usable, s);
-		else
-			bitmap_set(state->segments_usable, s);
+		state->segment_run[s] = segment_run_measure(state->free, &venue->segments[s]);
 	}
 }
 
 /*
  * Walks the runs of free (or pooled) slots of one tier in slot order. Over free
- * slots it skips whole segments through segments_usable and, when min_free is
- * above one, segments with fewer free slots than that (they cannot hold a run
- * that long).
+ * slots it skips whole segments whose longest run is below min_run (they cannot
+ * hold a run that long), reading segment_run eight bytes at a time.
  */
 struct run_iter {
 	const struct show_state *state;
 	const struct venue *venue;
 	const uint64_t *bits;
 	bool pooled;
-	uint32_t min_free;
+	uint32_t min_run;
 	bool started;	      /* free: a segment has been entered */
 	uint32_t segment;     /* free: the segment being walked */
 	uint32_t segment_end; /* free: end of the tier's segments */
@@ -159,11 +183,12 @@ struct run {
 };
 
 static void run_iter_init(struct run_iter *it, const struct show_state *state,
-			  const struct venue *venue, uint8_t tier, bool pooled, uint32_t min_free)
+			  const struct venue *venue, uint8_t tier, bool pooled, uint32_t min_run)
 {
+	ASSERT(min_run >= 1 && min_run <= SEGMENT_RUN_CAP);
 	*it = (struct run_iter){ .state = state, .venue = venue, .pooled = pooled,
 				 .bits = pooled ? state->pooled : state->free,
-				 .min_free = min_free > 0 ? min_free : 1 };
+				 .min_run = min_run };
 	if (pooled) {
 		it->pos = venue->tier_slot_first[tier];
 		it->end = venue->tier_slot_first[tier + 1];
@@ -173,19 +198,34 @@ static void run_iter_init(struct run_iter *it, const struct show_state *state,
 	}
 }
 
+/* The first segment in [s, end) whose run is at least min_run (1..127), or end. */
+static uint32_t segment_find(const uint8_t *runs, uint32_t s, uint32_t end, uint32_t min_run)
+{
+	/* Eight at a time: a byte b has b > n exactly when b + (127 - n) sets bit 7,
+	 * since every run is below 128. */
+	const uint64_t ones = UINT64_C(0x0101010101010101);
+	const uint64_t add = ones * (127 - (min_run - 1));
+	for (; s + 8 <= end; s += 8) {
+		uint64_t x;
+		memcpy(&x, runs + s, sizeof(x));
+		if (((x + add) | x) & (ones * 0x80))
+			break;
+	}
+	for (; s < end; s++) {
+		if (runs[s] >= min_run)
+			return s;
+	}
+	return end;
+}
+
 /* Moves a free-slot walk to the next segment worth looking at; false at the end. */
 static bool run_iter_segment_next(struct run_iter *it)
 {
 	uint32_t s = it->started ? it->segment + 1 : it->segment;
 	it->started = true;
-	for (;;) {
-		s = bitmap_next_set(it->state->segments_usable, s, it->segment_end);
-		if (s == it->segment_end)
-			return false;
-		if (it->state->segment_free[s] >= it->min_free)
-			break;
-		s++;
-	}
+	s = segment_find(it->state->segment_run, s, it->segment_end, it->min_run);
+	if (s == it->segment_end)
+		return false;
 	const struct segment *segment = &it->venue->segments[s];
 	it->segment = s;
 	it->pos = segment->slot_first;
@@ -285,10 +325,7 @@ void inventory_tier_pool(struct show_state *state, const struct venue *venue, ui
 	t->pooled += t->free;
 	t->free = 0;
 	uint32_t first = venue->tier_segment_first[tier];
-	uint32_t end = venue->tier_segment_first[tier + 1];
-	for (uint32_t s = first; s < end; s++)
-		state->segment_free[s] = 0;
-	bitmap_clear_range(state->segments_usable, first, end);
+	memset(state->segment_run + first, 0, venue->tier_segment_first[tier + 1] - first);
 }
 
 void inventory_tier_unpool(struct show_state *state, const struct venue *venue, uint8_t tier)
@@ -299,16 +336,8 @@ void inventory_tier_unpool(struct show_state *state, const struct venue *venue, 
 	t->free += t->pooled;
 	t->pooled = 0;
 	for (uint32_t s = venue->tier_segment_first[tier]; s < venue->tier_segment_first[tier + 1];
-	     s++) {
-		const struct segment *segment = &venue->segments[s];
-		uint32_t count = bitmap_count(state->free, segment->slot_first,
-					      segment->slot_first + segment->seats_count);
-		state->segment_free[s] = (uint16_t)count;
-		if (count > 0)
-			bitmap_set(state->segments_usable, s);
-		else
-			bitmap_clear(state->segments_usable, s);
-	}
+	     s++)
+		state->segment_run[s] = segment_run_measure(state->free, &venue->segments[s]);
 }
 
 void inventory_expired_mark(struct show_state *state, uint32_t n)
@@ -328,8 +357,7 @@ bool inventory_expired_test(const struct show_state *state, uint32_t n)
 size_t inventory_memory(const struct show_state *state, const struct venue *venue)
 {
 	return sizeof(*state) + sizeof(uint64_t) * 4 * state->words_count +
-	       sizeof(uint16_t) * venue->segments_count +
-	       sizeof(uint64_t) * bitmap_words(venue->segments_count);
+	       venue->segments_count;
 }
 
 void inventory_check(const struct show_state *state, const struct venue *venue)
@@ -357,9 +385,13 @@ void inventory_check(const struct show_state *state, const struct venue *venue)
 	}
 	for (uint32_t s = 0; s < venue->segments_count; s++) {
 		const struct segment *segment = &venue->segments[s];
-		uint32_t count = bitmap_count(state->free, segment->slot_first,
-					      segment->slot_first + segment->seats_count);
-		ASSERT(state->segment_free[s] == count);
-		ASSERT(bitmap_test(state->segments_usable, s) == (count > 0));
+		uint32_t longest = 0;
+		uint32_t run = 0;
+		for (uint32_t i = 0; i < segment->seats_count; i++) {
+			run = bitmap_test(state->free, segment->slot_first + i) ? run + 1 : 0;
+			longest = run > longest ? run : longest;
+		}
+		ASSERT(state->segment_run[s] ==
+		       (longest < SEGMENT_RUN_CAP ? longest : SEGMENT_RUN_CAP));
 	}
 }

@@ -115,6 +115,43 @@ bool layout_reader_next(struct layout_reader *reader, struct layout_row *row)
 	return true;
 }
 
+bool layout_seat_row(const struct layout *layout, uint32_t seat, struct layout_row *row)
+{
+	struct layout_reader reader;
+	layout_reader_init(&reader, layout);
+	while (layout_reader_next(&reader, row)) {
+		if (seat < row->seat_first + row->seats_count)
+			return true;
+	}
+	return false;
+}
+
+static bool label_equal(const char *label, uint8_t label_size, const char *name, size_t size)
+{
+	return label_size == size && memcmp(label, name, size) == 0;
+}
+
+bool layout_seat_find(const struct layout *layout, const char *section, size_t section_size,
+		      const char *row_name, size_t row_size, uint32_t number, uint32_t *seat)
+{
+	struct layout_reader reader;
+	struct layout_row row;
+	uint32_t matches = 0;
+	layout_reader_init(&reader, layout);
+	while (layout_reader_next(&reader, &row)) {
+		if (section_size > 0 &&
+		    !label_equal(row.section_name, row.section_name_size, section, section_size))
+			continue;
+		if (!label_equal(row.row_name, row.row_name_size, row_name, row_size))
+			continue;
+		if (number < row.first_number || number >= (uint32_t)row.first_number + row.seats_count)
+			continue;
+		*seat = row.seat_first + (number - row.first_number);
+		matches++;
+	}
+	return matches == 1;
+}
+
 void layout_builder_init(struct layout_builder *builder)
 {
 	*builder = (struct layout_builder){ 0 };

@@ -75,6 +75,21 @@ void layout_reader_init(struct layout_reader *reader, const struct layout *layou
 bool layout_reader_next(struct layout_reader *reader, struct layout_row *row);
 
 /*
+ * Finds the row holding seat id `seat` of a parsed layout (a walk over the rows).
+ * Returns false when the seat is past the last one. The seat's number in its row
+ * is row->first_number + (seat - row->seat_first).
+ */
+bool layout_seat_row(const struct layout *layout, uint32_t seat, struct layout_row *row);
+
+/*
+ * Finds the seat id of a seat by its labels: the row name and seat number, and the
+ * section name unless section_size is 0 (then the row name must be unique in the
+ * layout). Returns false when there is no such seat, or several match.
+ */
+bool layout_seat_find(const struct layout *layout, const char *section, size_t section_size,
+		      const char *row, size_t row_size, uint32_t number, uint32_t *seat);
+
+/*
  * Builds an encoded layout in memory that the builder owns. Mistakes (a row before
  * any section, a name too long, more than the limits) make layout_builder_layout()
  * fail rather than asserting, so generated catalogs can be checked like any input.

@@ -6,8 +6,6 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-static struct layout_builder fx_layout_builder;
-
 static void fx_catalog(struct fixture *fx)
 {
 	struct command c = { .type = COMMAND_LOCATION_PUT };
@@ -16,7 +14,7 @@ static void fx_catalog(struct fixture *fx)
 		.lat_e6 = 48208174, .lon_e6 = 16373819 };
 	cr_assert_eq(fx_apply(fx, &c), STATUS_OK);
 
-	struct layout_builder *b = &fx_layout_builder;
+	struct layout_builder *b = &fx->layout;
 	layout_builder_init(b);
 	layout_builder_section(b, "Front");
 	layout_builder_row(b, "A", 1, 6, TIER_VIP);
@@ -74,7 +72,7 @@ void fx_init(struct fixture *fx, const struct engine_config *config)
 void fx_finish(struct fixture *fx)
 {
 	engine_destroy(fx->engine);
-	layout_builder_finish(&fx_layout_builder);
+	layout_builder_finish(&fx->layout);
 	*fx = (struct fixture){ 0 };
 }
 

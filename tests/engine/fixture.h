@@ -24,6 +24,7 @@ struct fixture {
 	struct engine_result result;
 	const struct engine_event *events;
 	uint32_t events_count;
+	struct layout_builder layout;
 };
 
 /* Creates the engine and the catalog above (config NULL: defaults, idle FX_IDLE_MS). */
