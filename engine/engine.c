@@ -180,7 +180,17 @@ uint32_t engine_hold_create(struct engine *engine, uint32_t show_index, uint64_t
 			    const uint32_t *seats, uint8_t seats_count, int64_t deadline_ms)
 {
 	struct show_state *state = engine->catalog.shows[show_index].state;
-	ASSERT(state != NULL && deadline_ms > engine->clock_ms);
+	ASSERT(state != NULL);
+	return engine_hold_insert(engine, show_index, state->hold_next++, user_id, seats,
+				  seats_count, deadline_ms);
+}
+
+uint32_t engine_hold_insert(struct engine *engine, uint32_t show_index, uint32_t n,
+			    uint64_t user_id, const uint32_t *seats, uint8_t seats_count,
+			    int64_t deadline_ms)
+{
+	ASSERT(engine->catalog.shows[show_index].state != NULL);
+	ASSERT(deadline_ms > engine->clock_ms);
 	uint32_t index = engine->holds_free;
 	if (index != NONE) {
 		engine->holds_free = engine->holds[index].n;
@@ -191,9 +201,8 @@ uint32_t engine_hold_create(struct engine *engine, uint32_t show_index, uint64_t
 		ASSERT(index < BOOKING_REFERENCE_BIT);
 	}
 	struct hold *hold = &engine->holds[index];
-	*hold = (struct hold){ .user_id = user_id, .show_index = show_index,
-			       .n = state->hold_next++, .seats_count = seats_count,
-			       .active = true };
+	*hold = (struct hold){ .user_id = user_id, .show_index = show_index, .n = n,
+			       .seats_count = seats_count, .active = true };
 	timer_node_init(&hold->timer);
 	hold->seats_ref = seat_pool_alloc(engine, seats, seats_count);
 	idtable_add(&engine->hold_ids, index);
@@ -456,6 +465,40 @@ static bool payment_ref_equal(const struct engine *engine, const struct booking 
 			  ref);
 }
 
+/* Appends a booking record; the caller adds it to hold_ids. */
+static uint32_t booking_insert(struct engine *engine, uint32_t show_index, uint32_t n,
+			       uint64_t user_id, uint32_t seats_ref, uint8_t seats_count,
+			       struct text payment_ref)
+{
+	ARRAY_RESERVE(engine->bookings, engine->bookings_capacity,
+		      (uint64_t)engine->bookings_count + 1);
+	ASSERT(engine->bookings_count < BOOKING_REFERENCE_BIT);
+	ASSERT(payment_ref.size >= 1 && payment_ref.size <= PAYMENT_REF_SIZE_MAX);
+	ARRAY_RESERVE(engine->payment_refs, engine->payment_refs_capacity,
+		      (uint64_t)engine->payment_refs_size + payment_ref.size);
+	uint32_t booking_index = engine->bookings_count++;
+	engine->bookings[booking_index] = (struct booking){
+		.user_id = user_id, .show_index = show_index, .n = n, .seats_ref = seats_ref,
+		.payment_ref_offset = engine->payment_refs_size,
+		.payment_ref_size = (uint8_t)payment_ref.size, .seats_count = seats_count };
+	memcpy(engine->payment_refs + engine->payment_refs_size, payment_ref.bytes,
+	       payment_ref.size);
+	engine->payment_refs_size += payment_ref.size;
+	return booking_index;
+}
+
+uint32_t engine_booking_restore(struct engine *engine, uint32_t show_index, uint32_t n,
+				uint64_t user_id, const uint32_t *seats, uint8_t seats_count,
+				struct text payment_ref, bool cancelled)
+{
+	uint32_t seats_ref = seat_pool_alloc(engine, seats, seats_count);
+	uint32_t index = booking_insert(engine, show_index, n, user_id, seats_ref, seats_count,
+					payment_ref);
+	engine->bookings[index].cancelled = cancelled;
+	idtable_add(&engine->hold_ids, index | BOOKING_REFERENCE_BIT);
+	return index;
+}
+
 /* Turns the active hold at `index` into a booking with the same id. */
 static void hold_confirm(struct engine *engine, uint32_t index, struct text payment_ref,
 			 struct engine_result *result)
@@ -470,25 +513,12 @@ static void hold_confirm(struct engine *engine, uint32_t index, struct text paym
 		inventory_seat_move(show->state, venue, slot, SEAT_IS_HELD, SEAT_IS_BOOKED);
 		tiers |= (uint8_t)(1u << venue_slot_tier(venue, slot));
 	}
-	ARRAY_RESERVE(engine->bookings, engine->bookings_capacity,
-		      (uint64_t)engine->bookings_count + 1);
-	ASSERT(engine->bookings_count < BOOKING_REFERENCE_BIT);
-	ARRAY_RESERVE(engine->payment_refs, engine->payment_refs_capacity,
-		      (uint64_t)engine->payment_refs_size + payment_ref.size);
-	uint32_t booking_index = engine->bookings_count++;
-	struct booking *booking = &engine->bookings[booking_index];
-	*booking = (struct booking){ .user_id = hold->user_id, .show_index = hold->show_index,
-				     .n = hold->n, .seats_ref = hold->seats_ref,
-				     .payment_ref_offset = engine->payment_refs_size,
-				     .payment_ref_size = (uint8_t)payment_ref.size,
-				     .seats_count = hold->seats_count };
-	memcpy(engine->payment_refs + engine->payment_refs_size, payment_ref.bytes,
-	       payment_ref.size);
-	engine->payment_refs_size += payment_ref.size;
-	uint32_t show_index = booking->show_index;
+	uint32_t show_index = hold->show_index;
+	uint32_t booking_index = booking_insert(engine, hold->show_index, hold->n, hold->user_id,
+						hold->seats_ref, hold->seats_count, payment_ref);
 	hold_end(engine, index, true); /* the seat array now belongs to the booking */
 	idtable_add(&engine->hold_ids, booking_index | BOOKING_REFERENCE_BIT);
-	result_booking(engine, booking, result);
+	result_booking(engine, &engine->bookings[booking_index], result);
 	/* Fewer seats are held now: a line whose seats can no longer come back is told. */
 	waitlist_serve_tiers(engine, show_index, tiers);
 }

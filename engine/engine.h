@@ -245,6 +245,34 @@ void search_query_init(struct search_query *query);
 enum status engine_search(struct engine *engine, const struct search_query *query,
 			  struct search_hit *hits, uint32_t *hits_count, bool *more);
 
+/*
+ * Snapshots. An image is the whole state, encoded (catalog as its put commands,
+ * then seats, holds, bookings and waiting lists), versioned and checksummed; the
+ * layout is in engine_snapshot.c. Encoding is a read-only walk that copies the
+ * state into memory, so a shard pauses only for that copy; writing the image out
+ * is someone else's job.
+ */
+struct engine_image {
+	uint8_t *bytes;
+	size_t size;
+	size_t capacity;
+};
+
+/* Replaces image's contents with the engine's state. */
+void engine_snapshot_encode(const struct engine *engine, struct engine_image *image);
+void engine_image_finish(struct engine_image *image); /* accepts NULL */
+
+/*
+ * Rebuilds an engine from an image. The shard index and count in `config` must be
+ * the image's; its hold and idle settings are taken from the image, so that replay
+ * after it behaves as before. Returns NULL with *status STATUS_BAD_REQUEST for an
+ * image that is malformed, has a bad checksum or another version, or is not
+ * consistent (a seat held by nothing, an unknown show...), never a half-built
+ * engine.
+ */
+struct engine *engine_snapshot_decode(const uint8_t *bytes, size_t size,
+				      const struct engine_config *config, enum status *status);
+
 struct engine_stats {
 	uint32_t locations;
 	uint32_t venues;

@@ -161,6 +161,14 @@ struct engine_event *engine_event_push(struct engine *engine, enum engine_event_
 /* Makes a hold of seats (seat ids, already taken out of free or pooled). */
 uint32_t engine_hold_create(struct engine *engine, uint32_t show_index, uint64_t user_id,
 			    const uint32_t *seats, uint8_t seats_count, int64_t deadline_ms);
+/* Makes a hold with a given n (restoring a snapshot). */
+uint32_t engine_hold_insert(struct engine *engine, uint32_t show_index, uint32_t n,
+			    uint64_t user_id, const uint32_t *seats, uint8_t seats_count,
+			    int64_t deadline_ms);
+/* Adds a booking as it was (restoring a snapshot); indexes it by id. */
+uint32_t engine_booking_restore(struct engine *engine, uint32_t show_index, uint32_t n,
+				uint64_t user_id, const uint32_t *seats, uint8_t seats_count,
+				struct text payment_ref, bool cancelled);
 void user_total_add(struct show_state *state, uint64_t user_id, int32_t delta);
 uint32_t user_total_get(const struct show_state *state, uint64_t user_id);
 
@@ -179,6 +187,8 @@ bool inventory_select(const struct show_state *state, const struct venue *venue,
 /* Every free slot of the tier becomes pooled, or every pooled slot free. */
 void inventory_tier_pool(struct show_state *state, const struct venue *venue, uint8_t tier);
 void inventory_tier_unpool(struct show_state *state, const struct venue *venue, uint8_t tier);
+/* Recomputes the tier counters and segment runs from the bitmaps. */
+void inventory_recount(struct show_state *state, const struct venue *venue);
 void inventory_expired_mark(struct show_state *state, uint32_t n);
 bool inventory_expired_test(const struct show_state *state, uint32_t n);
 size_t inventory_memory(const struct show_state *state, const struct venue *venue);
@@ -205,5 +215,7 @@ enum status waitlist_leave(struct engine *engine, const struct command_waitlist_
 enum status waitlist_poll(struct engine *engine, const struct command_waitlist_user *poll,
 			  struct engine_result *result);
 struct timer_node *waiter_timer(struct engine *engine, uint32_t waiter_index);
+/* Adds a waiting-list entry as it was (restoring a snapshot, in join order). */
+void waitlist_restore(struct engine *engine, const struct waiter *saved, int64_t due_ms);
 
 #endif

@@ -340,6 +340,22 @@ void inventory_tier_unpool(struct show_state *state, const struct venue *venue, 
 		state->segment_run[s] = segment_run_measure(state->free, &venue->segments[s]);
 }
 
+void inventory_recount(struct show_state *state, const struct venue *venue)
+{
+	for (uint8_t t = 0; t < TIER_COUNT; t++) {
+		uint32_t first = venue->tier_slot_first[t];
+		uint32_t end = venue->tier_slot_first[t + 1];
+		struct tier_state *tier = &state->tiers[t];
+		tier->free = bitmap_count(state->free, first, end);
+		tier->pooled = bitmap_count(state->pooled, first, end);
+		tier->booked = bitmap_count(state->booked, first, end);
+		tier->blocked = bitmap_count(state->blocked, first, end);
+		tier->held = end - first - tier->free - tier->pooled - tier->booked - tier->blocked;
+	}
+	for (uint32_t s = 0; s < venue->segments_count; s++)
+		state->segment_run[s] = segment_run_measure(state->free, &venue->segments[s]);
+}
+
 void inventory_expired_mark(struct show_state *state, uint32_t n)
 {
 	uint32_t words = n / 64 + 1;

@@ -364,3 +364,21 @@ enum status waitlist_poll(struct engine *engine, const struct command_waitlist_u
 	waiter_free(engine, index);
 	return STATUS_OK;
 }
+
+void waitlist_restore(struct engine *engine, const struct waiter *saved, int64_t due_ms)
+{
+	struct show_state *state = engine->catalog.shows[saved->show_index].state;
+	ASSERT(state != NULL && saved->seq != 0);
+	uint32_t index = waiter_alloc(engine);
+	struct waiter *waiter = &engine->waiters[index];
+	*waiter = *saved;
+	waiter->line_next = NONE;
+	waiter->line_prev = NONE;
+	timer_node_init(&waiter->timer);
+	wheel_schedule(&engine->wheel, waiter_timer_id(index), due_ms);
+	u64map_put(&state->waiter_of, saved->user_id, index);
+	if (saved->state == WAITER_WAITING) {
+		line_append(engine, &state->tiers[saved->tier], index);
+		user_total_add(state, saved->user_id, saved->seats_count);
+	}
+}
