@@ -1,0 +1,102 @@
+/*
+ * io.c — the synchronous and the fault-injecting I/O backends (see io.h).
+ */
+#include "io.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+#include "base.h"
+
+static void queue_push(struct wal_io_sync *sync, uint64_t token, int32_t result)
+{
+	ASSERT(sync->count < WAL_IO_SYNC_QUEUE_MAX);
+	uint32_t slot = (sync->head + sync->count) % WAL_IO_SYNC_QUEUE_MAX;
+	sync->tokens[slot] = token;
+	sync->results[slot] = result;
+	sync->count++;
+}
+
+static int sync_write(struct wal_io *io, int fd, const void *bytes, uint32_t size,
+		      uint64_t offset, uint64_t token)
+{
+	struct wal_io_sync *sync = (struct wal_io_sync *)io;
+	if (sync->count == WAL_IO_SYNC_QUEUE_MAX)
+		return -EAGAIN;
+	ssize_t written = pwrite(fd, bytes, size, (off_t)offset);
+	int32_t result = written < 0 ? -errno : (int32_t)written;
+	sync->cancel_next_sync = result != (int32_t)size;
+	queue_push(sync, token, result);
+	return 0;
+}
+
+static int sync_sync(struct wal_io *io, int fd, bool data_only, uint64_t token)
+{
+	struct wal_io_sync *sync = (struct wal_io_sync *)io;
+	if (sync->count == WAL_IO_SYNC_QUEUE_MAX)
+		return -EAGAIN;
+	int32_t result = -ECANCELED;
+	if (!sync->cancel_next_sync)
+		result = (data_only ? fdatasync(fd) : fsync(fd)) < 0 ? -errno : 0;
+	sync->cancel_next_sync = false;
+	queue_push(sync, token, result);
+	return 0;
+}
+
+void wal_io_sync_init(struct wal_io_sync *sync)
+{
+	*sync = (struct wal_io_sync){ .io = { .write = sync_write, .sync = sync_sync } };
+}
+
+uint32_t wal_io_sync_deliver(struct wal_io_sync *sync, wal_io_complete_fn *complete, void *owner)
+{
+	uint32_t delivered = 0;
+	/* A completion may submit more requests; deliver until the queue is empty. */
+	while (sync->count > 0) {
+		uint64_t token = sync->tokens[sync->head];
+		int32_t result = sync->results[sync->head];
+		sync->head = (sync->head + 1) % WAL_IO_SYNC_QUEUE_MAX;
+		sync->count--;
+		complete(owner, token, result);
+		delivered++;
+	}
+	return delivered;
+}
+
+static int fault_write(struct wal_io *io, int fd, const void *bytes, uint32_t size,
+		       uint64_t offset, uint64_t token)
+{
+	struct wal_io_fault *fault = (struct wal_io_fault *)io;
+	fault->writes++;
+	if (fault->on_sync || fault->writes != fault->fail_at || fault->kind == WAL_FAULT_NONE)
+		return fault->inner->write(fault->inner, fd, bytes, size, offset, token);
+	if (fault->kind == WAL_FAULT_SHORT) {
+		/* Half the bytes really reach the file, as a short write would leave them. */
+		int result = fault->inner->write(fault->inner, fd, bytes, size / 2, offset, token);
+		fault->queue->cancel_next_sync = true;
+		return result;
+	}
+	fault->queue->cancel_next_sync = true;
+	queue_push(fault->queue, token, fault->error);
+	return 0;
+}
+
+static int fault_sync(struct wal_io *io, int fd, bool data_only, uint64_t token)
+{
+	struct wal_io_fault *fault = (struct wal_io_fault *)io;
+	fault->syncs++;
+	if (!fault->on_sync || fault->syncs != fault->fail_at || fault->kind != WAL_FAULT_ERROR)
+		return fault->inner->sync(fault->inner, fd, data_only, token);
+	fault->queue->cancel_next_sync = false;
+	queue_push(fault->queue, token, fault->error);
+	return 0;
+}
+
+void wal_io_fault_init(struct wal_io_fault *fault, struct wal_io_sync *inner,
+		       enum wal_fault_kind kind, bool on_sync, int32_t error, uint32_t fail_at)
+{
+	ASSERT(error <= 0);
+	*fault = (struct wal_io_fault){ .io = { .write = fault_write, .sync = fault_sync },
+					.inner = &inner->io, .kind = kind, .on_sync = on_sync,
+					.error = error, .fail_at = fail_at, .queue = inner };
+}

@@ -1,0 +1,330 @@
+/*
+ * reader.c — scanning, tail classification and replay of a log (see reader.h).
+ *
+ * Segments are mapped read-only one at a time. A scan reads every byte of every
+ * segment once, except after an invalid record in the last segment, where it
+ * looks for valid records at every byte offset up to the last non-zero byte (the
+ * only place a torn flush can leave any).
+ */
+#include "reader.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base.h"
+#include "files.h"
+
+struct mapping {
+	const uint8_t *bytes;
+	size_t size;
+};
+
+static int segment_map(int dir_fd, uint64_t sequence, struct mapping *map)
+{
+	char name[64];
+	wal_segment_name(sequence, name, sizeof(name));
+	int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	int error = fstat(fd, &st) < 0 ? -errno : 0;
+	map->size = error == 0 ? (size_t)st.st_size : 0;
+	map->bytes = NULL;
+	if (error == 0 && map->size > 0) {
+		void *p = mmap(NULL, map->size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (p == MAP_FAILED)
+			error = -errno;
+		else
+			map->bytes = p;
+	}
+	close(fd);
+	return error;
+}
+
+static void segment_unmap(struct mapping *map)
+{
+	if (map->bytes != NULL)
+		munmap((void *)map->bytes, map->size);
+	map->bytes = NULL;
+}
+
+/* Records corruption found in a segment at an offset, with what was wrong there. */
+static void corrupt(struct wal_scan *scan, uint64_t sequence, uint64_t offset,
+		    const char *detail)
+{
+	char name[64];
+	wal_segment_name(sequence, name, sizeof(name));
+	scan->state = WAL_SCAN_CORRUPT;
+	scan->tail_sequence = sequence;
+	scan->tail_offset = offset;
+	snprintf(scan->message, sizeof(scan->message), "corruption in %s at offset %" PRIu64 ": %s",
+		 name, offset, detail);
+}
+
+/*
+ * Classifies the bytes [start, size) after the last valid record of the last
+ * segment. Zero bytes only: clean. Otherwise a torn flush when every valid record
+ * in them belongs to one flush (no valid record follows a flush-end record);
+ * else corruption at the first record that breaks that.
+ */
+static void tail_classify(struct wal_scan *scan, const struct mapping *map,
+			  const struct wal_segment_info *info, uint64_t start)
+{
+	uint64_t end = map->size;
+	while (end > start && map->bytes[end - 1] == 0)
+		end--;
+	if (end == start)
+		return;
+	bool flush_ended = false;
+	uint64_t found = 0;
+	for (uint64_t o = start + 1; o + WAL_RECORD_OVERHEAD <= end;) {
+		struct wal_record record;
+		size_t next;
+		if (wal_record_decode(map->bytes, map->size, o, &record, &next) != WAL_RECORD_OK ||
+		    record.lsn <= info->last_lsn) {
+			o++;
+			continue;
+		}
+		if (flush_ended) {
+			corrupt(scan, info->sequence, start,
+				"an invalid record is followed by records of a later flush");
+			return;
+		}
+		flush_ended = record.flags & WAL_RECORD_FLAG_FLUSH_END;
+		found++;
+		o = next;
+	}
+	char name[64];
+	wal_segment_name(info->sequence, name, sizeof(name));
+	scan->state = WAL_SCAN_TORN;
+	scan->tail_sequence = info->sequence;
+	scan->tail_offset = start;
+	scan->tail_end = end;
+	snprintf(scan->message, sizeof(scan->message),
+		 "torn tail in %s at offset %" PRIu64 ": %" PRIu64
+		 " bytes of an unfinished flush (%" PRIu64 " intact records in them) cut",
+		 name, start, end - start, found);
+}
+
+/* Reads the records of a started segment; classifies what follows them if last. */
+static void segment_records(struct wal_scan *scan, const struct mapping *map,
+			    struct wal_segment_info *info, bool last)
+{
+	uint64_t offset = WAL_SEGMENT_HEADER_SIZE;
+	uint64_t expected = info->first_lsn;
+	for (;;) {
+		struct wal_record record;
+		size_t next;
+		enum wal_record_status status =
+			wal_record_decode(map->bytes, map->size, offset, &record, &next);
+		if (status == WAL_RECORD_OK && record.lsn != expected) {
+			char detail[64];
+			snprintf(detail, sizeof(detail), "LSN %" PRIu64 " where %" PRIu64
+				 " was due", record.lsn, expected);
+			corrupt(scan, info->sequence, offset, detail);
+			return;
+		}
+		if (status != WAL_RECORD_OK)
+			break;
+		offset = next;
+		expected++;
+		info->records++;
+	}
+	info->last_lsn = expected - 1;
+	info->data_end = offset;
+	uint64_t tail = offset;
+	while (tail < map->size && map->bytes[tail] == 0)
+		tail++;
+	if (tail == map->size)
+		return;
+	if (!last) {
+		corrupt(scan, info->sequence, offset,
+			"an invalid record is followed by later segments");
+		return;
+	}
+	tail_classify(scan, map, info, offset);
+}
+
+/* Checks one segment file; `last` when no started segment follows it. */
+static int segment_scan(struct wal_scan *scan, int dir_fd, uint32_t shard_index,
+			struct wal_segment_info *info, uint64_t expected_lsn, bool last)
+{
+	struct mapping map;
+	int error = segment_map(dir_fd, info->sequence, &map);
+	if (error != 0)
+		return error;
+	info->file_size = map.size;
+	struct wal_segment_header header;
+	enum wal_header_status status = map.size < WAL_SEGMENT_HEADER_SIZE
+						? WAL_HEADER_BAD
+						: wal_segment_header_decode(map.bytes, &header);
+	if (status == WAL_HEADER_OK &&
+	    (header.shard_index != shard_index || header.sequence != info->sequence ||
+	     header.segment_size != map.size ||
+	     (expected_lsn != 0 && header.first_lsn != expected_lsn)))
+		status = WAL_HEADER_BAD;
+	if (status == WAL_HEADER_OK) {
+		info->started = true;
+		info->first_lsn = header.first_lsn;
+		segment_records(scan, &map, info, last);
+	} else if (status == WAL_HEADER_BAD && last) {
+		/* A header written with the first flush of the segment may be torn with it. */
+		info->last_lsn = expected_lsn ? expected_lsn - 1 : 0;
+		tail_classify(scan, &map, info, 0);
+		if (scan->state == WAL_SCAN_TORN)
+			scan->tail_drop = true;
+	} else if (status == WAL_HEADER_BAD) {
+		corrupt(scan, info->sequence, 0,
+			"bad segment header (magic, version, shard, number, size or first LSN)");
+	}
+	segment_unmap(&map);
+	return 0;
+}
+
+/* The headers decide which segments are started and which are spares. */
+static int headers_read(struct wal_scan *scan, int dir_fd, uint32_t *last_started)
+{
+	*last_started = UINT32_MAX;
+	for (uint32_t i = 0; i < scan->segments_count; i++) {
+		struct mapping map;
+		int error = segment_map(dir_fd, scan->segments[i].sequence, &map);
+		if (error != 0)
+			return error;
+		struct wal_segment_header header;
+		bool empty = map.size >= WAL_SEGMENT_HEADER_SIZE &&
+			     wal_segment_header_decode(map.bytes, &header) == WAL_HEADER_EMPTY;
+		segment_unmap(&map);
+		if (!empty)
+			*last_started = i;
+	}
+	return 0;
+}
+
+int wal_scan(int dir_fd, uint32_t shard_index, struct wal_scan *scan)
+{
+	*scan = (struct wal_scan){ .state = WAL_SCAN_CLEAN };
+	struct wal_listing *listing = malloc(sizeof(*listing));
+	if (listing == NULL)
+		return -ENOMEM;
+	int error = wal_list(dir_fd, listing);
+	scan->segments = calloc(listing->segments_count + 1, sizeof(*scan->segments));
+	if (error == 0 && scan->segments == NULL)
+		error = -ENOMEM;
+	for (uint32_t i = 0; error == 0 && i < listing->segments_count; i++)
+		scan->segments[i].sequence = listing->segments[i];
+	scan->segments_count = error == 0 ? listing->segments_count : 0;
+	free(listing);
+	uint32_t last_started = UINT32_MAX;
+	if (error == 0)
+		error = headers_read(scan, dir_fd, &last_started);
+	uint64_t expected_lsn = 0;
+	for (uint32_t i = 0; error == 0 && i < scan->segments_count &&
+			     scan->state == WAL_SCAN_CLEAN && last_started != UINT32_MAX &&
+			     i <= last_started;
+	     i++) {
+		struct wal_segment_info *info = &scan->segments[i];
+		if (i > 0 && info->sequence != scan->segments[i - 1].sequence + 1) {
+			corrupt(scan, info->sequence, 0, "the segment before it is missing");
+			break;
+		}
+		error = segment_scan(scan, dir_fd, shard_index, info, expected_lsn,
+				     i == last_started);
+		if (scan->state == WAL_SCAN_CORRUPT || !info->started)
+			break;
+		if (scan->first_lsn == 0 && info->last_lsn >= info->first_lsn)
+			scan->first_lsn = info->first_lsn;
+		scan->started_count = i + 1;
+		scan->records += info->records;
+		if (info->last_lsn >= info->first_lsn)
+			scan->last_lsn = info->last_lsn;
+		expected_lsn = info->last_lsn + 1;
+	}
+	if (error == 0 && scan->state == WAL_SCAN_CLEAN && scan->message[0] == '\0')
+		snprintf(scan->message, sizeof(scan->message), "clean: %" PRIu64 " records",
+			 scan->records);
+	return error;
+}
+
+void wal_scan_finish(struct wal_scan *scan)
+{
+	if (scan == NULL)
+		return;
+	free(scan->segments);
+	scan->segments = NULL;
+}
+
+int wal_replay(int dir_fd, const struct wal_scan *scan, uint64_t from_lsn, wal_record_fn *fn,
+	       void *context)
+{
+	ASSERT(scan->state != WAL_SCAN_CORRUPT);
+	for (uint32_t i = 0; i < scan->started_count; i++) {
+		const struct wal_segment_info *info = &scan->segments[i];
+		if (info->last_lsn < from_lsn || info->records == 0)
+			continue;
+		struct mapping map;
+		int error = segment_map(dir_fd, info->sequence, &map);
+		if (error != 0)
+			return error;
+		/* The readahead hint halves replay time on a cold cache. */
+		madvise((void *)map.bytes, map.size, MADV_SEQUENTIAL);
+		int result = 0;
+		for (uint64_t offset = WAL_SEGMENT_HEADER_SIZE; offset < info->data_end && result == 0;) {
+			struct wal_record record;
+			size_t next;
+			if (wal_record_decode(map.bytes, info->data_end, offset, &record, &next) !=
+			    WAL_RECORD_OK) {
+				result = -EIO; /* the file changed since it was scanned */
+				break;
+			}
+			if (record.lsn >= from_lsn)
+				result = fn(context, &record);
+			offset = next;
+		}
+		segment_unmap(&map);
+		if (result != 0)
+			return result;
+	}
+	return 0;
+}
+
+static int zero_range(int dir_fd, uint64_t sequence, uint64_t start, uint64_t end)
+{
+	char name[64];
+	wal_segment_name(sequence, name, sizeof(name));
+	int fd = openat(dir_fd, name, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	static const uint8_t zeros[1 << 16];
+	int error = 0;
+	for (uint64_t offset = start; offset < end && error == 0; offset += sizeof(zeros)) {
+		uint64_t size = end - offset < sizeof(zeros) ? end - offset : sizeof(zeros);
+		error = wal_pwrite_all(fd, zeros, (size_t)size, offset);
+	}
+	if (error == 0 && fdatasync(fd) < 0)
+		error = -errno;
+	close(fd);
+	return error;
+}
+
+int wal_tail_cut(int dir_fd, const struct wal_scan *scan)
+{
+	ASSERT(scan->state != WAL_SCAN_CORRUPT);
+	int error = 0;
+	if (scan->state == WAL_SCAN_TORN && !scan->tail_drop)
+		error = zero_range(dir_fd, scan->tail_sequence, scan->tail_offset, scan->tail_end);
+	/* Spares, and a last segment whose first flush was torn with its header, go:
+	 * the writer prepares fresh ones. */
+	for (uint32_t i = scan->started_count; i < scan->segments_count && error == 0; i++) {
+		char name[64];
+		wal_segment_name(scan->segments[i].sequence, name, sizeof(name));
+		error = wal_file_remove(dir_fd, name);
+	}
+	return error;
+}

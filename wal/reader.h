@@ -1,0 +1,62 @@
+/*
+ * reader.h — reads a shard's log: checks every segment and record, decides whether
+ * an invalid tail is torn (cut it) or corruption (refuse), and replays records.
+ * The rules are in FORMAT.md ("Reading, torn tails and corruption").
+ */
+#ifndef BOXOFFICE_WAL_READER_H
+#define BOXOFFICE_WAL_READER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "record.h"
+
+enum wal_scan_state {
+	WAL_SCAN_CLEAN = 0,   /* every byte after the last record is zero */
+	WAL_SCAN_TORN = 1,    /* an unsynced last flush was cut short: cut it */
+	WAL_SCAN_CORRUPT = 2, /* refuse: the message names segment and offset */
+};
+
+struct wal_segment_info {
+	uint64_t sequence;
+	uint64_t file_size;
+	bool started;	    /* has a valid header (spares do not) */
+	uint64_t first_lsn; /* from the header */
+	uint64_t last_lsn;  /* of its last valid record; first_lsn - 1 when it has none */
+	uint64_t data_end;  /* offset after its last valid record */
+	uint64_t records;
+};
+
+struct wal_scan {
+	enum wal_scan_state state;
+	struct wal_segment_info *segments; /* every segment file, in number order */
+	uint32_t segments_count;
+	uint32_t started_count; /* the first started_count are started; the rest are spares */
+	uint64_t first_lsn;	/* of the oldest record kept; 0 when there is none */
+	uint64_t last_lsn;	/* of the newest valid record; 0 when there is none */
+	uint64_t records;
+	/* A torn tail: the bytes [tail_offset, tail_end) of segment tail_sequence are
+	 * to be zeroed (tail_drop: the whole segment is to be removed). */
+	uint64_t tail_sequence;
+	uint64_t tail_offset;
+	uint64_t tail_end;
+	bool tail_drop;
+	char message[512]; /* what was found, for people: torn tail or corruption */
+};
+
+/* Scans dir. Returns 0 (look at scan->state) or -errno on an I/O error. */
+int wal_scan(int dir_fd, uint32_t shard_index, struct wal_scan *scan);
+void wal_scan_finish(struct wal_scan *scan); /* accepts NULL */
+
+/*
+ * Calls fn for every valid record with lsn >= from_lsn, in order, until fn returns
+ * non-zero (which is returned). A scan that is not CORRUPT only is accepted.
+ */
+typedef int wal_record_fn(void *context, const struct wal_record *record);
+int wal_replay(int dir_fd, const struct wal_scan *scan, uint64_t from_lsn, wal_record_fn *fn,
+	       void *context);
+
+/* Zeroes a torn tail found by wal_scan (and removes spares); syncs. Returns 0 or -errno. */
+int wal_tail_cut(int dir_fd, const struct wal_scan *scan);
+
+#endif

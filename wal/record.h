@@ -1,0 +1,81 @@
+/*
+ * record.h — the byte layout of segment headers, records and snapshot headers
+ * (FORMAT.md). Pure functions: no I/O.
+ */
+#ifndef BOXOFFICE_WAL_RECORD_H
+#define BOXOFFICE_WAL_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WAL_FORMAT_VERSION 1u
+#define WAL_SEGMENT_HEADER_SIZE 64u
+#define WAL_RECORD_OVERHEAD 32u /* header 24 + checksum 8 */
+#define WAL_RECORD_PAYLOAD_MAX (512u * 1024u)
+#define WAL_RECORD_TYPE_COMMAND 1u
+#define WAL_RECORD_FLAG_FLUSH_END 1u
+#define WAL_SEGMENT_SIZE_DEFAULT (64u * 1024u * 1024u)
+#define WAL_SEGMENT_SIZE_MIN (WAL_SEGMENT_HEADER_SIZE + WAL_RECORD_OVERHEAD + WAL_RECORD_PAYLOAD_MAX)
+#define WAL_SNAPSHOT_HEADER_SIZE 64u
+
+struct wal_segment_header {
+	uint32_t shard_index;
+	uint64_t sequence;  /* 1.. */
+	uint64_t first_lsn; /* 1.. */
+	uint64_t segment_size;
+};
+
+void wal_segment_header_encode(const struct wal_segment_header *header, uint8_t *bytes);
+
+enum wal_header_status {
+	WAL_HEADER_OK = 0,
+	WAL_HEADER_EMPTY = 1, /* all zeros: a spare, never started */
+	WAL_HEADER_BAD = 2,   /* wrong magic, version or checksum */
+};
+
+enum wal_header_status wal_segment_header_decode(const uint8_t *bytes,
+						 struct wal_segment_header *header);
+
+struct wal_record {
+	uint32_t payload_size;
+	uint16_t type;
+	uint16_t flags;
+	uint64_t lsn;
+	int64_t timestamp_ms;
+	const uint8_t *payload; /* borrowed */
+};
+
+/* Writes a record (header, payload, checksum) at bytes; returns its size. */
+size_t wal_record_encode(uint8_t *bytes, uint16_t type, uint16_t flags, uint64_t lsn,
+			 int64_t timestamp_ms, const void *payload, uint32_t payload_size);
+
+enum wal_record_status {
+	WAL_RECORD_OK = 0,
+	WAL_RECORD_END = 1, /* a zero size field: no more records in this segment */
+	WAL_RECORD_BAD = 2, /* malformed, or the checksum does not match */
+};
+
+/*
+ * Parses the record at bytes[offset..size). On WAL_RECORD_OK fills *record and sets
+ * *next to the offset after it.
+ */
+enum wal_record_status wal_record_decode(const uint8_t *bytes, size_t size, size_t offset,
+					 struct wal_record *record, size_t *next);
+
+static inline size_t wal_record_size(uint32_t payload_size)
+{
+	return WAL_RECORD_OVERHEAD + payload_size;
+}
+
+struct wal_snapshot_header {
+	uint32_t shard_index;
+	uint64_t lsn;
+	uint64_t image_size;
+	uint64_t image_checksum;
+};
+
+void wal_snapshot_header_encode(const struct wal_snapshot_header *header, uint8_t *bytes);
+bool wal_snapshot_header_decode(const uint8_t *bytes, struct wal_snapshot_header *header);
+
+#endif

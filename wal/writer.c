@@ -1,0 +1,456 @@
+/*
+ * writer.c — group commit (see writer.h and FORMAT.md).
+ *
+ * Appended records wait in chunks: a chunk is bytes bound for one place in one
+ * segment. The chunks form a short queue: the head is being flushed (or is next),
+ * the tail is filling; a rotation to a new segment seals the tail and starts a new
+ * one. Exactly one flush (a write and its linked fdatasync) is in flight at a time,
+ * which is what makes a torn tail recognisable (FORMAT.md).
+ *
+ * Tokens: the top byte says what a request was, the rest is unused.
+ */
+#include "writer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "base.h"
+#include "bytes.h"
+#include "files.h"
+#include "record.h"
+
+#define CHUNKS_MAX 4u
+#define ZERO_CHUNK_SIZE (1u << 20)
+
+enum token_kind {
+	TOKEN_FLUSH_WRITE = 1,
+	TOKEN_FLUSH_SYNC = 2,
+	TOKEN_SPARE_WRITE = 3,
+	TOKEN_SPARE_SYNC = 4,
+	TOKEN_DIR_SYNC = 5,
+};
+
+static uint64_t token(enum token_kind kind)
+{
+	return (uint64_t)kind << 56;
+}
+
+struct chunk {
+	uint8_t *bytes;
+	uint32_t size;
+	uint32_t capacity;
+	int fd;
+	uint64_t offset;	     /* where bytes[0] goes in the file */
+	uint64_t last_lsn;	     /* of its last record; 0 when it holds none */
+	uint32_t last_record_offset; /* within bytes */
+};
+
+enum spare_state { SPARE_NONE, SPARE_PREPARING, SPARE_READY };
+
+struct wal_writer {
+	struct wal_writer_config config;
+	struct wal_io *io;
+	struct {
+		int fd;
+		uint64_t sequence;
+		uint64_t end; /* offset after the last appended byte */
+	} current;
+	struct {
+		int fd;
+		uint64_t sequence;
+		enum spare_state state;
+		uint64_t zeroed; /* bytes of zeros written so far */
+		bool in_flight;	 /* a preparation request is outstanding */
+	} spare;
+	struct chunk chunks[CHUNKS_MAX]; /* a ring: head .. head + count - 1 */
+	uint32_t chunk_head;
+	uint32_t chunk_count;
+	bool flushing;
+	bool flush_write_done;
+	uint64_t next_lsn;
+	uint64_t durable_lsn;
+	uint64_t pending_bytes;
+	int error;
+};
+
+static const uint8_t zero_chunk[ZERO_CHUNK_SIZE];
+
+static struct chunk *chunk_at(struct wal_writer *w, uint32_t i)
+{
+	ASSERT(i < w->chunk_count);
+	return &w->chunks[(w->chunk_head + i) % CHUNKS_MAX];
+}
+
+static struct chunk *chunk_tail(struct wal_writer *w)
+{
+	return chunk_at(w, w->chunk_count - 1);
+}
+
+/* Starts a new, empty tail chunk bound for fd at offset. */
+static void chunk_push(struct wal_writer *w, int fd, uint64_t offset)
+{
+	ASSERT(w->chunk_count < CHUNKS_MAX);
+	w->chunk_count++;
+	struct chunk *c = chunk_tail(w);
+	c->size = 0;
+	c->fd = fd;
+	c->offset = offset;
+	c->last_lsn = 0;
+}
+
+static bool chunk_reserve(struct chunk *c, uint32_t size)
+{
+	if (c->capacity - c->size >= size)
+		return true;
+	uint32_t capacity = c->capacity ? c->capacity : 64 * 1024;
+	while (capacity - c->size < size)
+		capacity *= 2;
+	uint8_t *bytes = realloc(c->bytes, capacity);
+	if (bytes == NULL)
+		return false;
+	c->bytes = bytes;
+	c->capacity = capacity;
+	return true;
+}
+
+static void fail(struct wal_writer *w, int error)
+{
+	ASSERT(error < 0);
+	if (w->error == 0)
+		w->error = error;
+}
+
+/* Spare segments. */
+
+static void spare_step(struct wal_writer *w);
+
+static void spare_start(struct wal_writer *w)
+{
+	ASSERT(w->spare.state == SPARE_NONE);
+	char name[64];
+	w->spare.sequence = w->current.sequence + 1;
+	wal_segment_name(w->spare.sequence, name, sizeof(name));
+	/* Creating the file is a metadata update with no data to wait for; the zeros
+	 * and the syncs go through the I/O interface. */
+	int fd = openat(w->config.dir_fd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fail(w, -errno);
+		return;
+	}
+	w->spare.fd = fd;
+	w->spare.zeroed = 0;
+	w->spare.state = SPARE_PREPARING;
+	spare_step(w);
+}
+
+/* Submits the next preparation request: a block of zeros, the file sync, the directory sync. */
+static void spare_step(struct wal_writer *w)
+{
+	ASSERT(w->spare.state == SPARE_PREPARING && !w->spare.in_flight);
+	int result;
+	if (w->spare.zeroed < w->config.segment_size) {
+		uint64_t left = w->config.segment_size - w->spare.zeroed;
+		uint32_t size = left < ZERO_CHUNK_SIZE ? (uint32_t)left : ZERO_CHUNK_SIZE;
+		result = w->io->write(w->io, w->spare.fd, zero_chunk, size, w->spare.zeroed,
+				      token(TOKEN_SPARE_WRITE) | size);
+	} else {
+		result = w->io->sync(w->io, w->spare.fd, false, token(TOKEN_SPARE_SYNC));
+	}
+	if (result < 0)
+		fail(w, result);
+	else
+		w->spare.in_flight = true;
+}
+
+static void spare_complete(struct wal_writer *w, enum token_kind kind, uint64_t detail,
+			   int32_t result)
+{
+	w->spare.in_flight = false;
+	bool ok = kind == TOKEN_SPARE_WRITE ? result == (int32_t)detail : result == 0;
+	if (!ok) {
+		fail(w, result < 0 ? result : -EIO);
+		return;
+	}
+	if (kind == TOKEN_SPARE_WRITE) {
+		w->spare.zeroed += detail;
+		spare_step(w);
+	} else if (kind == TOKEN_SPARE_SYNC) {
+		int submitted = w->io->sync(w->io, w->config.dir_fd, false, token(TOKEN_DIR_SYNC));
+		if (submitted < 0)
+			fail(w, submitted);
+		else
+			w->spare.in_flight = true;
+	} else {
+		w->spare.state = SPARE_READY;
+	}
+}
+
+/* Appending. */
+
+/* Closes a segment's fd once neither appends nor any waiting chunk need it. */
+static void fd_release_if_unused(struct wal_writer *w, int fd)
+{
+	if (fd == w->current.fd)
+		return;
+	for (uint32_t i = 0; i < w->chunk_count; i++) {
+		if (chunk_at(w, i)->fd == fd)
+			return;
+	}
+	close(fd);
+}
+
+/* Moves appends to the prepared spare segment, which starts with its header. */
+static int rotate(struct wal_writer *w)
+{
+	if (w->spare.state != SPARE_READY)
+		return -EAGAIN;
+	struct chunk *tail = chunk_tail(w);
+	bool reuse = tail->size == 0; /* never the chunk in flight: flushing pushes a tail */
+	if (!reuse && w->chunk_count == CHUNKS_MAX)
+		return -EAGAIN;
+	int old_fd = w->current.fd;
+	w->current.fd = w->spare.fd;
+	w->current.sequence = w->spare.sequence;
+	w->current.end = 0;
+	w->spare.state = SPARE_NONE;
+	w->spare.fd = -1;
+	if (reuse) {
+		tail->fd = w->current.fd;
+		tail->offset = 0;
+	} else {
+		chunk_push(w, w->current.fd, 0);
+	}
+	fd_release_if_unused(w, old_fd);
+	return 0;
+}
+
+/* Puts the segment header at the start of the tail chunk, which begins the segment. */
+static bool header_put(struct wal_writer *w)
+{
+	struct chunk *c = chunk_tail(w);
+	ASSERT(c->offset == 0 && c->size == 0 && w->current.end == 0);
+	if (!chunk_reserve(c, WAL_SEGMENT_HEADER_SIZE))
+		return false;
+	struct wal_segment_header header = { .shard_index = w->config.shard_index,
+					     .sequence = w->current.sequence,
+					     .first_lsn = w->next_lsn,
+					     .segment_size = w->config.segment_size };
+	wal_segment_header_encode(&header, c->bytes);
+	c->size = WAL_SEGMENT_HEADER_SIZE;
+	w->current.end = WAL_SEGMENT_HEADER_SIZE;
+	w->pending_bytes += WAL_SEGMENT_HEADER_SIZE;
+	return true;
+}
+
+int wal_writer_can_append(const struct wal_writer *w, uint32_t size)
+{
+	if (w->error != 0)
+		return w->error;
+	if (size == 0)
+		return -EINVAL;
+	if (size > WAL_RECORD_PAYLOAD_MAX)
+		return -EFBIG;
+	uint64_t record_size = wal_record_size(size);
+	if (w->pending_bytes + record_size + WAL_SEGMENT_HEADER_SIZE > w->config.buffer_bytes_max)
+		return -EAGAIN;
+	if (w->current.end + record_size > w->config.segment_size) {
+		if (w->spare.state != SPARE_READY)
+			return -EAGAIN;
+		const struct chunk *tail = &w->chunks[(w->chunk_head + w->chunk_count - 1) % CHUNKS_MAX];
+		if (tail->size != 0 && w->chunk_count == CHUNKS_MAX)
+			return -EAGAIN;
+	}
+	return 0;
+}
+
+int64_t wal_writer_append(struct wal_writer *w, int64_t timestamp_ms, const void *payload,
+			  uint32_t size)
+{
+	int allowed = wal_writer_can_append(w, size);
+	if (allowed != 0)
+		return allowed;
+	uint32_t record_size = (uint32_t)wal_record_size(size);
+	if (w->current.end + record_size > w->config.segment_size) {
+		int rotated = rotate(w);
+		ASSERT(rotated == 0);
+	}
+	if (w->current.end == 0 && !header_put(w))
+		return -ENOMEM;
+	struct chunk *c = chunk_tail(w);
+	if (!chunk_reserve(c, record_size))
+		return -ENOMEM;
+	c->last_record_offset = c->size;
+	c->size += (uint32_t)wal_record_encode(c->bytes + c->size, WAL_RECORD_TYPE_COMMAND, 0,
+					       w->next_lsn, timestamp_ms, payload, size);
+	c->last_lsn = w->next_lsn;
+	w->current.end += record_size;
+	w->pending_bytes += record_size;
+	if (w->spare.state == SPARE_NONE && w->current.end > w->config.segment_size / 2)
+		spare_start(w);
+	return (int64_t)w->next_lsn++;
+}
+
+/* Marks the chunk's last record as the end of a flush and reseals its checksum. */
+static void flush_end_mark(struct chunk *c)
+{
+	uint8_t *record = c->bytes + c->last_record_offset;
+	uint32_t payload_size = bytes_load_u32(record);
+	bytes_store_u16(record + 6, bytes_load_u16(record + 6) | WAL_RECORD_FLAG_FLUSH_END);
+	bytes_store_u64(record + 24 + payload_size, XXH3_64bits(record, 24 + (size_t)payload_size));
+}
+
+void wal_writer_flush(struct wal_writer *w)
+{
+	if (w->flushing || w->error != 0 || w->chunk_count == 0)
+		return;
+	struct chunk *head = chunk_at(w, 0);
+	if (head->size == 0)
+		return;
+	if (w->chunk_count == 1) {
+		/* The head is still filling: appends from now on go to a new chunk. */
+		chunk_push(w, head->fd, head->offset + head->size);
+		head = chunk_at(w, 0);
+	}
+	if (head->last_lsn != 0)
+		flush_end_mark(head);
+	int result = w->io->write(w->io, head->fd, head->bytes, head->size, head->offset,
+				  token(TOKEN_FLUSH_WRITE));
+	if (result == 0)
+		result = w->io->sync(w->io, head->fd, true, token(TOKEN_FLUSH_SYNC));
+	if (result < 0) {
+		fail(w, result);
+		return;
+	}
+	w->flushing = true;
+	w->flush_write_done = false;
+}
+
+static void flush_complete(struct wal_writer *w, enum token_kind kind, int32_t result)
+{
+	struct chunk *head = chunk_at(w, 0);
+	if (kind == TOKEN_FLUSH_WRITE) {
+		/* A short write is a failure too: the rest is never retried. */
+		if (result != (int32_t)head->size)
+			fail(w, result < 0 ? result : -EIO);
+		w->flush_write_done = true;
+		return;
+	}
+	ASSERT(w->flush_write_done);
+	w->flushing = false;
+	if (result < 0)
+		fail(w, result);
+	if (w->error != 0)
+		return;
+	if (head->last_lsn != 0)
+		w->durable_lsn = head->last_lsn;
+	w->pending_bytes -= head->size;
+	/* The chunk's buffer stays with its ring slot for reuse. */
+	int fd = head->fd;
+	w->chunk_head = (w->chunk_head + 1) % CHUNKS_MAX;
+	w->chunk_count--;
+	fd_release_if_unused(w, fd);
+	wal_writer_flush(w);
+}
+
+void wal_writer_complete(struct wal_writer *w, uint64_t token_value, int32_t result)
+{
+	enum token_kind kind = (enum token_kind)(token_value >> 56);
+	uint64_t detail = token_value & ((UINT64_C(1) << 56) - 1);
+	switch (kind) {
+	case TOKEN_FLUSH_WRITE:
+	case TOKEN_FLUSH_SYNC:
+		ASSERT(w->flushing);
+		flush_complete(w, kind, result);
+		return;
+	case TOKEN_SPARE_WRITE:
+	case TOKEN_SPARE_SYNC:
+	case TOKEN_DIR_SYNC:
+		ASSERT(w->spare.in_flight);
+		spare_complete(w, kind, detail, result);
+		return;
+	}
+	ASSERT(!"unknown wal token");
+}
+
+void wal_writer_complete_fn(void *owner, uint64_t token_value, int32_t result)
+{
+	wal_writer_complete(owner, token_value, result);
+}
+
+int wal_writer_create(struct wal_writer **writer, const struct wal_writer_config *config,
+		      struct wal_io *io, const struct wal_position *position)
+{
+	ASSERT(config->segment_size >= WAL_SEGMENT_SIZE_MIN);
+	ASSERT(position->next_lsn >= 1);
+	struct wal_writer *w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return -ENOMEM;
+	*w = (struct wal_writer){ .config = *config, .io = io, .next_lsn = position->next_lsn,
+				  .durable_lsn = position->next_lsn - 1 };
+	w->spare.fd = -1;
+	char name[64];
+	int fd;
+	if (position->segment_sequence == 0) {
+		/* A new log: its first segment is prepared now, before anything is appended. */
+		w->current.sequence = 1;
+		wal_segment_name(1, name, sizeof(name));
+		fd = wal_file_prepare(config->dir_fd, name, config->segment_size);
+		w->current.end = 0;
+	} else {
+		w->current.sequence = position->segment_sequence;
+		wal_segment_name(position->segment_sequence, name, sizeof(name));
+		fd = openat(config->dir_fd, name, O_RDWR | O_CLOEXEC);
+		fd = fd < 0 ? -errno : fd;
+		w->current.end = position->segment_offset;
+	}
+	if (fd < 0) {
+		free(w);
+		return fd;
+	}
+	w->current.fd = fd;
+	chunk_push(w, fd, w->current.end);
+	*writer = w;
+	return 0;
+}
+
+void wal_writer_destroy(struct wal_writer *w)
+{
+	if (w == NULL)
+		return;
+	ASSERT(!wal_writer_busy(w));
+	for (uint32_t i = 0; i < CHUNKS_MAX; i++)
+		free(w->chunks[i].bytes);
+	close(w->current.fd);
+	if (w->spare.fd >= 0)
+		close(w->spare.fd);
+	free(w);
+}
+
+uint64_t wal_writer_durable_lsn(const struct wal_writer *w)
+{
+	return w->durable_lsn;
+}
+
+uint64_t wal_writer_next_lsn(const struct wal_writer *w)
+{
+	return w->next_lsn;
+}
+
+int wal_writer_error(const struct wal_writer *w)
+{
+	return w->error;
+}
+
+bool wal_writer_busy(const struct wal_writer *w)
+{
+	return w->flushing || w->spare.in_flight;
+}
+
+uint64_t wal_writer_pending_bytes(const struct wal_writer *w)
+{
+	return w->pending_bytes;
+}
