@@ -14,43 +14,56 @@
 #include <stdint.h>
 #include <string.h>
 
+/*
+ * Fixed-width little-endian loads and stores. On a little-endian machine they are
+ * plain unaligned moves (memcpy); elsewhere the bytes are swapped.
+ */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define BYTES_NATIVE_LE 1
+#else
+#define BYTES_NATIVE_LE 0
+#endif
+
 static inline void bytes_store_u16(uint8_t *p, uint16_t v)
 {
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
+	if (!BYTES_NATIVE_LE)
+		v = __builtin_bswap16(v);
+	memcpy(p, &v, sizeof(v));
 }
 
 static inline void bytes_store_u32(uint8_t *p, uint32_t v)
 {
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
+	if (!BYTES_NATIVE_LE)
+		v = __builtin_bswap32(v);
+	memcpy(p, &v, sizeof(v));
 }
 
 static inline void bytes_store_u64(uint8_t *p, uint64_t v)
 {
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
+	if (!BYTES_NATIVE_LE)
+		v = __builtin_bswap64(v);
+	memcpy(p, &v, sizeof(v));
 }
 
 static inline uint16_t bytes_load_u16(const uint8_t *p)
 {
-	return (uint16_t)(p[0] | (uint16_t)p[1] << 8);
+	uint16_t v;
+	memcpy(&v, p, sizeof(v));
+	return BYTES_NATIVE_LE ? v : __builtin_bswap16(v);
 }
 
 static inline uint32_t bytes_load_u32(const uint8_t *p)
 {
-	uint32_t v = 0;
-	for (int i = 3; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
+	uint32_t v;
+	memcpy(&v, p, sizeof(v));
+	return BYTES_NATIVE_LE ? v : __builtin_bswap32(v);
 }
 
 static inline uint64_t bytes_load_u64(const uint8_t *p)
 {
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
+	uint64_t v;
+	memcpy(&v, p, sizeof(v));
+	return BYTES_NATIVE_LE ? v : __builtin_bswap64(v);
 }
 
 struct bytes_writer {

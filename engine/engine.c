@@ -35,15 +35,18 @@ uint64_t engine_hold_id(const struct engine *engine, uint32_t show_index, uint32
 	return (uint64_t)engine->catalog.shows[show_index].id << 32 | n;
 }
 
-static uint64_t reference_key(const void *context, uint32_t reference)
+static uint64_t hold_key(const void *context, uint32_t index)
 {
 	const struct engine *engine = context;
-	if (reference & BOOKING_REFERENCE_BIT) {
-		const struct booking *b = &engine->bookings[reference & ~BOOKING_REFERENCE_BIT];
-		return engine_hold_id(engine, b->show_index, b->n);
-	}
-	const struct hold *h = &engine->holds[reference];
+	const struct hold *h = &engine->holds[index];
 	return engine_hold_id(engine, h->show_index, h->n);
+}
+
+static uint64_t booking_key(const void *context, uint32_t index)
+{
+	const struct engine *engine = context;
+	const struct booking *b = &engine->bookings[index];
+	return engine_hold_id(engine, b->show_index, b->n);
 }
 
 static struct timer_node *timer_node_of(void *context, uint32_t timer_id)
@@ -65,7 +68,8 @@ struct engine *engine_create(const struct engine_config *config)
 	engine->holds_free = NONE;
 	engine->waiters_free = NONE;
 	engine->waiter_seq_next = 1;
-	idtable_init(&engine->hold_ids, reference_key, engine);
+	idtable_init(&engine->hold_ids, hold_key, engine);
+	idtable_init(&engine->booking_ids, booking_key, engine);
 	for (uint32_t k = 0; k <= HOLD_SEATS_COUNT_MAX; k++)
 		engine->seat_pools[k].free_head = NONE;
 	wheel_init(&engine->wheel, WHEEL_SLOTS_COUNT, timer_node_of, engine);
@@ -83,6 +87,7 @@ void engine_destroy(struct engine *engine)
 	memory_free(engine->bookings);
 	memory_free(engine->payment_refs);
 	idtable_finish(&engine->hold_ids);
+	idtable_finish(&engine->booking_ids);
 	for (uint32_t k = 0; k <= HOLD_SEATS_COUNT_MAX; k++)
 		memory_free(engine->seat_pools[k].items);
 	memory_free(engine->waiters);
@@ -435,6 +440,11 @@ static enum status hold_lookup(struct engine *engine, uint64_t hold_id, uint32_t
 	if (state == NULL || n == 0 || n >= state->hold_next)
 		return STATUS_NOT_FOUND;
 	*reference = idtable_get(&engine->hold_ids, hold_id);
+	if (*reference == IDTABLE_EMPTY) {
+		uint32_t booking = idtable_get(&engine->booking_ids, hold_id);
+		if (booking != IDTABLE_EMPTY)
+			*reference = booking | BOOKING_REFERENCE_BIT;
+	}
 	return STATUS_OK;
 }
 
@@ -465,7 +475,7 @@ static bool payment_ref_equal(const struct engine *engine, const struct booking 
 			  ref);
 }
 
-/* Appends a booking record; the caller adds it to hold_ids. */
+/* Appends a booking record; the caller adds it to booking_ids. */
 static uint32_t booking_insert(struct engine *engine, uint32_t show_index, uint32_t n,
 			       uint64_t user_id, uint32_t seats_ref, uint8_t seats_count,
 			       struct text payment_ref)
@@ -495,7 +505,7 @@ uint32_t engine_booking_restore(struct engine *engine, uint32_t show_index, uint
 	uint32_t index = booking_insert(engine, show_index, n, user_id, seats_ref, seats_count,
 					payment_ref);
 	engine->bookings[index].cancelled = cancelled;
-	idtable_add(&engine->hold_ids, index | BOOKING_REFERENCE_BIT);
+	idtable_add(&engine->booking_ids, index);
 	return index;
 }
 
@@ -517,7 +527,7 @@ static void hold_confirm(struct engine *engine, uint32_t index, struct text paym
 	uint32_t booking_index = booking_insert(engine, hold->show_index, hold->n, hold->user_id,
 						hold->seats_ref, hold->seats_count, payment_ref);
 	hold_end(engine, index, true); /* the seat array now belongs to the booking */
-	idtable_add(&engine->hold_ids, booking_index | BOOKING_REFERENCE_BIT);
+	idtable_add(&engine->booking_ids, booking_index);
 	result_booking(engine, &engine->bookings[booking_index], result);
 	/* Fewer seats are held now: a line whose seats can no longer come back is told. */
 	waitlist_serve_tiers(engine, show_index, tiers);

@@ -56,9 +56,8 @@ static void bookings_check(const struct engine *engine, struct owners *owners)
 		const struct show *show = &engine->catalog.shows[booking->show_index];
 		const struct venue *venue = &engine->catalog.venues[show->venue_index];
 		ASSERT(show->state != NULL && booking->payment_ref_size > 0);
-		ASSERT(idtable_get(&engine->hold_ids,
-				   engine_hold_id(engine, booking->show_index, booking->n)) ==
-		       (i | BOOKING_REFERENCE_BIT));
+		ASSERT(idtable_get(&engine->booking_ids,
+				   engine_hold_id(engine, booking->show_index, booking->n)) == i);
 		if (booking->cancelled)
 			continue;
 		const uint32_t *seats = seat_pool_items_const(engine, booking->seats_count,
@@ -69,7 +68,8 @@ static void bookings_check(const struct engine *engine, struct owners *owners)
 			owners[booking->show_index].booked[slot]++;
 		}
 	}
-	ASSERT(engine->hold_ids.count == engine->holds_active + engine->bookings_count);
+	ASSERT(engine->hold_ids.count == engine->holds_active);
+	ASSERT(engine->booking_ids.count == engine->bookings_count);
 }
 
 static void owners_check(const struct engine *engine, const struct owners *owners)

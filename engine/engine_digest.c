@@ -247,6 +247,7 @@ void engine_stats_get(const struct engine *engine, struct engine_stats *stats)
 	}
 	stats->hold_bytes = sizeof(struct hold) * engine->holds_capacity +
 			    idtable_memory(&engine->hold_ids);
+	stats->total_bytes += idtable_memory(&engine->booking_ids);
 	for (uint32_t k = 1; k <= HOLD_SEATS_COUNT_MAX; k++)
 		stats->hold_bytes += sizeof(uint32_t) * engine->seat_pools[k].capacity;
 	stats->total_bytes += stats->seat_state_bytes + stats->hold_bytes + catalog_memory(c) +

@@ -10,7 +10,8 @@
  *                 freed (an expired one leaves a bit in its show's `expired` bitmap)
  *   bookings      every booking ever made (a cancelled one stays, marked)
  *   waiters       waiting-list entries, waiting or terminal, with timer nodes
- *   hold_ids      one idtable finds active holds and bookings by id
+ *   hold_ids      finds active holds by id (small and hot: only what is held now)
+ *   booking_ids   finds bookings by id (large: every booking ever made)
  *   seat arrays   the seat ids of holds and bookings, in pools by seat count
  *
  * Seat states of an owned show: every slot is in exactly one of free, held,
@@ -132,6 +133,7 @@ struct engine {
 	uint32_t payment_refs_capacity;
 
 	struct idtable hold_ids;
+	struct idtable booking_ids;
 	struct seat_pool seat_pools[HOLD_SEATS_COUNT_MAX + 1];
 
 	struct waiter *waiters;

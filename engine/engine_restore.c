@@ -142,9 +142,10 @@ static uint32_t owned_show_read(struct restore *r)
 static bool hold_id_fresh(struct restore *r, uint32_t show_index, uint32_t n)
 {
 	const struct show_state *state = r->engine->catalog.shows[show_index].state;
+	uint64_t id = engine_hold_id(r->engine, show_index, n);
 	return expect(r, n >= 1 && n < state->hold_next) &&
-	       expect(r, idtable_get(&r->engine->hold_ids,
-				     engine_hold_id(r->engine, show_index, n)) == IDTABLE_EMPTY);
+	       expect(r, idtable_get(&r->engine->hold_ids, id) == IDTABLE_EMPTY &&
+				 idtable_get(&r->engine->booking_ids, id) == IDTABLE_EMPTY);
 }
 
 static bool hold_restore(struct restore *r)

@@ -33,6 +33,14 @@ static uint8_t segment_run_measure(const uint64_t *bits, const struct segment *s
 			x |= bits[first / 64 + 1] << (64 - shift);
 		if (segment->seats_count < 64)
 			x &= (UINT64_C(1) << segment->seats_count) - 1;
+		/* Four folds leave a bit set exactly where a run of 16 starts: the usual
+		 * answer in a row that is still mostly free. */
+		uint64_t y = x & (x >> 1);
+		y &= y >> 2;
+		y &= y >> 4;
+		y &= y >> 8;
+		if (y != 0)
+			return SEGMENT_RUN_CAP;
 		uint8_t run = 0;
 		for (; x != 0 && run < SEGMENT_RUN_CAP; run++)
 			x &= x >> 1;

@@ -18,14 +18,14 @@ static void queue_push(struct wal_io_sync *sync, uint64_t token, int32_t result)
 }
 
 static int sync_write(struct wal_io *io, int fd, const void *bytes, uint32_t size,
-		      uint64_t offset, uint64_t token)
+		      uint64_t offset, uint64_t token, bool linked)
 {
 	struct wal_io_sync *sync = (struct wal_io_sync *)io;
 	if (sync->count == WAL_IO_SYNC_QUEUE_MAX)
 		return -EAGAIN;
 	ssize_t written = pwrite(fd, bytes, size, (off_t)offset);
 	int32_t result = written < 0 ? -errno : (int32_t)written;
-	sync->cancel_next_sync = result != (int32_t)size;
+	sync->cancel_next_sync = linked && result != (int32_t)size;
 	queue_push(sync, token, result);
 	return 0;
 }
@@ -64,19 +64,20 @@ uint32_t wal_io_sync_deliver(struct wal_io_sync *sync, wal_io_complete_fn *compl
 }
 
 static int fault_write(struct wal_io *io, int fd, const void *bytes, uint32_t size,
-		       uint64_t offset, uint64_t token)
+		       uint64_t offset, uint64_t token, bool linked)
 {
 	struct wal_io_fault *fault = (struct wal_io_fault *)io;
 	fault->writes++;
 	if (fault->on_sync || fault->writes != fault->fail_at || fault->kind == WAL_FAULT_NONE)
-		return fault->inner->write(fault->inner, fd, bytes, size, offset, token);
+		return fault->inner->write(fault->inner, fd, bytes, size, offset, token, linked);
 	if (fault->kind == WAL_FAULT_SHORT) {
 		/* Half the bytes really reach the file, as a short write would leave them. */
-		int result = fault->inner->write(fault->inner, fd, bytes, size / 2, offset, token);
-		fault->queue->cancel_next_sync = true;
+		int result = fault->inner->write(fault->inner, fd, bytes, size / 2, offset, token,
+						 false);
+		fault->queue->cancel_next_sync = linked;
 		return result;
 	}
-	fault->queue->cancel_next_sync = true;
+	fault->queue->cancel_next_sync = linked;
 	queue_push(fault->queue, token, fault->error);
 	return 0;
 }

@@ -8,8 +8,9 @@
  *                          for tools, tests and benchmarks;
  *   fault (below)          wraps another and fails the N-th write or sync with a
  *                          chosen error or a short write, for tests.
- * A write and the sync submitted right after it run in that order (io_uring links
- * them); if the write fails, the sync is not run and completes with -ECANCELED.
+ * A write submitted as linked and the sync submitted right after it run in that
+ * order (io_uring links them); if the write fails, the sync is not run and
+ * completes with -ECANCELED.
  */
 #ifndef BOXOFFICE_WAL_IO_H
 #define BOXOFFICE_WAL_IO_H
@@ -18,10 +19,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Tokens are 56-bit: the top byte of a 64-bit completion tag is the caller's. */
+#define WAL_IO_TOKEN_BITS 56
+
 struct wal_io {
-	/* Returns 0, or a negative errno when the request could not be queued. */
+	/*
+	 * Returns 0, or a negative errno when the request could not be queued. With
+	 * `linked`, the very next request (a sync) runs only after this write and is
+	 * cancelled (-ECANCELED) if the write fails or comes up short.
+	 */
 	int (*write)(struct wal_io *io, int fd, const void *bytes, uint32_t size, uint64_t offset,
-		     uint64_t token);
+		     uint64_t token, bool linked);
 	int (*sync)(struct wal_io *io, int fd, bool data_only, uint64_t token);
 };
 

@@ -72,8 +72,8 @@ size_t wal_record_encode(uint8_t *bytes, uint16_t type, uint16_t flags, uint64_t
 	return wal_record_size(payload_size);
 }
 
-enum wal_record_status wal_record_decode(const uint8_t *bytes, size_t size, size_t offset,
-					 struct wal_record *record, size_t *next)
+static enum wal_record_status record_decode(const uint8_t *bytes, size_t size, size_t offset,
+					    struct wal_record *record, size_t *next, bool verify)
 {
 	if (offset >= size)
 		return WAL_RECORD_END;
@@ -97,10 +97,24 @@ enum wal_record_status wal_record_decode(const uint8_t *bytes, size_t size, size
 	if (record->type != WAL_RECORD_TYPE_COMMAND || (record->flags & ~WAL_RECORD_FLAG_FLUSH_END) ||
 	    record->lsn == 0)
 		return WAL_RECORD_BAD;
-	if (bytes_load_u64(p + 24 + payload_size) != XXH3_64bits(p, 24 + (size_t)payload_size))
+	if (verify &&
+	    bytes_load_u64(p + 24 + payload_size) != XXH3_64bits(p, 24 + (size_t)payload_size))
 		return WAL_RECORD_BAD;
 	*next = offset + wal_record_size(payload_size);
 	return WAL_RECORD_OK;
+}
+
+enum wal_record_status wal_record_decode(const uint8_t *bytes, size_t size, size_t offset,
+					 struct wal_record *record, size_t *next)
+{
+	return record_decode(bytes, size, offset, record, next, true);
+}
+
+enum wal_record_status wal_record_decode_verified(const uint8_t *bytes, size_t size,
+						  size_t offset, struct wal_record *record,
+						  size_t *next)
+{
+	return record_decode(bytes, size, offset, record, next, false);
 }
 
 void wal_snapshot_header_encode(const struct wal_snapshot_header *header, uint8_t *bytes)

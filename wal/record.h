@@ -63,6 +63,14 @@ enum wal_record_status {
 enum wal_record_status wal_record_decode(const uint8_t *bytes, size_t size, size_t offset,
 					 struct wal_record *record, size_t *next);
 
+/*
+ * As wal_record_decode, without the checksum: for records a scan has just
+ * verified (replay reads every record twice; hashing it twice is waste).
+ */
+enum wal_record_status wal_record_decode_verified(const uint8_t *bytes, size_t size,
+						  size_t offset, struct wal_record *record,
+						  size_t *next);
+
 static inline size_t wal_record_size(uint32_t payload_size)
 {
 	return WAL_RECORD_OVERHEAD + payload_size;

@@ -7,7 +7,8 @@
  * one. Exactly one flush (a write and its linked fdatasync) is in flight at a time,
  * which is what makes a torn tail recognisable (FORMAT.md).
  *
- * Tokens: the top byte says what a request was, the rest is unused.
+ * Tokens: bits 48-55 say what a request was, bits 0-47 carry a detail (a write's
+ * size); the top byte is left for whoever multiplexes completions (the server).
  */
 #include "writer.h"
 
@@ -34,9 +35,12 @@ enum token_kind {
 	TOKEN_DIR_SYNC = 5,
 };
 
+#define TOKEN_KIND_SHIFT 48
+#define TOKEN_DETAIL_MASK ((UINT64_C(1) << TOKEN_KIND_SHIFT) - 1)
+
 static uint64_t token(enum token_kind kind)
 {
-	return (uint64_t)kind << 56;
+	return (uint64_t)kind << TOKEN_KIND_SHIFT;
 }
 
 struct chunk {
@@ -156,7 +160,7 @@ static void spare_step(struct wal_writer *w)
 		uint64_t left = w->config.segment_size - w->spare.zeroed;
 		uint32_t size = left < ZERO_CHUNK_SIZE ? (uint32_t)left : ZERO_CHUNK_SIZE;
 		result = w->io->write(w->io, w->spare.fd, zero_chunk, size, w->spare.zeroed,
-				      token(TOKEN_SPARE_WRITE) | size);
+				      token(TOKEN_SPARE_WRITE) | size, false);
 	} else {
 		result = w->io->sync(w->io, w->spare.fd, false, token(TOKEN_SPARE_SYNC));
 	}
@@ -318,7 +322,7 @@ void wal_writer_flush(struct wal_writer *w)
 	if (head->last_lsn != 0)
 		flush_end_mark(head);
 	int result = w->io->write(w->io, head->fd, head->bytes, head->size, head->offset,
-				  token(TOKEN_FLUSH_WRITE));
+				  token(TOKEN_FLUSH_WRITE), true);
 	if (result == 0)
 		result = w->io->sync(w->io, head->fd, true, token(TOKEN_FLUSH_SYNC));
 	if (result < 0) {
@@ -358,8 +362,8 @@ static void flush_complete(struct wal_writer *w, enum token_kind kind, int32_t r
 
 void wal_writer_complete(struct wal_writer *w, uint64_t token_value, int32_t result)
 {
-	enum token_kind kind = (enum token_kind)(token_value >> 56);
-	uint64_t detail = token_value & ((UINT64_C(1) << 56) - 1);
+	enum token_kind kind = (enum token_kind)((token_value >> TOKEN_KIND_SHIFT) & 0xff);
+	uint64_t detail = token_value & TOKEN_DETAIL_MASK;
 	switch (kind) {
 	case TOKEN_FLUSH_WRITE:
 	case TOKEN_FLUSH_SYNC:

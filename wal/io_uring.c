@@ -1,0 +1,65 @@
+/*
+ * io_uring.c — log I/O on a shared ring (see io_uring.h).
+ */
+#include "io_uring.h"
+
+#include <errno.h>
+
+#include "base.h"
+
+static struct io_uring_sqe *sqe_get(struct io_uring *ring)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	if (sqe == NULL) {
+		/* The submission queue is full: hand it to the kernel and try once more. */
+		io_uring_submit(ring);
+		sqe = io_uring_get_sqe(ring);
+	}
+	return sqe;
+}
+
+static uint64_t user_data(const struct wal_io_uring *uring, uint64_t token)
+{
+	ASSERT(token >> WAL_IO_TOKEN_BITS == 0);
+	return (uint64_t)uring->tag << WAL_IO_TOKEN_BITS | token;
+}
+
+static int uring_write(struct wal_io *io, int fd, const void *bytes, uint32_t size,
+		       uint64_t offset, uint64_t token, bool linked)
+{
+	struct wal_io_uring *uring = (struct wal_io_uring *)io;
+	/* A linked pair must go to the kernel in one submission: a link at the end of
+	 * a submission is cut, and the sync could then run before the write. */
+	if (linked && io_uring_sq_space_left(uring->ring) < 2)
+		io_uring_submit(uring->ring);
+	if (linked && io_uring_sq_space_left(uring->ring) < 2)
+		return -EAGAIN;
+	struct io_uring_sqe *sqe = sqe_get(uring->ring);
+	if (sqe == NULL)
+		return -EAGAIN;
+	io_uring_prep_write(sqe, fd, bytes, size, offset);
+	io_uring_sqe_set_data64(sqe, user_data(uring, token));
+	/* A flush's fdatasync is queued right after its write: the link makes the
+	 * kernel run it only after the write, and cancel it if the write fails or is
+	 * short, so a sync never vouches for data that did not reach the file. */
+	if (linked)
+		sqe->flags |= IOSQE_IO_LINK;
+	return 0;
+}
+
+static int uring_sync(struct wal_io *io, int fd, bool data_only, uint64_t token)
+{
+	struct wal_io_uring *uring = (struct wal_io_uring *)io;
+	struct io_uring_sqe *sqe = sqe_get(uring->ring);
+	if (sqe == NULL)
+		return -EAGAIN;
+	io_uring_prep_fsync(sqe, fd, data_only ? IORING_FSYNC_DATASYNC : 0);
+	io_uring_sqe_set_data64(sqe, user_data(uring, token));
+	return 0;
+}
+
+void wal_io_uring_init(struct wal_io_uring *uring, struct io_uring *ring, uint8_t tag)
+{
+	*uring = (struct wal_io_uring){ .io = { .write = uring_write, .sync = uring_sync },
+					.ring = ring, .tag = tag };
+}

@@ -1,0 +1,35 @@
+/*
+ * io_uring.h — the log's I/O on an io_uring that someone else owns and reaps.
+ *
+ * A shard thread has one ring for its sockets, timers and log. This backend puts
+ * the log's requests on it, with user_data = tag << 56 | token; the thread's loop
+ * hands every completion whose top byte is the tag to wal_writer_complete().
+ * A flush's fdatasync is linked to its write (IOSQE_IO_LINK), so it runs only
+ * after the write, and is cancelled when the write fails or comes up short.
+ */
+#ifndef BOXOFFICE_WAL_IO_URING_H
+#define BOXOFFICE_WAL_IO_URING_H
+
+#include <liburing.h>
+
+#include "io.h"
+
+struct wal_io_uring {
+	struct wal_io io;
+	struct io_uring *ring;
+	uint8_t tag;
+};
+
+void wal_io_uring_init(struct wal_io_uring *uring, struct io_uring *ring, uint8_t tag);
+
+static inline bool wal_io_uring_owns(const struct wal_io_uring *uring, uint64_t user_data)
+{
+	return (uint8_t)(user_data >> WAL_IO_TOKEN_BITS) == uring->tag;
+}
+
+static inline uint64_t wal_io_uring_token(uint64_t user_data)
+{
+	return user_data & ((UINT64_C(1) << WAL_IO_TOKEN_BITS) - 1);
+}
+
+#endif
