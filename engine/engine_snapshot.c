@@ -10,10 +10,10 @@
  *   u32 n, then per owned show in id order: u32 show_id, u32 hold_next,
  *       u32 seats_count, the free, pooled, booked and blocked bitmaps (u64 words),
  *       the expired bitmap up to hold_next (u64 words)
- *   u32 n, then holds in id order: u32 show_id, u32 n, u64 user, i64 deadline,
+ *   u32 n, then holds (array order): u32 show_id, u32 n, u64 user, i64 deadline,
  *       u8 seats_count, u32 seats
- *   u32 n, then bookings in id order: u32 show_id, u32 n, u64 user, u8 seats_count,
- *       u32 seats, u8 payment_ref size, its bytes, u8 cancelled
+ *   u32 n, then bookings (creation order): u32 show_id, u32 n, u64 user,
+ *       u8 seats_count, u32 seats, u8 payment_ref size, its bytes, u8 cancelled
  *   u32 n, then waiting-list entries in join order: u64 seq, u32 show_id, u64 user,
  *       u8 tier, u8 seats_count, u8 together, u8 state, i64 timer due; an offered
  *       entry adds u64 hold_id, i64 deadline and its u32 seats
@@ -67,6 +67,10 @@ static void put_u64(struct engine_image *image, uint64_t v)
 static void put_words(struct engine_image *image, const uint64_t *words, uint32_t count)
 {
 	uint8_t *p = image_reserve(image, (size_t)count * 8);
+	if (BYTES_NATIVE_LE) {
+		memcpy(p, words, (size_t)count * 8); /* already the encoding */
+		return;
+	}
 	for (uint32_t i = 0; i < count; i++)
 		bytes_store_u64(p + (size_t)i * 8, words[i]);
 }
@@ -205,61 +209,61 @@ static int id_order_compare(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-static void put_seats(struct engine_image *image, const uint32_t *seats, uint8_t count)
+/*
+ * Holds go in the order of the hold array and bookings in the order they were
+ * made: restore rebuilds both arrays in that order, so an image re-encodes to the
+ * same bytes, and no sort lengthens the pause. Each record is written through one
+ * reservation of its largest size.
+ */
+#define HOLD_RECORD_SIZE_MAX (4 + 4 + 8 + 8 + 1 + 4 * HOLD_SEATS_COUNT_MAX)
+#define BOOKING_RECORD_SIZE_MAX (HOLD_RECORD_SIZE_MAX + 1 + PAYMENT_REF_SIZE_MAX + 1)
+
+static uint8_t *put_seats_at(uint8_t *p, const uint32_t *seats, uint8_t count)
 {
-	put_u8(image, count);
-	for (uint8_t k = 0; k < count; k++)
-		put_u32(image, seats[k]);
+	*p++ = count;
+	for (uint8_t k = 0; k < count; k++, p += 4)
+		bytes_store_u32(p, seats[k]);
+	return p;
 }
 
 static void put_holds(struct engine_image *image, const struct engine *engine)
 {
-	struct id_order *order = memory_alloc(sizeof(*order) * (engine->holds_active + 1));
-	uint32_t count = 0;
+	put_u32(image, (uint32_t)engine->holds_active);
+	uint8_t *start = image_reserve(image, (size_t)engine->holds_active * HOLD_RECORD_SIZE_MAX);
+	uint8_t *p = start;
 	for (uint32_t i = 0; i < engine->holds_count; i++) {
 		const struct hold *h = &engine->holds[i];
-		if (h->active)
-			order[count++] = (struct id_order){ engine_hold_id(engine, h->show_index, h->n),
-							    i };
+		if (!h->active)
+			continue;
+		bytes_store_u32(p, engine->catalog.shows[h->show_index].id);
+		bytes_store_u32(p + 4, h->n);
+		bytes_store_u64(p + 8, h->user_id);
+		bytes_store_u64(p + 16, (uint64_t)h->timer.due_ms);
+		p = put_seats_at(p + 24, seat_pool_items_const(engine, h->seats_count, h->seats_ref),
+				 h->seats_count);
 	}
-	if (count > 1)
-		qsort(order, count, sizeof(*order), id_order_compare);
-	put_u32(image, count);
-	for (uint32_t i = 0; i < count; i++) {
-		const struct hold *h = &engine->holds[order[i].index];
-		put_u32(image, engine->catalog.shows[h->show_index].id);
-		put_u32(image, h->n);
-		put_u64(image, h->user_id);
-		put_u64(image, (uint64_t)h->timer.due_ms);
-		put_seats(image, seat_pool_items_const(engine, h->seats_count, h->seats_ref),
-			  h->seats_count);
-	}
-	memory_free(order);
+	image->size -= (size_t)engine->holds_active * HOLD_RECORD_SIZE_MAX - (size_t)(p - start);
 }
 
 static void put_bookings(struct engine_image *image, const struct engine *engine)
 {
-	struct id_order *order = memory_alloc(sizeof(*order) * (engine->bookings_count + 1));
+	put_u32(image, engine->bookings_count);
+	uint8_t *start = image_reserve(image,
+				       (size_t)engine->bookings_count * BOOKING_RECORD_SIZE_MAX);
+	uint8_t *p = start;
 	for (uint32_t i = 0; i < engine->bookings_count; i++) {
 		const struct booking *b = &engine->bookings[i];
-		order[i] = (struct id_order){ engine_hold_id(engine, b->show_index, b->n), i };
+		bytes_store_u32(p, engine->catalog.shows[b->show_index].id);
+		bytes_store_u32(p + 4, b->n);
+		bytes_store_u64(p + 8, b->user_id);
+		p = put_seats_at(p + 16, seat_pool_items_const(engine, b->seats_count, b->seats_ref),
+				 b->seats_count);
+		*p++ = b->payment_ref_size;
+		memcpy(p, engine->payment_refs + b->payment_ref_offset, b->payment_ref_size);
+		p += b->payment_ref_size;
+		*p++ = b->cancelled;
 	}
-	if (engine->bookings_count > 1)
-		qsort(order, engine->bookings_count, sizeof(*order), id_order_compare);
-	put_u32(image, engine->bookings_count);
-	for (uint32_t i = 0; i < engine->bookings_count; i++) {
-		const struct booking *b = &engine->bookings[order[i].index];
-		put_u32(image, engine->catalog.shows[b->show_index].id);
-		put_u32(image, b->n);
-		put_u64(image, b->user_id);
-		put_seats(image, seat_pool_items_const(engine, b->seats_count, b->seats_ref),
-			  b->seats_count);
-		put_u8(image, b->payment_ref_size);
-		memcpy(image_reserve(image, b->payment_ref_size),
-		       engine->payment_refs + b->payment_ref_offset, b->payment_ref_size);
-		put_u8(image, b->cancelled);
-	}
-	memory_free(order);
+	image->size -= (size_t)engine->bookings_count * BOOKING_RECORD_SIZE_MAX - (size_t)(p - start);
 }
 
 static void put_waiters(struct engine_image *image, const struct engine *engine)
