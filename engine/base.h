@@ -114,6 +114,7 @@ int event_type_parse(const char *name, size_t size);
 #define HOLD_TTL_MS_DEFAULT 600000u /* 10 minutes */
 #define HOLD_TTL_MS_MAX 3600000u    /* 1 hour */
 #define WAITLIST_IDLE_MS_DEFAULT 120000u
+#define WAITLIST_IDLE_MS_MAX 86400000u /* a day */
 #define SEATS_BLOCK_COUNT_MAX 4096u
 
 /* Search. */

@@ -30,6 +30,7 @@ static const char *const command_type_names[COMMAND_TYPE_MAX + 1] = {
 	[COMMAND_WAITLIST_LEAVE] = "waitlist_leave",
 	[COMMAND_WAITLIST_POLL] = "waitlist_poll",
 	[COMMAND_TICK] = "tick",
+	[COMMAND_CONFIGURE] = "configure",
 };
 
 const char *command_type_name(enum command_type type)
@@ -215,6 +216,12 @@ enum status command_validate(const struct command *c)
 		REQUIRE(c->waitlist_poll.show_id != 0 && c->waitlist_poll.user_id != 0);
 		return STATUS_OK;
 	case COMMAND_TICK:
+		return STATUS_OK;
+	case COMMAND_CONFIGURE:
+		REQUIRE(c->configure.hold_ttl_ms_default >= 1 &&
+			c->configure.hold_ttl_ms_default <= HOLD_TTL_MS_MAX);
+		REQUIRE(c->configure.waitlist_idle_ms >= 1 &&
+			c->configure.waitlist_idle_ms <= WAITLIST_IDLE_MS_MAX);
 		return STATUS_OK;
 	}
 	return STATUS_BAD_REQUEST;
@@ -446,17 +453,23 @@ static void codec_command(struct codec *c, struct command *p)
 		return;
 	case COMMAND_TICK:
 		return;
+	case COMMAND_CONFIGURE:
+		codec_u32(c, &p->configure.hold_ttl_ms_default);
+		codec_u32(c, &p->configure.waitlist_idle_ms);
+		return;
 	}
 	c->reader.failed = true;
 }
 
-static size_t encode(const struct command *command, struct codec *c)
+static size_t encode(const struct command *command, struct codec *c, bool with_header)
 {
 	ASSERT(command_validate(command) == STATUS_OK);
-	uint8_t version = COMMAND_VERSION;
-	uint8_t type = (uint8_t)command->type;
-	codec_u8(c, &version);
-	codec_u8(c, &type);
+	if (with_header) {
+		uint8_t version = COMMAND_VERSION;
+		uint8_t type = (uint8_t)command->type;
+		codec_u8(c, &version);
+		codec_u8(c, &type);
+	}
 	/* The walker only reads fields when encoding. */
 	codec_command(c, (struct command *)command);
 	return c->writer.failed ? 0 : c->writer.size;
@@ -465,14 +478,21 @@ static size_t encode(const struct command *command, struct codec *c)
 size_t command_encoded_size(const struct command *command)
 {
 	struct codec c = { .counting = true };
-	return encode(command, &c);
+	return encode(command, &c, true);
 }
 
 size_t command_encode(const struct command *command, uint8_t *buffer, size_t capacity)
 {
 	struct codec c = { 0 };
 	bytes_writer_init(&c.writer, buffer, capacity);
-	return encode(command, &c);
+	return encode(command, &c, true);
+}
+
+size_t command_encode_body(const struct command *command, uint8_t *buffer, size_t capacity)
+{
+	struct codec c = { 0 };
+	bytes_writer_init(&c.writer, buffer, capacity);
+	return encode(command, &c, false);
 }
 
 /* Bytes of the union member a type uses: decoding clears only those. */
@@ -504,8 +524,23 @@ static size_t member_size(enum command_type type)
 		return sizeof(struct command_waitlist_user);
 	case COMMAND_TICK:
 		return 0;
+	case COMMAND_CONFIGURE:
+		return sizeof(struct command_configure);
 	}
 	return sizeof(struct command) - offsetof(struct command, hold);
+}
+
+/* Decodes the fields of a command whose type is known, from c's reader. */
+static enum status decode_fields(struct codec *c, enum command_type type, struct command *command)
+{
+	command->type = type;
+	memset((uint8_t *)command + offsetof(struct command, hold), 0, member_size(type));
+	codec_command(c, command);
+	if (c->too_large)
+		return STATUS_TOO_LARGE;
+	if (!bytes_reader_done(&c->reader))
+		return STATUS_BAD_REQUEST;
+	return command_validate(command);
 }
 
 enum status command_decode(const uint8_t *bytes, size_t size, struct command *command)
@@ -522,13 +557,18 @@ enum status command_decode(const uint8_t *bytes, size_t size, struct command *co
 	if (c.reader.failed || version != COMMAND_VERSION || type < COMMAND_LOCATION_PUT ||
 	    type > COMMAND_TYPE_MAX)
 		return STATUS_BAD_REQUEST;
-	command->type = (enum command_type)type;
-	memset((uint8_t *)command + offsetof(struct command, hold), 0,
-	       member_size(command->type));
-	codec_command(&c, command);
-	if (c.too_large)
-		return STATUS_TOO_LARGE;
-	if (!bytes_reader_done(&c.reader))
+	return decode_fields(&c, (enum command_type)type, command);
+}
+
+enum status command_decode_body(enum command_type type, const uint8_t *bytes, size_t size,
+				struct command *command)
+{
+	command->type = 0;
+	if (type < COMMAND_LOCATION_PUT || type > COMMAND_TYPE_MAX)
 		return STATUS_BAD_REQUEST;
-	return command_validate(command);
+	if (size > COMMAND_SIZE_MAX)
+		return STATUS_TOO_LARGE;
+	struct codec c = { .decoding = true };
+	bytes_reader_init(&c.reader, bytes, size);
+	return decode_fields(&c, type, command);
 }

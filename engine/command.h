@@ -38,7 +38,8 @@ enum command_type {
 	COMMAND_WAITLIST_LEAVE = 11,
 	COMMAND_WAITLIST_POLL = 12,
 	COMMAND_TICK = 13,
-	COMMAND_TYPE_MAX = 13,
+	COMMAND_CONFIGURE = 14,
+	COMMAND_TYPE_MAX = 14,
 };
 
 const char *command_type_name(enum command_type type);
@@ -141,6 +142,15 @@ struct command_waitlist_join {
 	bool together;
 };
 
+/*
+ * The engine's settings from here on. The log carries them so that a replay runs
+ * with the settings each record was applied under (RULES.md CONFIGURE).
+ */
+struct command_configure {
+	uint32_t hold_ttl_ms_default; /* 1..HOLD_TTL_MS_MAX */
+	uint32_t waitlist_idle_ms;    /* 1..WAITLIST_IDLE_MS_MAX */
+};
+
 /* Leave and poll share one shape. */
 struct command_waitlist_user {
 	uint32_t show_id;
@@ -162,6 +172,7 @@ struct command {
 		struct command_waitlist_join waitlist_join;
 		struct command_waitlist_user waitlist_leave;
 		struct command_waitlist_user waitlist_poll;
+		struct command_configure configure;
 	};
 };
 
@@ -186,6 +197,14 @@ size_t command_encode(const struct command *command, uint8_t *buffer, size_t cap
  * (unknown version or type, truncated, trailing bytes, or a field out of range).
  */
 enum status command_decode(const uint8_t *bytes, size_t size, struct command *command);
+
+/*
+ * The same, without the two leading bytes (version and type): the protocol carries
+ * the type in its opcode. command_encode_body returns the size written or 0.
+ */
+size_t command_encode_body(const struct command *command, uint8_t *buffer, size_t capacity);
+enum status command_decode_body(enum command_type type, const uint8_t *bytes, size_t size,
+				struct command *command);
 
 /* Helpers shared by the engine and tools. */
 static inline struct text text_from(const char *bytes, uint32_t size)

@@ -708,6 +708,14 @@ static enum status dispatch(struct engine *engine, const struct command *command
 		return waitlist_poll(engine, &command->waitlist_poll, result);
 	case COMMAND_TICK:
 		return STATUS_OK;
+	case COMMAND_CONFIGURE:
+		if (engine->config.hold_ttl_ms_default != command->configure.hold_ttl_ms_default ||
+		    engine->config.waitlist_idle_ms != command->configure.waitlist_idle_ms) {
+			engine->config.hold_ttl_ms_default = command->configure.hold_ttl_ms_default;
+			engine->config.waitlist_idle_ms = command->configure.waitlist_idle_ms;
+			engine->changed = true;
+		}
+		return STATUS_OK;
 	}
 	return STATUS_BAD_REQUEST;
 }

@@ -143,7 +143,7 @@ static void tail_classify(struct wal_scan *scan, const struct mapping *map,
 	scan->tail_end = end;
 	snprintf(scan->message, sizeof(scan->message),
 		 "torn tail in %s at offset %" PRIu64 ": %" PRIu64
-		 " bytes of an unfinished flush (%" PRIu64 " intact records in them) cut",
+		 " bytes of an unfinished flush (%" PRIu64 " intact records in them)",
 		 name, start, end - start, found);
 }
 
@@ -183,7 +183,27 @@ static void segment_records(struct wal_scan *scan, const struct mapping *map,
 	tail_classify(scan, map, info, offset);
 }
 
-/* Checks one segment file; `last` when no started segment follows it. */
+/* Why a well-formed header does not belong where it is, or NULL. */
+static const char *header_mismatch(const struct wal_segment_header *header, uint32_t shard_index,
+				   const struct wal_segment_info *info, uint64_t size,
+				   uint64_t expected_lsn)
+{
+	if (header->shard_index != shard_index)
+		return "the header names another shard";
+	if (header->sequence != info->sequence)
+		return "the header's segment number is not the file's";
+	if (header->segment_size != size)
+		return "the header's size is not the file's";
+	if (expected_lsn != 0 && header->first_lsn != expected_lsn)
+		return "its first LSN does not follow the previous segment (an LSN gap)";
+	return NULL;
+}
+
+/*
+ * Checks one started segment file; `last` when no started segment follows it.
+ * Only a header that fails its own checksum can be torn (it is written with the
+ * segment's first flush); a well-formed header that does not fit is corruption.
+ */
 static int segment_scan(struct wal_scan *scan, int dir_fd, uint32_t shard_index,
 			struct wal_segment_info *info, uint64_t expected_lsn, bool last)
 {
@@ -196,26 +216,44 @@ static int segment_scan(struct wal_scan *scan, int dir_fd, uint32_t shard_index,
 	enum wal_header_status status = map.size < WAL_SEGMENT_HEADER_SIZE
 						? WAL_HEADER_BAD
 						: wal_segment_header_decode(map.bytes, &header);
-	if (status == WAL_HEADER_OK &&
-	    (header.shard_index != shard_index || header.sequence != info->sequence ||
-	     header.segment_size != map.size ||
-	     (expected_lsn != 0 && header.first_lsn != expected_lsn)))
-		status = WAL_HEADER_BAD;
-	if (status == WAL_HEADER_OK) {
+	const char *mismatch = status == WAL_HEADER_OK
+				       ? header_mismatch(&header, shard_index, info, map.size,
+							 expected_lsn)
+				       : NULL;
+	if (mismatch != NULL) {
+		corrupt(scan, info->sequence, 0, mismatch);
+	} else if (status == WAL_HEADER_OK) {
 		info->started = true;
 		info->first_lsn = header.first_lsn;
 		segment_records(scan, &map, info, last);
-	} else if (status == WAL_HEADER_BAD && last) {
-		/* A header written with the first flush of the segment may be torn with it. */
+	} else if (status == WAL_HEADER_EMPTY) {
+		corrupt(scan, info->sequence, 0, "a never-started (all-zero) segment inside the log");
+	} else if (last) {
 		info->last_lsn = expected_lsn ? expected_lsn - 1 : 0;
 		tail_classify(scan, &map, info, 0);
 		if (scan->state == WAL_SCAN_TORN)
 			scan->tail_drop = true;
-	} else if (status == WAL_HEADER_BAD) {
-		corrupt(scan, info->sequence, 0,
-			"bad segment header (magic, version, shard, number, size or first LSN)");
+	} else {
+		corrupt(scan, info->sequence, 0, "bad segment header (magic, version or checksum)");
 	}
 	segment_unmap(&map);
+	return 0;
+}
+
+/* Segments after the last started one must be spares: zero from end to end. */
+static int spares_check(struct wal_scan *scan, int dir_fd, uint32_t first)
+{
+	for (uint32_t i = first; i < scan->segments_count && scan->state != WAL_SCAN_CORRUPT; i++) {
+		struct mapping map;
+		int error = segment_map(dir_fd, scan->segments[i].sequence, &map);
+		if (error != 0)
+			return error;
+		uint64_t nonzero = nonzero_first(map.bytes, 0, map.size);
+		if (nonzero != map.size)
+			corrupt(scan, scan->segments[i].sequence, nonzero,
+				"a segment after the end of the log holds data");
+		segment_unmap(&map);
+	}
 	return 0;
 }
 
@@ -277,6 +315,8 @@ int wal_scan(int dir_fd, uint32_t shard_index, struct wal_scan *scan)
 			scan->last_lsn = info->last_lsn;
 		expected_lsn = info->last_lsn + 1;
 	}
+	if (error == 0 && scan->state != WAL_SCAN_CORRUPT)
+		error = spares_check(scan, dir_fd, last_started == UINT32_MAX ? 0 : last_started + 1);
 	if (error == 0 && scan->state == WAL_SCAN_CLEAN && scan->message[0] == '\0')
 		snprintf(scan->message, sizeof(scan->message), "clean: %" PRIu64 " records",
 			 scan->records);

@@ -119,8 +119,14 @@ static int replay_run(int dir_fd, const struct engine_config *config,
 	int error = snapshot_load(dir_fd, config, scan, engine, report);
 	if (error != 0)
 		return error;
-	if (*engine == NULL)
-		*engine = engine_create(config);
+	if (*engine == NULL) {
+		/* A log starts under the default settings; CONFIGURE records change them
+		 * where they changed, so replay runs under what each record ran under. */
+		struct engine_config initial = *config;
+		initial.hold_ttl_ms_default = HOLD_TTL_MS_DEFAULT;
+		initial.waitlist_idle_ms = WAITLIST_IDLE_MS_DEFAULT;
+		*engine = engine_create(&initial);
+	}
 	struct replay replay = { .engine = *engine };
 	error = wal_replay(dir_fd, scan, report->snapshot_lsn + 1, replay_record, &replay);
 	report->records_replayed = replay.records;
@@ -146,7 +152,8 @@ int wal_recover(int dir_fd, const struct engine_config *config, bool repair,
 	}
 	if (error == 0 && scan.state == WAL_SCAN_TORN) {
 		report->torn = true;
-		snprintf(report->message, sizeof(report->message), "%s", scan.message);
+		snprintf(report->message, sizeof(report->message), "%s%s", scan.message,
+			 repair ? "; cut" : "; not cut (read-only)");
 	}
 	if (error == 0 && repair)
 		error = wal_tail_cut(dir_fd, &scan);

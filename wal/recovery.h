@@ -3,6 +3,11 @@
  * "Recovery"): the newest usable snapshot, then every later record replayed
  * through engine_apply() with its logged timestamp. A torn tail is cut; corruption
  * and an unusable set of snapshots are refused with a message that names the file.
+ *
+ * Only the shard index and count of the caller's engine configuration are used: the
+ * log carries the engine's settings (CONFIGURE records, and every snapshot), and
+ * replay applies them where they were applied. wal_store_open (and the server) log a
+ * CONFIGURE after recovery when the settings asked for differ from the recovered ones.
  */
 #ifndef BOXOFFICE_WAL_RECOVERY_H
 #define BOXOFFICE_WAL_RECOVERY_H

@@ -36,11 +36,30 @@ int wal_store_open(struct wal_store **out, const struct wal_store_config *config
 		.buffer_bytes_max = config->buffer_bytes_max ? config->buffer_bytes_max
 							     : BUFFER_BYTES_MAX_DEFAULT };
 	struct wal_io *io = config->fault ? &config->fault->io : &store->io.io;
-	if (config->fault)
+	if (config->fault) {
 		config->fault->queue = &store->io;
-	if (config->fault)
 		config->fault->inner = &store->io.io;
-	return wal_writer_create(&store->writer, &writer_config, io, &position);
+	}
+	error = wal_writer_create(&store->writer, &writer_config, io, &position);
+	if (error != 0)
+		return error;
+	return wal_store_configure(store, &config->engine);
+}
+
+int wal_store_configure(struct wal_store *store, const struct engine_config *config)
+{
+	const struct engine_config *current = engine_config_get(store->engine);
+	if (current->hold_ttl_ms_default == config->hold_ttl_ms_default &&
+	    current->waitlist_idle_ms == config->waitlist_idle_ms)
+		return 0;
+	struct command configure = { .type = COMMAND_CONFIGURE };
+	configure.configure = (struct command_configure){
+		.hold_ttl_ms_default = config->hold_ttl_ms_default,
+		.waitlist_idle_ms = config->waitlist_idle_ms };
+	struct engine_result result;
+	uint64_t lsn;
+	int error = wal_store_apply(store, &configure, engine_now(store->engine), &result, &lsn);
+	return error != 0 ? error : wal_store_sync(store);
 }
 
 void wal_store_close(struct wal_store *store)

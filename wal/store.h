@@ -32,9 +32,15 @@ struct wal_store {
 	struct wal_recovery recovery; /* what opening found */
 };
 
-/* Recovers the directory and opens its log. Returns 0 or -errno (-EUCLEAN: see
- * store->recovery.message; *store is then still allocated for the message). */
+/*
+ * Recovers the directory and opens its log, then logs the configured engine
+ * settings if they differ from the recovered ones. Returns 0 or -errno (-EUCLEAN:
+ * see store->recovery.message; *store is then still allocated for the message).
+ */
 int wal_store_open(struct wal_store **store, const struct wal_store_config *config);
+
+/* Logs a CONFIGURE (and syncs) when the settings differ from the engine's. */
+int wal_store_configure(struct wal_store *store, const struct engine_config *config);
 void wal_store_close(struct wal_store *store); /* accepts NULL */
 
 /*
