@@ -258,6 +258,14 @@ struct engine_image {
 	size_t capacity;
 };
 
+/*
+ * Calls emit with the put command of every catalog entity: locations, venues,
+ * events, shows, each kind in id order, so that applying them in turn to another
+ * engine rebuilds the same catalog. The commands borrow from the engine.
+ */
+typedef void engine_command_fn(void *context, const struct command *command);
+void engine_catalog_export(const struct engine *engine, engine_command_fn *emit, void *context);
+
 /* Replaces image's contents with the engine's state. */
 void engine_snapshot_encode(const struct engine *engine, struct engine_image *image);
 void engine_image_finish(struct engine_image *image); /* accepts NULL */

@@ -119,9 +119,9 @@ static struct by_id *sorted_ids(const void *items, size_t stride, uint32_t count
 	return order;
 }
 
-static void put_catalog(struct engine_image *image, const struct catalog *c)
+void engine_catalog_export(const struct engine *engine, engine_command_fn *emit, void *context)
 {
-	put_u32(image, c->locations_count + c->venues_count + c->events_count + c->shows_count);
+	const struct catalog *c = &engine->catalog;
 	struct command command;
 	for (uint32_t i = 0; i < c->locations_count; i++) {
 		const struct location *l = &c->locations[c->location_order[i]];
@@ -130,7 +130,7 @@ static void put_catalog(struct engine_image *image, const struct catalog *c)
 			.location_id = l->id, .name = catalog_text(c, l->name),
 			.lat_e6 = l->lat_e6, .lon_e6 = l->lon_e6 };
 		memcpy(command.location_put.country, l->country, COUNTRY_SIZE);
-		put_command(image, &command);
+		emit(context, &command);
 	}
 	struct by_id *order = sorted_ids(c->venues, sizeof(struct venue), c->venues_count);
 	for (uint32_t i = 0; i < c->venues_count; i++) {
@@ -140,7 +140,7 @@ static void put_catalog(struct engine_image *image, const struct catalog *c)
 			.venue_id = v->id, .location_id = c->locations[v->location_index].id,
 			.name = catalog_text(c, v->name), .address = catalog_text(c, v->address),
 			.lat_e6 = v->lat_e6, .lon_e6 = v->lon_e6, .layout = v->layout };
-		put_command(image, &command);
+		emit(context, &command);
 	}
 	memory_free(order);
 	order = sorted_ids(c->events, sizeof(struct event_record), c->events_count);
@@ -156,7 +156,7 @@ static void put_catalog(struct engine_image *image, const struct catalog *c)
 			.tags_count = e->tags_count };
 		for (uint8_t k = 0; k < e->tags_count; k++)
 			put->tags[k] = catalog_text(c, e->tags[k]);
-		put_command(image, &command);
+		emit(context, &command);
 	}
 	memory_free(order);
 	for (uint32_t i = 0; i < c->shows_count; i++) {
@@ -170,8 +170,20 @@ static void put_catalog(struct engine_image *image, const struct catalog *c)
 			.hold_ttl_ms = s->hold_ttl_ms };
 		memcpy(command.show_put.prices_minor, s->prices_minor, sizeof(s->prices_minor));
 		memcpy(command.show_put.currency, s->currency, CURRENCY_SIZE);
-		put_command(image, &command);
+		emit(context, &command);
 	}
+}
+
+static void image_command(void *context, const struct command *command)
+{
+	put_command(context, command);
+}
+
+static void put_catalog(struct engine_image *image, const struct engine *engine)
+{
+	const struct catalog *c = &engine->catalog;
+	put_u32(image, c->locations_count + c->venues_count + c->events_count + c->shows_count);
+	engine_catalog_export(engine, image_command, image);
 }
 
 static void put_shows(struct engine_image *image, const struct catalog *c)
@@ -308,7 +320,7 @@ void engine_snapshot_encode(const struct engine *engine, struct engine_image *im
 	put_u32(image, engine->config.waitlist_idle_ms);
 	put_u64(image, (uint64_t)engine->clock_ms);
 	put_u64(image, engine->waiter_seq_next);
-	put_catalog(image, &engine->catalog);
+	put_catalog(image, engine);
 	put_shows(image, &engine->catalog);
 	put_holds(image, engine);
 	put_bookings(image, engine);

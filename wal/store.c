@@ -133,6 +133,22 @@ int wal_store_sync(struct wal_store *store)
 	return error;
 }
 
+int wal_store_detach(struct wal_store *store, struct engine **engine,
+		     struct wal_position *position)
+{
+	int error = wal_store_sync(store);
+	if (error != 0)
+		return error;
+	/* The spare segment may still be zero-filling: let it finish. */
+	while (wal_writer_busy(store->writer))
+		wal_io_sync_deliver(&store->io, wal_writer_complete_fn, store->writer);
+	wal_writer_position(store->writer, position);
+	*engine = store->engine;
+	store->engine = NULL;
+	wal_store_close(store);
+	return 0;
+}
+
 int wal_store_snapshot(struct wal_store *store)
 {
 	int error = wal_store_sync(store);

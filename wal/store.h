@@ -59,6 +59,13 @@ const struct command *wal_loggable(const struct command *command,
 int wal_store_apply(struct wal_store *store, const struct command *command, int64_t now_ms,
 		    struct engine_result *result, uint64_t *lsn);
 
+/*
+ * Syncs, closes the log and hands over the engine and where the log ends, for a
+ * writer on another I/O backend to continue (the server's). Frees the store.
+ */
+int wal_store_detach(struct wal_store *store, struct engine **engine,
+		     struct wal_position *position);
+
 /* Flushes and waits until everything appended is durable. Returns 0 or the failure. */
 int wal_store_sync(struct wal_store *store);
 

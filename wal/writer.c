@@ -434,6 +434,16 @@ void wal_writer_destroy(struct wal_writer *w)
 	free(w);
 }
 
+void wal_writer_position(const struct wal_writer *w, struct wal_position *position)
+{
+	ASSERT(w->pending_bytes == 0 && !w->flushing);
+	/* A new log whose first segment was prepared but holds nothing yet goes on as
+	 * that segment, from its start. */
+	*position = (struct wal_position){ .next_lsn = w->next_lsn,
+					   .segment_sequence = w->current.sequence,
+					   .segment_offset = w->current.end };
+}
+
 uint64_t wal_writer_durable_lsn(const struct wal_writer *w)
 {
 	return w->durable_lsn;

@@ -74,6 +74,9 @@ void wal_writer_complete(struct wal_writer *writer, uint64_t token, int32_t resu
 /* wal_io_complete_fn adapter: owner is the writer. */
 void wal_writer_complete_fn(void *owner, uint64_t token, int32_t result);
 
+/* Where the log ends now; only meaningful when nothing is pending or in flight. */
+void wal_writer_position(const struct wal_writer *writer, struct wal_position *position);
+
 /* Every record up to this LSN is on stable storage. */
 uint64_t wal_writer_durable_lsn(const struct wal_writer *writer);
 /* The LSN the next append will get. */

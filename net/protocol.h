@@ -1,0 +1,176 @@
+/*
+ * protocol.h — the binary protocol (PROTOCOL.md is the contract for gateway
+ * authors): frames, opcodes, and the codec for every payload, shared by the server
+ * and the client library.
+ *
+ * Decoding validates every length, count and range before anything reaches the
+ * engine; texts and layouts in decoded messages borrow from the frame bytes.
+ */
+#ifndef BOXOFFICE_NET_PROTOCOL_H
+#define BOXOFFICE_NET_PROTOCOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bytes.h"
+#include "command.h"
+#include "engine.h"
+
+#define PROTO_VERSION 1u
+#define PROTO_MAGIC "BOXPROTO"
+#define PROTO_MAGIC_SIZE 8u
+#define PROTO_HEADER_SIZE 16u		  /* u32 size, u16 opcode, u16 flags|status, u64 id */
+#define PROTO_FRAME_SIZE_MAX (1u << 20) /* the size field's largest value */
+#define PROTO_PAYLOAD_SIZE_MAX (PROTO_FRAME_SIZE_MAX - (PROTO_HEADER_SIZE - 4))
+#define PROTO_LIST_LIMIT_MAX 100u
+#define PROTO_PING_SIZE_MAX 1024u
+#define PROTO_NAME_SIZE_MAX 64u
+#define PROTO_WAIT_TIMEOUT_MS_DEFAULT 30000u
+#define PROTO_WAIT_TIMEOUT_MS_MAX 300000u
+#define PROTO_RESPONSE_BIT 0x8000u
+#define PROTO_STATS_COUNT_MAX 256u
+
+enum proto_opcode {
+	PROTO_HELLO = 0x0001,
+	PROTO_PING = 0x0002,
+	PROTO_LOCATIONS = 0x0010,
+	PROTO_EVENTS = 0x0011,
+	PROTO_EVENT = 0x0012,
+	PROTO_SHOW = 0x0013,
+	PROTO_SEATMAP = 0x0014,
+	PROTO_VENUE = 0x0015,
+	PROTO_SEARCH = 0x0016,
+	/* 0x0021-0x002C: one opcode per engine command, 0x0020 + enum command_type;
+	 * the payload is the command's encoding without its version and type bytes. */
+	PROTO_COMMAND_BASE = 0x0020,
+	PROTO_LOCATION_PUT = 0x0021,
+	PROTO_VENUE_PUT = 0x0022,
+	PROTO_EVENT_PUT = 0x0023,
+	PROTO_SHOW_PUT = 0x0024,
+	PROTO_SEATS_BLOCK = 0x0025,
+	PROTO_HOLD = 0x0026,
+	PROTO_CONFIRM = 0x0027,
+	PROTO_RELEASE = 0x0028,
+	PROTO_BOOKING_CANCEL = 0x0029,
+	PROTO_WAITLIST_JOIN = 0x002A,
+	PROTO_WAITLIST_LEAVE = 0x002B,
+	PROTO_WAITLIST_POLL = 0x002C,
+	PROTO_WAIT = 0x0030,
+	PROTO_STATS = 0x0040,
+	PROTO_SNAPSHOT = 0x0041,
+};
+
+const char *proto_opcode_name(uint16_t opcode);
+/* The engine command an opcode carries, or 0 (TICK is not a client's to send). */
+enum command_type proto_opcode_command(uint16_t opcode);
+
+struct proto_header {
+	uint32_t size;	   /* bytes after the size field: 12 + payload */
+	uint16_t opcode;   /* responses: the request's opcode | PROTO_RESPONSE_BIT */
+	uint16_t word;	   /* requests: flags (0); responses: enum status */
+	uint64_t request_id;
+};
+
+void proto_header_encode(const struct proto_header *header, uint8_t *bytes);
+/*
+ * Reads a header from bytes[0..PROTO_HEADER_SIZE). Returns STATUS_OK, or
+ * STATUS_TOO_LARGE when the size field is above PROTO_FRAME_SIZE_MAX, or
+ * STATUS_BAD_REQUEST when it is below 12. Only the first 4 bytes are needed to
+ * judge the size: proto_frame_size() does that alone.
+ */
+enum status proto_header_decode(const uint8_t *bytes, struct proto_header *header);
+/* The size field of a frame starting at bytes (4 bytes needed). */
+static inline uint32_t proto_frame_size(const uint8_t *bytes)
+{
+	return bytes_load_u32(bytes);
+}
+
+/* Requests. */
+
+struct proto_hello {
+	uint16_t version_min;
+	uint16_t version_max;
+	struct text client; /* 0..PROTO_NAME_SIZE_MAX */
+};
+
+struct proto_list {
+	uint32_t parent_id; /* EVENTS: the location; LOCATIONS: 0 */
+	uint32_t after_id;
+	uint16_t limit; /* 1..PROTO_LIST_LIMIT_MAX */
+};
+
+struct proto_wait {
+	uint32_t show_id;
+	uint64_t user_id;
+	uint32_t timeout_ms; /* 0: the default; at most PROTO_WAIT_TIMEOUT_MS_MAX */
+};
+
+/* A decoded request: the header's opcode says which member is set. */
+struct proto_request {
+	uint16_t opcode;
+	uint64_t request_id;
+	union {
+		struct proto_hello hello;
+		struct text ping;
+		struct proto_list list;
+		uint32_t id; /* EVENT, SHOW, SEATMAP, VENUE */
+		struct search_query search;
+		struct command command;
+		struct proto_wait wait;
+	};
+};
+
+/*
+ * Decodes a whole frame (header and payload, `size` bytes from its start).
+ * Returns STATUS_OK or why not: STATUS_BAD_REQUEST (unknown opcode, truncated or
+ * trailing bytes, a field out of range) or STATUS_TOO_LARGE. request->opcode and
+ * request_id are set whenever the header itself could be read, so the error can be
+ * answered.
+ */
+enum status proto_request_decode(const uint8_t *frame, size_t size,
+				 struct proto_request *request);
+
+/* Request encoders for clients: write a whole frame into w. */
+void proto_request_begin(struct bytes_writer *w, uint16_t opcode, uint64_t request_id);
+/* Patches the size field once the payload is written; returns the frame size. */
+size_t proto_frame_end(struct bytes_writer *w, size_t frame_start);
+void proto_put_text(struct bytes_writer *w, struct text text);
+void proto_encode_hello(struct bytes_writer *w, uint64_t id, const struct proto_hello *hello);
+void proto_encode_list(struct bytes_writer *w, uint16_t opcode, uint64_t id,
+		       const struct proto_list *list);
+void proto_encode_id(struct bytes_writer *w, uint16_t opcode, uint64_t id, uint32_t object_id);
+void proto_encode_search(struct bytes_writer *w, uint64_t id, const struct search_query *query);
+/* Any engine command but TICK. */
+void proto_encode_command(struct bytes_writer *w, uint64_t id, const struct command *command);
+void proto_encode_wait(struct bytes_writer *w, uint64_t id, const struct proto_wait *wait);
+void proto_encode_empty(struct bytes_writer *w, uint16_t opcode, uint64_t id);
+
+/* Responses: the server writes them with these, the client reads them back. */
+
+void proto_response_begin(struct bytes_writer *w, uint16_t opcode, enum status status,
+			  uint64_t request_id);
+
+/* The result of an engine command or of a WAIT (see PROTOCOL.md "Result"). */
+void proto_put_result(struct bytes_writer *w, const struct engine_result *result);
+bool proto_get_result(struct bytes_reader *r, struct engine_result *result);
+/* An event that completes a WAIT, as a result. */
+void proto_result_from_event(const struct engine_event *event, struct engine_result *result);
+
+void proto_put_location(struct bytes_writer *w, const struct engine_location *location);
+bool proto_get_location(struct bytes_reader *r, struct engine_location *location);
+void proto_put_event(struct bytes_writer *w, const struct engine_event_info *event);
+bool proto_get_event(struct bytes_reader *r, struct engine_event_info *event);
+void proto_put_show(struct bytes_writer *w, const struct engine_show *show);
+bool proto_get_show(struct bytes_reader *r, struct engine_show *show);
+void proto_put_venue(struct bytes_writer *w, const struct engine_venue *venue);
+bool proto_get_venue(struct bytes_reader *r, struct engine_venue *venue);
+void proto_put_hit(struct bytes_writer *w, const struct search_hit *hit);
+bool proto_get_hit(struct bytes_reader *r, struct search_hit *hit);
+bool proto_get_text(struct bytes_reader *r, struct text *text, uint32_t size_max);
+
+/* Seat states packed four to a byte, seat 0 in the low bits of byte 0. */
+void proto_put_states(struct bytes_writer *w, const uint8_t *states, uint32_t count);
+bool proto_get_states(struct bytes_reader *r, uint8_t *states, uint32_t count);
+
+#endif

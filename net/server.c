@@ -1,0 +1,471 @@
+/*
+ * server.c — start-up, shard threads, the snapshot thread, signals, shutdown.
+ *
+ * Start-up runs on the main thread and may block: every shard is recovered from
+ * its directory (data/shard-N) with the synchronous store, the shards' catalogs are
+ * reconciled (a catalog put that reached some shards before a crash is applied to
+ * the rest), the demo catalog is loaded into an empty catalog when asked, and the
+ * logs are handed to the shard threads, which continue them on their own rings.
+ * Only then are connections accepted.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "demo.h"
+#include "files.h"
+#include "log.h"
+#include "memory.h"
+#include "record.h"
+#include "snapshot.h"
+#include "store.h"
+#include "worker.h"
+
+void server_config_default(struct server_config *config)
+{
+	*config = (struct server_config){
+		.max_connections = 16384, .idle_timeout_s = 300, .demo_seed = 1, .pin = true,
+		.segment_size = WAL_SEGMENT_SIZE_DEFAULT, .snapshot_every_records = 1000000,
+		.snapshot_every_s = 300, .hold_ttl_ms = HOLD_TTL_MS_DEFAULT,
+		.waitlist_idle_ms = WAITLIST_IDLE_MS_DEFAULT };
+	snprintf(config->host, sizeof(config->host), "127.0.0.1");
+	snprintf(config->port, sizeof(config->port), "7878");
+	snprintf(config->data_dir, sizeof(config->data_dir), "var");
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The number of shards is fixed when a data directory is created (shows are placed
+ * by it); it is kept in data/shards and a different --workers is refused.
+ */
+static int shards_settle(struct server *server)
+{
+	char path[SERVER_PATH_SIZE + 16];
+	snprintf(path, sizeof(path), "%s/shards", server->config.data_dir);
+	FILE *file = fopen(path, "r");
+	unsigned stored = 0;
+	if (file != NULL) {
+		if (fscanf(file, "%u", &stored) != 1)
+			stored = 0;
+		fclose(file);
+	}
+	if (stored != 0 && server->config.workers != 0 && stored != server->config.workers) {
+		log_error("%s was created with %u shards; start it with --workers %u (shows are "
+			  "placed by the shard count, which cannot change)",
+			  server->config.data_dir, stored, stored);
+		return -EINVAL;
+	}
+	uint32_t count = stored ? stored : server->config.workers;
+	if (count == 0)
+		count = (uint32_t)sysconf(_SC_NPROCESSORS_ONLN);
+	if (count == 0 || count > WORKERS_MAX)
+		count = count == 0 ? 1 : WORKERS_MAX;
+	server->workers_count = count;
+	if (stored != 0)
+		return 0;
+	file = fopen(path, "w");
+	if (file == NULL || fprintf(file, "%u\n", count) < 0 || fflush(file) != 0 ||
+	    fsync(fileno(file)) != 0) {
+		log_error("writing %s: %s", path, strerror(errno));
+		if (file)
+			fclose(file);
+		return -errno;
+	}
+	fclose(file);
+	int dir_fd = wal_dir_open(server->config.data_dir, false);
+	if (dir_fd >= 0) {
+		wal_dir_sync(dir_fd);
+		close(dir_fd);
+	}
+	return 0;
+}
+
+static int shard_open(struct server *server, uint32_t index, struct wal_store **store)
+{
+	char dir[SERVER_PATH_SIZE + 32];
+	snprintf(dir, sizeof(dir), "%s/shard-%u", server->config.data_dir, index);
+	struct wal_store_config config = { .dir = dir,
+					   .segment_size = server->config.segment_size };
+	engine_config_default(&config.engine);
+	config.engine.shard_index = index;
+	config.engine.shard_count = server->workers_count;
+	config.engine.hold_ttl_ms_default = server->config.hold_ttl_ms;
+	config.engine.waitlist_idle_ms = server->config.waitlist_idle_ms;
+	int error = wal_store_open(store, &config);
+	const struct wal_recovery *report = &(*store)->recovery;
+	if (error != 0) {
+		log_error("shard %u (%s) cannot start: %s%s%s", index, dir, strerror(-error),
+			  report->message[0] ? ": " : "", report->message);
+		return error;
+	}
+	log_info("shard %u recovered: snapshot at LSN %llu%s, %llu records replayed, last LSN "
+		 "%llu, %.3f s%s%s",
+		 index, (unsigned long long)report->snapshot_lsn,
+		 report->snapshot_fallback ? " (the newest was damaged: fell back)" : "",
+		 (unsigned long long)report->records_replayed,
+		 (unsigned long long)report->last_lsn, report->seconds,
+		 report->torn ? "; " : "", report->torn ? report->message : "");
+	server->dir_fds[index] = dup((*store)->dir_fd);
+	return 0;
+}
+
+struct catalog_copy {
+	struct wal_store *target;
+	uint32_t applied;
+	uint32_t conflicts;
+	int error;
+};
+
+/* Applies one exported catalog put to another shard, logged there. */
+static void catalog_copy_one(void *context, const struct command *command)
+{
+	struct catalog_copy *copy = context;
+	struct engine_result result;
+	uint64_t lsn;
+	if (copy->error != 0)
+		return;
+	copy->error = wal_store_apply(copy->target, command, wall_ms(), &result, &lsn);
+	copy->applied += result.status == STATUS_OK && lsn != 0;
+	copy->conflicts += result.status != STATUS_OK;
+}
+
+/* Every shard gets every catalog entity any shard has. */
+static int catalogs_reconcile(struct server *server, struct wal_store **stores)
+{
+	for (uint32_t from = 0; from < server->workers_count; from++) {
+		for (uint32_t to = 0; to < server->workers_count; to++) {
+			if (from == to)
+				continue;
+			struct catalog_copy copy = { .target = stores[to] };
+			engine_catalog_export(stores[from]->engine, catalog_copy_one, &copy);
+			if (copy.error == 0)
+				copy.error = wal_store_sync(stores[to]);
+			if (copy.error != 0)
+				return copy.error;
+			if (copy.applied > 0 || copy.conflicts > 0)
+				log_warn("catalog reconciled: %u entities of shard %u were missing on "
+					 "shard %u, %u conflicted",
+					 copy.applied, from, to, copy.conflicts);
+		}
+	}
+	return 0;
+}
+
+struct demo_load {
+	struct wal_store **stores;
+	uint32_t count;
+	int error;
+};
+
+static void demo_load_one(void *context, const struct command *command)
+{
+	struct demo_load *load = context;
+	for (uint32_t i = 0; i < load->count && load->error == 0; i++) {
+		struct engine_result result;
+		uint64_t lsn;
+		load->error = wal_store_apply(load->stores[i], command, wall_ms(), &result, &lsn);
+		if (load->error == -EAGAIN && (load->error = wal_store_sync(load->stores[i])) == 0)
+			load->error = wal_store_apply(load->stores[i], command, wall_ms(), &result,
+						      &lsn);
+	}
+}
+
+static int demo_load(struct server *server, struct wal_store **stores)
+{
+	struct engine_location first;
+	if (engine_locations_list(stores[0]->engine, 0, &first, 1) > 0) {
+		log_info("the catalog is not empty: the demo catalog is not loaded again");
+		return 0;
+	}
+	int64_t now = wall_ms();
+	struct demo_load load = { .stores = stores, .count = server->workers_count };
+	demo_catalog_generate(server->config.demo_seed, now - now % (24LL * 3600 * 1000),
+			      demo_load_one, &load);
+	for (uint32_t i = 0; i < server->workers_count && load.error == 0; i++)
+		load.error = wal_store_sync(stores[i]);
+	if (load.error == 0)
+		log_info("demo catalog loaded: %u locations, %u events, %u shows",
+			 DEMO_LOCATIONS_COUNT, DEMO_EVENTS_COUNT, DEMO_SHOWS_COUNT);
+	return load.error;
+}
+
+/* Recovers every shard and hands its engine and log position to its worker. */
+static int shards_recover(struct server *server)
+{
+	struct wal_store **stores = calloc(server->workers_count, sizeof(*stores));
+	int error = 0;
+	for (uint32_t i = 0; i < server->workers_count && error == 0; i++)
+		error = shard_open(server, i, &stores[i]);
+	if (error == 0)
+		error = catalogs_reconcile(server, stores);
+	if (error == 0 && server->config.demo)
+		error = demo_load(server, stores);
+	for (uint32_t i = 0; i < server->workers_count; i++) {
+		struct worker *w = &server->workers[i];
+		if (stores[i] == NULL)
+			continue;
+		if (error == 0)
+			error = wal_store_detach(stores[i], &w->engine, &w->wal_position);
+		else
+			wal_store_close(stores[i]);
+	}
+	free(stores);
+	return error;
+}
+
+/* Listening sockets: one per worker on the same port (SO_REUSEPORT), so that the
+ * kernel spreads connections over the workers with no hand-off between threads. */
+static int listen_one(struct server *server, const char *port)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *found;
+	int error = getaddrinfo(server->config.host, port, &hints, &found);
+	if (error != 0) {
+		log_error("--listen %s:%s: %s", server->config.host, port, gai_strerror(error));
+		return -EINVAL;
+	}
+	int fd = socket(found->ai_family, found->ai_socktype | SOCK_CLOEXEC, found->ai_protocol);
+	int one = 1;
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	}
+	if (fd < 0 || bind(fd, found->ai_addr, found->ai_addrlen) < 0 || listen(fd, 4096) < 0) {
+		error = -errno;
+		log_error("listening on %s:%s: %s", server->config.host, port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(found);
+		return error;
+	}
+	freeaddrinfo(found);
+	return fd;
+}
+
+static uint16_t bound_port(int fd)
+{
+	struct sockaddr_storage address;
+	socklen_t size = sizeof(address);
+	getsockname(fd, (struct sockaddr *)&address, &size);
+	if (address.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&address)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&address)->sin_port);
+}
+
+static int listeners_open(struct server *server)
+{
+	char port[16];
+	snprintf(port, sizeof(port), "%s", server->config.port);
+	for (uint32_t i = 0; i < server->workers_count; i++) {
+		int fd = listen_one(server, port);
+		if (fd < 0)
+			return fd;
+		server->workers[i].listen_fd = fd;
+		/* Port 0 picks a free port once; the other workers join that one. */
+		snprintf(port, sizeof(port), "%u", bound_port(fd));
+	}
+	log_info("listening on %s:%s with %u shards", server->config.host, port,
+		 server->workers_count);
+	if (server->config.port_file[0] == '\0')
+		return 0;
+	char temporary[SERVER_PATH_SIZE + 8];
+	snprintf(temporary, sizeof(temporary), "%s.tmp", server->config.port_file);
+	FILE *file = fopen(temporary, "w");
+	if (file == NULL || fprintf(file, "%s\n", port) < 0 || fclose(file) != 0 ||
+	    rename(temporary, server->config.port_file) != 0) {
+		log_error("writing %s: %s", server->config.port_file, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int workers_init(struct server *server)
+{
+	uint32_t count = server->workers_count;
+	server->mailboxes = calloc((size_t)count * count, sizeof(struct mailbox));
+	for (uint32_t i = 0; i < count * count; i++) {
+		if (mailbox_init(&server->mailboxes[i], MAILBOX_CAPACITY) != 0)
+			return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		struct worker *w = &server->workers[i];
+		w->index = i;
+		w->server = server;
+		w->now_ms = wall_ms();
+		w->scratch = memory_alloc(PROTO_FRAME_SIZE_MAX + LAYOUT_SEATS_COUNT_MAX + 64);
+		w->frame = memory_alloc(PROTO_FRAME_SIZE_MAX + 4);
+		w->record = memory_alloc(COMMAND_SIZE_MAX);
+		w->wake_fd = eventfd(0, EFD_CLOEXEC);
+		int error = w->wake_fd < 0 ? -errno : worker_ring_init(w);
+		if (error < 0) {
+			log_error("io_uring set-up for shard %u: %s", i, strerror(-error));
+			return error;
+		}
+	}
+	return 0;
+}
+
+/* The snapshot thread: writes captured images and retires old files, so that no
+ * shard thread ever waits on the disk for it. */
+static void *snapshot_main(void *argument)
+{
+	struct server *server = argument;
+	log_thread_name("snapshots");
+	pthread_mutex_lock(&server->snapshot_lock);
+	for (;;) {
+		while (server->snapshot_jobs_count == 0 && !server->snapshot_quit)
+			pthread_cond_wait(&server->snapshot_cond, &server->snapshot_lock);
+		if (server->snapshot_jobs_count == 0)
+			break;
+		struct snapshot_job job = server->snapshot_jobs[0];
+		memmove(server->snapshot_jobs, server->snapshot_jobs + 1,
+			sizeof(job) * --server->snapshot_jobs_count);
+		pthread_mutex_unlock(&server->snapshot_lock);
+		struct worker *w = job.worker;
+		int dir_fd = server->dir_fds[w->index];
+		int error = wal_snapshot_write(dir_fd, w->index, job.lsn, &w->snapshot_image);
+		if (error == 0)
+			error = wal_retire(dir_fd, WAL_SNAPSHOTS_KEPT);
+		if (error != 0)
+			log_error("snapshot of shard %u at LSN %llu: %s", w->index,
+				  (unsigned long long)job.lsn, strerror(-error));
+		else
+			log_info("snapshot of shard %u at LSN %llu written (%zu bytes)", w->index,
+				 (unsigned long long)job.lsn, w->snapshot_image.size);
+		/* Release: the worker may reuse the image once it sees this. */
+		atomic_store(&w->snapshot_written_lsn, job.lsn);
+		pthread_mutex_lock(&server->snapshot_lock);
+	}
+	pthread_mutex_unlock(&server->snapshot_lock);
+	return NULL;
+}
+
+void server_snapshot_submit(struct server *server, struct worker *worker)
+{
+	pthread_mutex_lock(&server->snapshot_lock);
+	ASSERT(server->snapshot_jobs_count < ARRAY_COUNT(server->snapshot_jobs));
+	server->snapshot_jobs[server->snapshot_jobs_count++] =
+		(struct snapshot_job){ .worker = worker, .lsn = worker->snapshot_lsn };
+	pthread_cond_signal(&server->snapshot_cond);
+	pthread_mutex_unlock(&server->snapshot_lock);
+}
+
+/* Waits for SIGTERM or SIGINT, or for a worker to fail. */
+static void signals_wait(struct server *server, const sigset_t *signals)
+{
+	struct timespec interval = { .tv_nsec = 200 * 1000000L };
+	for (;;) {
+		int signal_number = sigtimedwait(signals, NULL, &interval);
+		if (signal_number == SIGTERM || signal_number == SIGINT) {
+			log_info("%s: stopping: no new connections or requests; finishing what "
+				 "is in flight",
+				 signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+			return;
+		}
+		if (atomic_load(&server->failed))
+			return;
+	}
+}
+
+static void server_free(struct server *server)
+{
+	for (uint32_t i = 0; i < server->workers_count && server->workers; i++) {
+		struct worker *w = &server->workers[i];
+		engine_destroy(w->engine);
+		engine_image_finish(&w->snapshot_image);
+		memory_free(w->scratch);
+		memory_free(w->frame);
+		memory_free(w->record);
+	}
+	for (uint32_t i = 0; server->mailboxes && i < server->workers_count * server->workers_count; i++)
+		mailbox_finish(&server->mailboxes[i]);
+	free(server->mailboxes);
+	free(server->workers);
+	free(server->dir_fds);
+	free(server);
+}
+
+static int server_start(struct server *server)
+{
+	int dir_fd = wal_dir_open(server->config.data_dir, true);
+	if (dir_fd < 0) {
+		log_error("data directory %s: %s", server->config.data_dir, strerror(-dir_fd));
+		return dir_fd;
+	}
+	close(dir_fd);
+	int error = shards_settle(server);
+	if (error != 0)
+		return error;
+	server->workers = calloc(server->workers_count, sizeof(struct worker));
+	server->dir_fds = calloc(server->workers_count, sizeof(int));
+	error = shards_recover(server);
+	if (error == 0)
+		error = listeners_open(server);
+	if (error == 0)
+		error = workers_init(server);
+	return error;
+}
+
+int server_run(const struct server_config *config)
+{
+	struct server *server = calloc(1, sizeof(*server));
+	server->config = *config;
+	server->started_ms = wall_ms();
+	pthread_mutex_init(&server->snapshot_lock, NULL);
+	pthread_cond_init(&server->snapshot_cond, NULL);
+	int error = server_start(server);
+	if (error != 0) {
+		server_free(server);
+		return 1;
+	}
+	/* Signals go to the main thread only: the workers inherit this mask. */
+	sigset_t signals;
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGINT);
+	sigaddset(&signals, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &signals, NULL);
+	sigdelset(&signals, SIGPIPE);
+	pthread_create(&server->snapshot_thread, NULL, snapshot_main, server);
+	for (uint32_t i = 0; i < server->workers_count; i++)
+		pthread_create(&server->workers[i].thread, NULL, worker_main, &server->workers[i]);
+	signals_wait(server, &signals);
+	atomic_store(&server->stopping, true);
+	for (uint32_t i = 0; i < server->workers_count; i++) {
+		uint64_t one = 1;
+		ssize_t written = write(server->workers[i].wake_fd, &one, sizeof(one));
+		(void)written;
+	}
+	for (uint32_t i = 0; i < server->workers_count; i++)
+		pthread_join(server->workers[i].thread, NULL);
+	pthread_mutex_lock(&server->snapshot_lock);
+	server->snapshot_quit = true;
+	pthread_cond_signal(&server->snapshot_cond);
+	pthread_mutex_unlock(&server->snapshot_lock);
+	pthread_join(server->snapshot_thread, NULL);
+	bool failed = atomic_load(&server->failed);
+	int code = failed ? 1 : 0;
+	for (uint32_t i = 0; i < server->workers_count; i++)
+		code = server->workers[i].exit_code ? server->workers[i].exit_code : code;
+	log_info("stopped%s", failed ? " after a failure" : ": every acknowledged change is durable");
+	server_free(server);
+	return code;
+}

@@ -1,0 +1,164 @@
+/*
+ * waits.c — parked WAIT requests (SPEC §7), on the worker that owns the show.
+ *
+ * A WAIT first polls the waiting-list entry; when the entry is still waiting, the
+ * request is parked here: an entry in an array, chained under a hash of (show,
+ * user) for the engine's events to find, and a timer in a timing wheel for its
+ * timeout. Parking costs a few dozen bytes and no thread. Whatever answers it —
+ * an event or the timeout — goes through the pending queue like any response, so
+ * it leaves only once the log holds what it reports.
+ */
+#include <string.h>
+
+#include "log.h"
+#include "memory.h"
+#include "server.h"
+#include "worker.h"
+
+#define PARKED_WHEEL_SLOTS 4096u
+
+static uint64_t parked_key(uint32_t show_id, uint64_t user_id)
+{
+	/* Several (show, user) pairs may share a key; entries carry both and are
+	 * matched on them. The key is never 0 (u64map's empty). */
+	return hash_u64(user_id ^ ((uint64_t)show_id << 40 | show_id)) | 1;
+}
+
+static struct timer_node *parked_timer(void *context, uint32_t index)
+{
+	struct worker *w = context;
+	return &w->parked[index].timer;
+}
+
+int waits_init(struct worker *w)
+{
+	u64map_init(&w->parked_by_key);
+	wheel_init(&w->parked_wheel, PARKED_WHEEL_SLOTS, parked_timer, w);
+	w->parked_wheel.cursor_ms = w->now_ms;
+	w->parked_free = UINT32_MAX;
+	return 0;
+}
+
+void waits_finish(struct worker *w)
+{
+	u64map_finish(&w->parked_by_key);
+	wheel_finish(&w->parked_wheel);
+	memory_free(w->parked);
+	memory_free(w->parked_due);
+}
+
+void waits_park(struct worker *w, uint16_t origin, uint64_t conn_id, uint64_t request_id,
+		uint32_t show_id, uint64_t user_id, uint8_t tier, uint32_t timeout_ms)
+{
+	uint32_t index = w->parked_free;
+	if (index != UINT32_MAX) {
+		w->parked_free = w->parked[index].next;
+	} else {
+		ARRAY_RESERVE(w->parked, w->parked_capacity, (uint64_t)w->parked_count + 1);
+		index = w->parked_count;
+	}
+	w->parked_count++;
+	struct parked *p = &w->parked[index];
+	uint64_t key = parked_key(show_id, user_id);
+	uint32_t first = UINT32_MAX;
+	u64map_get(&w->parked_by_key, key, &first);
+	*p = (struct parked){ .key = key, .show_id = show_id, .user_id = user_id,
+			      .conn_id = conn_id, .request_id = request_id, .worker = origin,
+			      .tier = tier, .next = first };
+	timer_node_init(&p->timer);
+	u64map_put(&w->parked_by_key, key, index);
+	int64_t due = w->now_ms + timeout_ms;
+	if (due <= w->parked_wheel.cursor_ms)
+		due = w->parked_wheel.cursor_ms + 1;
+	wheel_schedule(&w->parked_wheel, index, due);
+}
+
+/* Unchains, unschedules and frees a parked entry. */
+static void parked_remove(struct worker *w, uint32_t index)
+{
+	struct parked *p = &w->parked[index];
+	uint32_t first = UINT32_MAX;
+	bool found = u64map_get(&w->parked_by_key, p->key, &first);
+	ASSERT(found);
+	if (first == index) {
+		if (p->next == UINT32_MAX)
+			u64map_remove(&w->parked_by_key, p->key);
+		else
+			u64map_put(&w->parked_by_key, p->key, p->next);
+	} else {
+		uint32_t at = first;
+		while (w->parked[at].next != index)
+			at = w->parked[at].next;
+		w->parked[at].next = p->next;
+	}
+	if (timer_node_scheduled(&p->timer))
+		wheel_cancel(&w->parked_wheel, index);
+	p->key = 0;
+	p->next = w->parked_free;
+	w->parked_free = index;
+	w->parked_count--;
+}
+
+static void parked_answer(struct worker *w, uint32_t index, const struct engine_result *result,
+			  uint64_t lsn)
+{
+	const struct parked *p = &w->parked[index];
+	uint8_t frame[PROTO_HEADER_SIZE + 64];
+	struct bytes_writer writer;
+	bytes_writer_init(&writer, frame, sizeof(frame));
+	proto_response_begin(&writer, PROTO_WAIT, STATUS_OK, p->request_id);
+	proto_put_result(&writer, result);
+	size_t size = proto_frame_end(&writer, 0);
+	ASSERT(size > 0);
+	pending_add(w, lsn, p->worker, PENDING_RESPONSE, p->conn_id, frame, (uint32_t)size);
+	parked_remove(w, index);
+}
+
+void waits_notify(struct worker *w, const struct engine_event *events, uint32_t count,
+		  uint64_t lsn)
+{
+	for (uint32_t e = 0; e < count; e++) {
+		const struct engine_event *event = &events[e];
+		if (event->type == ENGINE_EVENT_HOLD_EXPIRED || w->parked_count == 0)
+			continue;
+		uint32_t index = UINT32_MAX;
+		if (!u64map_get(&w->parked_by_key, parked_key(event->show_id, event->user_id), &index))
+			continue;
+		struct engine_result result;
+		proto_result_from_event(event, &result);
+		while (index != UINT32_MAX) {
+			uint32_t next = w->parked[index].next;
+			if (w->parked[index].show_id == event->show_id &&
+			    w->parked[index].user_id == event->user_id)
+				parked_answer(w, index, &result, lsn);
+			index = next;
+		}
+	}
+}
+
+void waits_expire(struct worker *w, bool all)
+{
+	if (w->parked_count == 0)
+		return;
+	uint64_t lsn = worker_appended_lsn(w);
+	if (all) {
+		for (uint32_t i = 0; i < w->parked_capacity && w->parked_count > 0; i++) {
+			if (w->parked[i].key == 0)
+				continue;
+			struct engine_result result = { .waiter_state = WAITER_WAITING,
+							.tier = w->parked[i].tier };
+			parked_answer(w, i, &result, lsn);
+		}
+		return;
+	}
+	w->parked_due_count = 0;
+	wheel_collect(&w->parked_wheel, w->now_ms, &w->parked_due, &w->parked_due_count,
+		      &w->parked_due_capacity);
+	for (uint32_t i = 0; i < w->parked_due_count; i++) {
+		uint32_t index = w->parked_due[i];
+		/* Still waiting at its timeout: it hears "waiting" and asks again. */
+		struct engine_result result = { .waiter_state = WAITER_WAITING,
+						.tier = w->parked[index].tier };
+		parked_answer(w, index, &result, lsn);
+	}
+}

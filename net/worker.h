@@ -1,0 +1,265 @@
+/*
+ * worker.h — one shard thread: its io_uring, connections, engine, log, parked
+ * WAITs, and mailboxes to the other shards. Shared by worker.c (the event loop and
+ * sockets), requests.c (what requests do) and waits.c (parked WAITs).
+ *
+ * The data path is one-way: a frame is read and decoded on the connection's
+ * worker, runs on the worker that owns its show (handed over through a mailbox when
+ * that is another), is logged, and its response waits in the owner's pending queue
+ * until the log is durable up to the response's LSN, then goes back to the
+ * connection's worker, which writes it to the socket.
+ *
+ * user_data of every ring request: kind << 56 | detail. Connection requests carry
+ * the connection id (generation << 32 | index) in the detail, so a completion for a
+ * slot that has since been reused is recognised and dropped.
+ */
+#ifndef BOXOFFICE_NET_WORKER_H
+#define BOXOFFICE_NET_WORKER_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "engine.h"
+#include "hashmap.h"
+#include "io_uring.h"
+#include "mailbox.h"
+#include "protocol.h"
+#include "wheel.h"
+#include "writer.h"
+
+#define WORKERS_MAX 64u
+#define CONN_INFLIGHT_MAX 4096u
+#define CONN_OUTPUT_MAX (16u << 20)
+#define RECV_BUFFER_SIZE 16384u
+#define RECV_BUFFERS_COUNT 256u /* a power of two */
+#define RECV_BUFFER_GROUP 1
+#define MAILBOX_CAPACITY (16u << 20)
+#define TICK_MS 10
+#define WAL_TAG 0x57u
+
+enum op_kind {
+	OP_ACCEPT = 1,
+	OP_RECV = 2,
+	OP_SEND = 3,
+	OP_TICK = 4,
+	OP_MAILBOX = 5,
+	OP_WAKE = 6,
+	OP_CLOSE = 7,
+	OP_IGNORE = 8,
+	/* WAL_TAG: the log's requests (io_uring.h) */
+};
+
+static inline uint64_t op_data(enum op_kind kind, uint64_t detail)
+{
+	return (uint64_t)kind << 56 | detail;
+}
+
+enum conn_state { CONN_FREE = 0, CONN_OPEN = 1, CONN_CLOSING = 2 };
+
+struct conn {
+	int fd;
+	uint16_t generation;
+	uint8_t state; /* enum conn_state */
+	bool hello_done;
+	bool recv_armed;
+	bool send_in_flight;
+	bool close_after_send; /* a fatal framing error was answered: close once sent */
+	bool reading_stopped;  /* the server is stopping: parse nothing more */
+	uint32_t requests_in_flight; /* answered later: pending, forwarded or parked */
+	int64_t last_activity_ms;
+	uint8_t *in; /* bytes received and not yet parsed, at most one frame's worth */
+	uint32_t in_size;
+	uint32_t in_capacity;
+	uint8_t *out; /* bytes to send: [out_head, out_size) */
+	uint32_t out_head;
+	uint32_t out_size;
+	uint32_t out_capacity;
+	uint32_t next_free;
+};
+
+/* Where a response or reply goes once the log allows it. */
+enum pending_kind {
+	PENDING_RESPONSE = 1,	/* a frame for a client connection */
+	PENDING_APPLY_DONE = 2, /* a shard's reply to a broadcast catalog put */
+};
+
+struct pending {
+	uint64_t required_lsn;
+	uint64_t target; /* connection id, or gather id */
+	uint32_t offset; /* of its bytes in the pending arena */
+	uint32_t size;
+	uint16_t worker; /* the worker that receives it */
+	uint8_t kind;	 /* enum pending_kind */
+};
+
+/* A request answered by several shards: catalog puts, stats, snapshots. */
+struct gather {
+	bool used;
+	uint16_t opcode;
+	uint64_t conn_id;
+	uint64_t request_id;
+	uint32_t waiting;
+	enum status status;
+	struct engine_result result;
+	int64_t stats[PROTO_STATS_COUNT_MAX];
+	uint32_t stats_count;
+	uint64_t snapshot_lsn[WORKERS_MAX];
+};
+
+/* A parked WAIT, on the show's owner. */
+struct parked {
+	uint64_t key; /* show id << 32 ^ user id (see waits.c), 0 when free */
+	uint32_t show_id;
+	uint64_t user_id;
+	uint64_t conn_id;
+	uint64_t request_id;
+	uint16_t worker;
+	uint8_t tier;
+	struct timer_node timer;
+	uint32_t next; /* same key, or the free list */
+};
+
+/* Messages over mailboxes. */
+enum message_kind {
+	MESSAGE_REQUEST = 1,	/* u16 origin, u64 conn id, then a whole request frame */
+	MESSAGE_RESPONSE = 2,	/* u64 conn id, then a whole response frame */
+	MESSAGE_APPLY = 3,	/* u16 origin, u32 gather, then a catalog-put request frame */
+	MESSAGE_APPLY_DONE = 4, /* u32 gather, u16 status, then a result payload */
+	MESSAGE_STATS = 5,	/* u16 origin, u32 gather */
+	MESSAGE_STATS_DONE = 6, /* u32 gather, u16 count, count x (u8 id, i64 value) */
+	MESSAGE_SNAPSHOT = 7,	/* u16 origin, u32 gather */
+	MESSAGE_SNAPSHOT_DONE = 8, /* u32 gather, u64 lsn */
+};
+
+/* A message that did not fit its mailbox, waiting to be pushed again. */
+struct outbound {
+	uint32_t kind;
+	uint32_t size;
+	uint8_t *bytes;
+};
+
+struct server;
+
+struct worker_counters {
+	uint64_t requests;
+	uint64_t responses;
+	uint64_t forwarded;
+	uint64_t overloaded;
+	uint64_t connections_accepted;
+	uint64_t connections_closed;
+	uint64_t bad_frames;
+};
+
+struct worker {
+	uint32_t index;
+	struct server *server;
+	pthread_t thread;
+	struct io_uring ring;
+	bool ring_disabled; /* created disabled by the main thread; enabled by the worker */
+	int ring_fd;	    /* for other workers' MSG_RING wake-ups */
+	int listen_fd;
+	int wake_fd; /* an eventfd the main thread writes to stop the worker */
+	uint64_t wake_value;
+	bool accepting;
+	struct io_uring_buf_ring *recv_ring;
+	uint8_t *recv_buffers;
+	struct __kernel_timespec tick_interval;
+	int64_t now_ms; /* never goes back */
+	uint32_t ticks;
+
+	struct conn *conns;
+	uint32_t conns_count; /* slots in use or ever used */
+	uint32_t conns_capacity;
+	uint32_t conns_free;
+	uint32_t conns_open;
+
+	struct engine *engine;
+	struct wal_position wal_position; /* where recovery left the log */
+	struct wal_writer *writer;
+	struct wal_io_uring wal_io;
+	uint64_t catalog_lsn; /* LSN of the last catalog change appended here */
+	uint64_t records_since_snapshot;
+	int64_t snapshot_last_ms;
+	struct engine_image snapshot_image; /* captured, waiting for its LSN to be durable */
+	uint64_t snapshot_lsn;		    /* of the image; 0 when none is pending */
+	bool snapshot_writing;
+	_Atomic uint64_t snapshot_written_lsn; /* set by the snapshot thread */
+	uint64_t snapshot_reported_lsn;
+	uint32_t snapshot_gathers[16]; /* (origin << 16 | gather) asked for this snapshot */
+	uint32_t snapshot_gathers_count;
+
+	struct pending *pendings; /* a FIFO: [pendings_head, pendings_count) */
+	uint32_t pendings_head;
+	uint32_t pendings_count;
+	uint32_t pendings_capacity;
+	uint8_t *arena; /* pending bytes: [arena_head, arena_size) */
+	uint32_t arena_head;
+	uint32_t arena_size;
+	uint32_t arena_capacity;
+
+	struct gather *gathers;
+	uint32_t gathers_capacity;
+
+	struct parked *parked;
+	uint32_t parked_count;
+	uint32_t parked_capacity;
+	uint32_t parked_free;
+	struct u64map parked_by_key; /* key → first parked index */
+	struct wheel parked_wheel;
+	uint32_t *parked_due;
+	uint32_t parked_due_count;
+	uint32_t parked_due_capacity;
+
+	struct mailbox *inbox[WORKERS_MAX]; /* from worker i to this one */
+	bool wake_pending[WORKERS_MAX];	    /* this loop pushed to worker i */
+	struct outbound *outbound[WORKERS_MAX];
+	uint32_t outbound_count[WORKERS_MAX];
+	uint32_t outbound_capacity[WORKERS_MAX];
+	uint8_t *scratch; /* a frame's worth, for mailbox messages that wrap */
+	uint8_t *frame;	  /* a frame's worth, for encoding responses */
+	uint8_t *record;  /* COMMAND_SIZE_MAX, for encoding log records */
+
+	struct worker_counters counters;
+	bool stopping;
+	int64_t stopping_since_ms;
+	_Atomic bool drained; /* stopping, and nothing in flight here (see worker.c) */
+	int exit_code;
+};
+
+/* worker.c */
+void *worker_main(void *argument);
+int worker_ring_init(struct worker *worker);
+struct conn *worker_conn(struct worker *worker, uint64_t conn_id);
+void conn_output(struct worker *worker, struct conn *conn, const uint8_t *bytes, uint32_t size);
+void conn_close(struct worker *worker, struct conn *conn, const char *why);
+uint64_t conn_id_of(const struct worker *worker, const struct conn *conn);
+int64_t worker_clock(struct worker *worker);
+bool worker_push(struct worker *worker, uint32_t target, uint32_t kind, const void *first,
+		 uint32_t first_size, const void *second, uint32_t second_size, bool may_queue);
+
+/* requests.c */
+void requests_frame(struct worker *worker, struct conn *conn, const uint8_t *frame,
+		    uint32_t size);
+void requests_message(struct worker *worker, uint32_t kind, const uint8_t *bytes, uint32_t size);
+void requests_tick(struct worker *worker);
+void requests_release(struct worker *worker);
+/* Queues a response frame for (worker, conn) once the log is durable up to lsn. */
+void pending_add(struct worker *worker, uint64_t required_lsn, uint16_t target_worker,
+		 uint8_t kind, uint64_t target, const uint8_t *bytes, uint32_t size);
+uint64_t worker_appended_lsn(const struct worker *worker);
+void requests_error(struct worker *worker, struct conn *conn, uint16_t opcode,
+		    uint64_t request_id, enum status status);
+
+/* waits.c */
+int waits_init(struct worker *worker);
+void waits_finish(struct worker *worker);
+void waits_park(struct worker *worker, uint16_t origin, uint64_t conn_id, uint64_t request_id,
+		uint32_t show_id, uint64_t user_id, uint8_t tier, uint32_t timeout_ms);
+/* Answers the parked WAITs that the engine's events concern, gated by lsn. */
+void waits_notify(struct worker *worker, const struct engine_event *events, uint32_t count,
+		  uint64_t lsn);
+/* Answers WAITs whose timeout passed (or all of them, when stopping). */
+void waits_expire(struct worker *worker, bool all);
+
+#endif
