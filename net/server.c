@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -429,6 +430,12 @@ int server_run(const struct server_config *config)
 	struct server *server = calloc(1, sizeof(*server));
 	server->config = *config;
 	server->started_ms = wall_ms();
+	/* Each connection is a file descriptor: allow as many as the hard limit. */
+	struct rlimit limit;
+	if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+		limit.rlim_cur = limit.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &limit);
+	}
 	pthread_mutex_init(&server->snapshot_lock, NULL);
 	pthread_cond_init(&server->snapshot_cond, NULL);
 	int error = server_start(server);

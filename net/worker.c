@@ -195,6 +195,7 @@ static void conn_release_if_idle(struct worker *w, struct conn *conn)
 	close(conn->fd);
 	memory_free(conn->in);
 	memory_free(conn->out);
+	memory_free(conn->next);
 	uint16_t generation = conn->generation;
 	uint32_t index = (uint32_t)(conn - w->conns);
 	*conn = (struct conn){ .fd = -1, .generation = generation, .state = CONN_FREE,
@@ -227,20 +228,26 @@ static void send_arm(struct worker *w, struct conn *conn)
 	conn->send_in_flight = true;
 }
 
+uint32_t conn_output_pending(const struct conn *conn)
+{
+	return conn->out_size - conn->out_head + conn->next_size;
+}
+
 void conn_output(struct worker *w, struct conn *conn, const uint8_t *bytes, uint32_t size)
 {
 	if (conn->state != CONN_OPEN)
 		return;
-	if (conn->out_size - conn->out_head + (uint64_t)size > CONN_OUTPUT_MAX) {
+	if (conn_output_pending(conn) + (uint64_t)size > CONN_OUTPUT_MAX) {
 		/* A client that does not read its responses is not allowed to grow them
 		 * without bound. */
 		conn_close(w, conn, "output limit reached: the client is not reading");
 		return;
 	}
-	if (!conn->send_in_flight && conn->out_head > 0) {
-		memmove(conn->out, conn->out + conn->out_head, conn->out_size - conn->out_head);
-		conn->out_size -= conn->out_head;
-		conn->out_head = 0;
+	if (conn->send_in_flight) {
+		ARRAY_RESERVE(conn->next, conn->next_capacity, (uint64_t)conn->next_size + size);
+		memcpy(conn->next + conn->next_size, bytes, size);
+		conn->next_size += size;
+		return;
 	}
 	ARRAY_RESERVE(conn->out, conn->out_capacity, (uint64_t)conn->out_size + size);
 	memcpy(conn->out + conn->out_size, bytes, size);
@@ -260,8 +267,18 @@ static void send_complete(struct worker *w, struct conn *conn, int32_t result)
 		return;
 	}
 	conn->out_head += (uint32_t)result;
-	if (conn->out_head == conn->out_size)
-		conn->out_head = conn->out_size = 0;
+	if (conn->out_head == conn->out_size) {
+		/* All sent: what waited becomes the next send. */
+		uint8_t *bytes = conn->out;
+		uint32_t capacity = conn->out_capacity;
+		conn->out = conn->next;
+		conn->out_capacity = conn->next_capacity;
+		conn->out_size = conn->next_size;
+		conn->out_head = 0;
+		conn->next = bytes;
+		conn->next_capacity = capacity;
+		conn->next_size = 0;
+	}
 	send_arm(w, conn);
 }
 
@@ -284,7 +301,7 @@ static uint32_t frames_parse(struct worker *w, struct conn *conn, const uint8_t 
 				       frame_size > PROTO_FRAME_SIZE_MAX ? STATUS_TOO_LARGE
 									 : STATUS_BAD_REQUEST);
 			conn->close_after_send = true;
-			if (conn->out_head == conn->out_size)
+			if (conn_output_pending(conn) == 0)
 				conn_close(w, conn, "bad frame length");
 			return size;
 		}
@@ -474,7 +491,7 @@ static bool worker_idle(struct worker *w)
 	for (uint32_t i = 0; i < w->conns_count; i++) {
 		const struct conn *conn = &w->conns[i];
 		if (conn->state == CONN_OPEN &&
-		    (conn->requests_in_flight > 0 || conn->out_head < conn->out_size))
+		    (conn->requests_in_flight > 0 || conn_output_pending(conn) > 0))
 			return false;
 	}
 	return true;
@@ -526,7 +543,7 @@ static void cqe_handle(struct worker *w, const struct io_uring_cqe *cqe)
 		struct conn *conn = &w->conns[detail & CONN_ID_INDEX_MASK];
 		send_complete(w, conn, cqe->res);
 		if (conn->state == CONN_OPEN && conn->close_after_send &&
-		    conn->out_head == conn->out_size)
+		    conn_output_pending(conn) == 0)
 			conn_close(w, conn, "bad frame answered");
 		return;
 	}

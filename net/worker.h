@@ -71,10 +71,16 @@ struct conn {
 	uint8_t *in; /* bytes received and not yet parsed, at most one frame's worth */
 	uint32_t in_size;
 	uint32_t in_capacity;
-	uint8_t *out; /* bytes to send: [out_head, out_size) */
+	/* Output is double-buffered: the kernel reads `out` while a send is in flight,
+	 * so new responses go to `next` (which may grow), and the two swap when `out`
+	 * has been sent. */
+	uint8_t *out; /* being sent: [out_head, out_size) */
 	uint32_t out_head;
 	uint32_t out_size;
 	uint32_t out_capacity;
+	uint8_t *next; /* waiting for the send in flight */
+	uint32_t next_size;
+	uint32_t next_capacity;
 	uint32_t next_free;
 };
 
@@ -232,6 +238,8 @@ void *worker_main(void *argument);
 int worker_ring_init(struct worker *worker);
 struct conn *worker_conn(struct worker *worker, uint64_t conn_id);
 void conn_output(struct worker *worker, struct conn *conn, const uint8_t *bytes, uint32_t size);
+/* Bytes of responses not yet handed to the kernel. */
+uint32_t conn_output_pending(const struct conn *conn);
 void conn_close(struct worker *worker, struct conn *conn, const char *why);
 uint64_t conn_id_of(const struct worker *worker, const struct conn *conn);
 int64_t worker_clock(struct worker *worker);
