@@ -4,7 +4,7 @@
 set -euo pipefail
 
 BOXOFFICE_PACKAGES=(meson ninja-build pkg-config gcc libc6-dev
-	liburing-dev libxxhash-dev libcriterion-dev)
+	liburing-dev libxxhash-dev libcriterion-dev libjansson-dev)
 
 setup_packages() {
 	local missing=() package

@@ -50,18 +50,13 @@ static int segment_map(int dir_fd, uint64_t sequence, struct mapping *map)
 	return error;
 }
 
-/* The first non-zero byte in [from, end), or end; eight bytes at a time. */
+/* The first non-zero byte in [from, end), or end. */
 static uint64_t nonzero_first(const uint8_t *bytes, uint64_t from, uint64_t end)
 {
-	while (from < end && from % 8 != 0 && bytes[from] == 0)
-		from++;
-	while (from + 8 <= end) {
-		uint64_t word;
-		memcpy(&word, bytes + from, sizeof(word));
-		if (word != 0)
-			break;
-		from += 8;
-	}
+	/* Whole blocks are compared with memcmp against zeros: libc's is vectorised. */
+	static const uint8_t zeros[4096];
+	while (end - from >= sizeof(zeros) && memcmp(bytes + from, zeros, sizeof(zeros)) == 0)
+		from += sizeof(zeros);
 	while (from < end && bytes[from] == 0)
 		from++;
 	return from;
