@@ -115,7 +115,6 @@ int event_type_parse(const char *name, size_t size);
 #define HOLD_TTL_MS_MAX 3600000u    /* 1 hour */
 #define WAITLIST_IDLE_MS_DEFAULT 120000u
 #define WAITLIST_IDLE_MS_MAX 86400000u /* a day */
-#define SEATS_BLOCK_COUNT_MAX 4096u
 
 /* Search. */
 #define SEARCH_RESULTS_COUNT_MAX 100u
