@@ -75,8 +75,9 @@ int wal_list(int dir_fd, struct wal_listing *listing)
 		else if (name_parse(entry->d_name, "snapshot-", 16, ".snap", &value) &&
 			 listing->snapshots_count < WAL_FILES_MAX)
 			listing->snapshots[listing->snapshots_count++] = value;
-		else if (name_parse(entry->d_name, "snapshot-", 16, ".snap.tmp", &value))
-			listing->temporaries_count++;
+		else if (name_parse(entry->d_name, "snapshot-", 16, ".snap.tmp", &value) &&
+			 listing->temporaries_count < WAL_FILES_MAX)
+			listing->temporaries[listing->temporaries_count++] = value;
 	}
 	closedir(dir);
 	qsort(listing->segments, listing->segments_count, sizeof(uint64_t), compare_u64);

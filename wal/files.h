@@ -25,7 +25,8 @@ struct wal_listing {
 	uint32_t segments_count;
 	uint64_t snapshots[WAL_FILES_MAX];
 	uint32_t snapshots_count;
-	uint32_t temporaries_count; /* leftover snapshot-*.tmp files */
+	uint64_t temporaries[WAL_FILES_MAX]; /* leftover snapshot-*.tmp files, by LSN */
+	uint32_t temporaries_count;
 };
 
 int wal_list(int dir_fd, struct wal_listing *listing);

@@ -252,20 +252,33 @@ static int spares_check(struct wal_scan *scan, int dir_fd, uint32_t first)
 	return 0;
 }
 
-/* The headers decide which segments are started and which are spares. */
+/*
+ * The headers decide which segments are started (any non-zero byte in the header)
+ * and which are spares. Segments are zero-filled to full size before anything uses
+ * them, and the next is only made once the current one is in use, so every file
+ * but the highest-numbered (perhaps a spare still being filled) is full size: a
+ * shorter one was truncated.
+ */
 static int headers_read(struct wal_scan *scan, int dir_fd, uint32_t *last_started)
 {
 	*last_started = UINT32_MAX;
-	for (uint32_t i = 0; i < scan->segments_count; i++) {
+	for (uint32_t i = 0; i < scan->segments_count && scan->state != WAL_SCAN_CORRUPT; i++) {
 		struct mapping map;
 		int error = segment_map(dir_fd, scan->segments[i].sequence, &map);
 		if (error != 0)
 			return error;
-		struct wal_segment_header header;
-		bool empty = map.size >= WAL_SEGMENT_HEADER_SIZE &&
-			     wal_segment_header_decode(map.bytes, &header) == WAL_HEADER_EMPTY;
+		uint64_t header_end = map.size < WAL_SEGMENT_HEADER_SIZE ? map.size
+									 : WAL_SEGMENT_HEADER_SIZE;
+		bool started = nonzero_first(map.bytes, 0, header_end) != header_end;
+		bool last_file = i + 1 == scan->segments_count;
+		if (map.size < WAL_SEGMENT_SIZE_MIN && (started || !last_file)) {
+			char detail[96];
+			snprintf(detail, sizeof(detail), "the file is %zu bytes: a segment is at least %u",
+				 map.size, WAL_SEGMENT_SIZE_MIN);
+			corrupt(scan, scan->segments[i].sequence, 0, detail);
+		}
 		segment_unmap(&map);
-		if (!empty)
+		if (started)
 			*last_started = i;
 	}
 	return 0;
@@ -397,5 +410,17 @@ int wal_tail_cut(int dir_fd, const struct wal_scan *scan)
 		wal_segment_name(scan->segments[i].sequence, name, sizeof(name));
 		error = wal_file_remove(dir_fd, name);
 	}
+	/* So do snapshots that a crash left half-written (never renamed into place). */
+	struct wal_listing *listing = malloc(sizeof(*listing));
+	if (error == 0 && listing == NULL)
+		error = -ENOMEM;
+	if (error == 0)
+		error = wal_list(dir_fd, listing);
+	for (uint32_t i = 0; error == 0 && i < listing->temporaries_count; i++) {
+		char name[64];
+		wal_snapshot_name(listing->temporaries[i], true, name, sizeof(name));
+		error = wal_file_remove(dir_fd, name);
+	}
+	free(listing);
 	return error;
 }

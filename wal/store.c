@@ -118,15 +118,18 @@ int wal_store_apply(struct wal_store *store, const struct command *command, int6
 int wal_store_sync(struct wal_store *store)
 {
 	uint64_t target = wal_writer_next_lsn(store->writer) - 1;
-	/* Each round: start a flush, run its I/O, deliver the results (which may start the
-	 * next flush). A sync backend finishes a round per call. */
-	while (wal_writer_durable_lsn(store->writer) < target && wal_writer_error(store->writer) == 0) {
+	/* Each round: start a flush (and, past half a segment, the next segment's
+	 * preparation), run the I/O, deliver the results, which may start more. A sync
+	 * backend finishes a round per call; the loop ends once nothing is in flight. */
+	for (;;) {
 		wal_writer_flush(store->writer);
-		if (wal_io_sync_deliver(&store->io, wal_writer_complete_fn, store->writer) == 0 &&
-		    !wal_writer_busy(store->writer))
+		uint32_t delivered = wal_io_sync_deliver(&store->io, wal_writer_complete_fn,
+							 store->writer);
+		bool more = wal_writer_durable_lsn(store->writer) < target ||
+			    wal_writer_busy(store->writer);
+		if (!more || wal_writer_error(store->writer) != 0 || delivered == 0)
 			break;
 	}
-	wal_io_sync_deliver(&store->io, wal_writer_complete_fn, store->writer);
 	int error = wal_writer_error(store->writer);
 	if (error == 0 && wal_writer_durable_lsn(store->writer) < target)
 		error = -EIO;

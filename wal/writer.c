@@ -132,6 +132,20 @@ static void fail(struct wal_writer *w, int error)
 
 static void spare_step(struct wal_writer *w);
 
+static void spare_start(struct wal_writer *w);
+
+/*
+ * The next segment is prepared once the current one is past half full: on append,
+ * and also when the writer opens or flushes, so that a log reopened near the end of
+ * its segment gets a spare before it needs one.
+ */
+static void spare_maybe_start(struct wal_writer *w)
+{
+	if (w->spare.state == SPARE_NONE && w->error == 0 &&
+	    w->current.end > w->config.segment_size / 2)
+		spare_start(w);
+}
+
 static void spare_start(struct wal_writer *w)
 {
 	ASSERT(w->spare.state == SPARE_NONE);
@@ -293,8 +307,7 @@ int64_t wal_writer_append(struct wal_writer *w, int64_t timestamp_ms, const void
 	c->last_lsn = w->next_lsn;
 	w->current.end += record_size;
 	w->pending_bytes += record_size;
-	if (w->spare.state == SPARE_NONE && w->current.end > w->config.segment_size / 2)
-		spare_start(w);
+	spare_maybe_start(w);
 	return (int64_t)w->next_lsn++;
 }
 
@@ -309,6 +322,7 @@ static void flush_end_mark(struct chunk *c)
 
 void wal_writer_flush(struct wal_writer *w)
 {
+	spare_maybe_start(w);
 	if (w->flushing || w->error != 0 || w->chunk_count == 0)
 		return;
 	struct chunk *head = chunk_at(w, 0);
@@ -417,6 +431,7 @@ int wal_writer_create(struct wal_writer **writer, const struct wal_writer_config
 	}
 	w->current.fd = fd;
 	chunk_push(w, fd, w->current.end);
+	spare_maybe_start(w);
 	*writer = w;
 	return 0;
 }
