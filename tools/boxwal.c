@@ -1001,7 +1001,6 @@ static int dump_record(void *context, const struct wal_record *record, uint32_t 
 	struct command command;
 	enum status status = command_decode(record->payload, record->payload_size, &command);
 	const char *type = status == STATUS_OK ? command_type_name(command.type) : "undecodable";
-	bool flush = record->flags & WAL_RECORD_FLAG_FLUSH_END;
 	struct out *out = &dump->out;
 	char time[64];
 	iso_time(record->timestamp_ms, time, sizeof(time));
@@ -1011,10 +1010,11 @@ static int dump_record(void *context, const struct wal_record *record, uint32_t 
 		out_u64(out, "lsn", record->lsn);
 		out_name(out, "time", time);
 		out_i64(out, "timestamp_ms", record->timestamp_ms);
-		out_bool(out, "flush_end", flush);
+		out_u64(out, "flush_lsn", record->flush_lsn);
 		out_name(out, "type", type);
 	} else {
-		printf("%8" PRIu64 "  %s  %-5s  %s", record->lsn, time, flush ? "flush" : "-", type);
+		printf("%8" PRIu64 "  %s  flush %-8" PRIu64 "  %s", record->lsn, time,
+		       record->flush_lsn, type);
 	}
 	if (status == STATUS_OK) {
 		out_command(out, &command);

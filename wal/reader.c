@@ -100,10 +100,11 @@ static void corrupt(struct wal_scan *scan, uint64_t sequence, uint64_t offset,
 }
 
 /*
- * Classifies the bytes [start, size) after the last valid record of the last
- * segment. Zero bytes only: clean. Otherwise a torn flush when every valid record
- * in them belongs to one flush (no valid record follows a flush-end record);
- * else corruption at the first record that breaks that.
+ * Classifies the bytes [start, size) after the last valid record (LSN L) of the
+ * last segment. Zero bytes only: clean. Otherwise a torn flush when every valid
+ * record in them belongs to a flush that began at or before L + 1 — the flush that
+ * was cut — because only the last flush can be unsynced. A record of a flush that
+ * began later proves the damaged records were synced: corruption.
  */
 static void tail_classify(struct wal_scan *scan, const struct mapping *map,
 			  const struct wal_segment_info *info, uint64_t start)
@@ -111,7 +112,6 @@ static void tail_classify(struct wal_scan *scan, const struct mapping *map,
 	uint64_t end = nonzero_end(map->bytes, start, map->size);
 	if (end == start)
 		return;
-	bool flush_ended = false;
 	uint64_t found = 0;
 	for (uint64_t o = start + 1; o + WAL_RECORD_OVERHEAD <= end;) {
 		struct wal_record record;
@@ -121,12 +121,11 @@ static void tail_classify(struct wal_scan *scan, const struct mapping *map,
 			o++;
 			continue;
 		}
-		if (flush_ended) {
+		if (record.flush_lsn > info->last_lsn + 1) {
 			corrupt(scan, info->sequence, start,
 				"an invalid record is followed by records of a later flush");
 			return;
 		}
-		flush_ended = record.flags & WAL_RECORD_FLAG_FLUSH_END;
 		found++;
 		o = next;
 	}
@@ -148,11 +147,22 @@ static void segment_records(struct wal_scan *scan, const struct mapping *map,
 {
 	uint64_t offset = WAL_SEGMENT_HEADER_SIZE;
 	uint64_t expected = info->first_lsn;
+	uint64_t flush_lsn = 0;
 	for (;;) {
 		struct wal_record record;
 		size_t next;
 		enum wal_record_status status =
 			wal_record_decode(map->bytes, map->size, offset, &record, &next);
+		if (status == WAL_RECORD_MALFORMED) {
+			corrupt(scan, info->sequence, offset,
+				"a record with a valid checksum has an impossible field (type, "
+				"reserved bits, LSN or flush LSN)");
+			return;
+		}
+		if (status == WAL_RECORD_OK && record.lsn == expected && record.flush_lsn < flush_lsn) {
+			corrupt(scan, info->sequence, offset, "a record's flush began before the last one's");
+			return;
+		}
 		if (status == WAL_RECORD_OK && record.lsn != expected) {
 			char detail[64];
 			snprintf(detail, sizeof(detail), "LSN %" PRIu64 " where %" PRIu64
@@ -164,6 +174,7 @@ static void segment_records(struct wal_scan *scan, const struct mapping *map,
 			break;
 		offset = next;
 		expected++;
+		flush_lsn = record.flush_lsn;
 		info->records++;
 	}
 	info->last_lsn = expected - 1;

@@ -57,18 +57,20 @@ enum wal_header_status wal_segment_header_decode(const uint8_t *bytes,
 	return WAL_HEADER_OK;
 }
 
-size_t wal_record_encode(uint8_t *bytes, uint16_t type, uint16_t flags, uint64_t lsn,
+size_t wal_record_encode(uint8_t *bytes, uint16_t type, uint64_t lsn, uint64_t flush_lsn,
 			 int64_t timestamp_ms, const void *payload, uint32_t payload_size)
 {
 	ASSERT(payload_size >= 1 && payload_size <= WAL_RECORD_PAYLOAD_MAX);
-	ASSERT(lsn >= 1);
+	ASSERT(flush_lsn >= 1 && flush_lsn <= lsn);
 	bytes_store_u32(bytes, payload_size);
 	bytes_store_u16(bytes + 4, type);
-	bytes_store_u16(bytes + 6, flags);
+	bytes_store_u16(bytes + 6, 0);
 	bytes_store_u64(bytes + 8, lsn);
-	bytes_store_u64(bytes + 16, (uint64_t)timestamp_ms);
-	memcpy(bytes + 24, payload, payload_size);
-	bytes_store_u64(bytes + 24 + payload_size, XXH3_64bits(bytes, 24 + (size_t)payload_size));
+	bytes_store_u64(bytes + 16, flush_lsn);
+	bytes_store_u64(bytes + 24, (uint64_t)timestamp_ms);
+	memcpy(bytes + WAL_RECORD_HEADER_SIZE, payload, payload_size);
+	size_t sealed = WAL_RECORD_HEADER_SIZE + (size_t)payload_size;
+	bytes_store_u64(bytes + sealed, XXH3_64bits(bytes, sealed));
 	return wal_record_size(payload_size);
 }
 
@@ -90,16 +92,17 @@ static enum wal_record_status record_decode(const uint8_t *bytes, size_t size, s
 		return WAL_RECORD_END;
 	if (payload_size > WAL_RECORD_PAYLOAD_MAX || size - offset < wal_record_size(payload_size))
 		return WAL_RECORD_BAD;
+	size_t sealed = WAL_RECORD_HEADER_SIZE + (size_t)payload_size;
+	if (verify && bytes_load_u64(p + sealed) != XXH3_64bits(p, sealed))
+		return WAL_RECORD_BAD;
 	*record = (struct wal_record){
 		.payload_size = payload_size, .type = bytes_load_u16(p + 4),
-		.flags = bytes_load_u16(p + 6), .lsn = bytes_load_u64(p + 8),
-		.timestamp_ms = (int64_t)bytes_load_u64(p + 16), .payload = p + 24 };
-	if (record->type != WAL_RECORD_TYPE_COMMAND || (record->flags & ~WAL_RECORD_FLAG_FLUSH_END) ||
-	    record->lsn == 0)
-		return WAL_RECORD_BAD;
-	if (verify &&
-	    bytes_load_u64(p + 24 + payload_size) != XXH3_64bits(p, 24 + (size_t)payload_size))
-		return WAL_RECORD_BAD;
+		.lsn = bytes_load_u64(p + 8), .flush_lsn = bytes_load_u64(p + 16),
+		.timestamp_ms = (int64_t)bytes_load_u64(p + 24), .payload = p + WAL_RECORD_HEADER_SIZE };
+	/* A sealed record with an impossible field was written wrong: never torn. */
+	if (record->type != WAL_RECORD_TYPE_COMMAND || bytes_load_u16(p + 6) != 0 ||
+	    record->lsn == 0 || record->flush_lsn == 0 || record->flush_lsn > record->lsn)
+		return WAL_RECORD_MALFORMED;
 	*next = offset + wal_record_size(payload_size);
 	return WAL_RECORD_OK;
 }

@@ -11,10 +11,10 @@
 
 #define WAL_FORMAT_VERSION 1u
 #define WAL_SEGMENT_HEADER_SIZE 64u
-#define WAL_RECORD_OVERHEAD 32u /* header 24 + checksum 8 */
+#define WAL_RECORD_HEADER_SIZE 32u
+#define WAL_RECORD_OVERHEAD 40u /* header 32 + checksum 8 */
 #define WAL_RECORD_PAYLOAD_MAX (512u * 1024u)
 #define WAL_RECORD_TYPE_COMMAND 1u
-#define WAL_RECORD_FLAG_FLUSH_END 1u
 #define WAL_SEGMENT_SIZE_DEFAULT (64u * 1024u * 1024u)
 #define WAL_SEGMENT_SIZE_MIN (WAL_SEGMENT_HEADER_SIZE + WAL_RECORD_OVERHEAD + WAL_RECORD_PAYLOAD_MAX)
 #define WAL_SNAPSHOT_HEADER_SIZE 64u
@@ -40,20 +40,21 @@ enum wal_header_status wal_segment_header_decode(const uint8_t *bytes,
 struct wal_record {
 	uint32_t payload_size;
 	uint16_t type;
-	uint16_t flags;
 	uint64_t lsn;
+	uint64_t flush_lsn; /* the first LSN of the flush that wrote it: <= lsn */
 	int64_t timestamp_ms;
 	const uint8_t *payload; /* borrowed */
 };
 
 /* Writes a record (header, payload, checksum) at bytes; returns its size. */
-size_t wal_record_encode(uint8_t *bytes, uint16_t type, uint16_t flags, uint64_t lsn,
+size_t wal_record_encode(uint8_t *bytes, uint16_t type, uint64_t lsn, uint64_t flush_lsn,
 			 int64_t timestamp_ms, const void *payload, uint32_t payload_size);
 
 enum wal_record_status {
 	WAL_RECORD_OK = 0,
 	WAL_RECORD_END = 1, /* a zero size field: no more records in this segment */
-	WAL_RECORD_BAD = 2, /* malformed, or the checksum does not match */
+	WAL_RECORD_BAD = 2,	  /* cut short, or the checksum does not match */
+	WAL_RECORD_MALFORMED = 3, /* the checksum matches but a field is impossible */
 };
 
 /*

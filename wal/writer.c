@@ -49,8 +49,8 @@ struct chunk {
 	uint32_t capacity;
 	int fd;
 	uint64_t offset;	     /* where bytes[0] goes in the file */
-	uint64_t last_lsn;	     /* of its last record; 0 when it holds none */
-	uint32_t last_record_offset; /* within bytes */
+	uint64_t first_lsn; /* of its first record, which opens its flush; 0: none yet */
+	uint64_t last_lsn;  /* of its last record; 0 when it holds none */
 };
 
 enum spare_state { SPARE_NONE, SPARE_PREPARING, SPARE_READY };
@@ -103,6 +103,7 @@ static void chunk_push(struct wal_writer *w, int fd, uint64_t offset)
 	c->size = 0;
 	c->fd = fd;
 	c->offset = offset;
+	c->first_lsn = 0;
 	c->last_lsn = 0;
 }
 
@@ -301,23 +302,17 @@ int64_t wal_writer_append(struct wal_writer *w, int64_t timestamp_ms, const void
 	struct chunk *c = chunk_tail(w);
 	if (!chunk_reserve(c, record_size))
 		return -ENOMEM;
-	c->last_record_offset = c->size;
-	c->size += (uint32_t)wal_record_encode(c->bytes + c->size, WAL_RECORD_TYPE_COMMAND, 0,
-					       w->next_lsn, timestamp_ms, payload, size);
+	/* A chunk is written by exactly one flush, so its first LSN is the flush's. */
+	if (c->first_lsn == 0)
+		c->first_lsn = w->next_lsn;
+	c->size += (uint32_t)wal_record_encode(c->bytes + c->size, WAL_RECORD_TYPE_COMMAND,
+					       w->next_lsn, c->first_lsn, timestamp_ms, payload,
+					       size);
 	c->last_lsn = w->next_lsn;
 	w->current.end += record_size;
 	w->pending_bytes += record_size;
 	spare_maybe_start(w);
 	return (int64_t)w->next_lsn++;
-}
-
-/* Marks the chunk's last record as the end of a flush and reseals its checksum. */
-static void flush_end_mark(struct chunk *c)
-{
-	uint8_t *record = c->bytes + c->last_record_offset;
-	uint32_t payload_size = bytes_load_u32(record);
-	bytes_store_u16(record + 6, bytes_load_u16(record + 6) | WAL_RECORD_FLAG_FLUSH_END);
-	bytes_store_u64(record + 24 + payload_size, XXH3_64bits(record, 24 + (size_t)payload_size));
 }
 
 void wal_writer_flush(struct wal_writer *w)
@@ -333,8 +328,6 @@ void wal_writer_flush(struct wal_writer *w)
 		chunk_push(w, head->fd, head->offset + head->size);
 		head = chunk_at(w, 0);
 	}
-	if (head->last_lsn != 0)
-		flush_end_mark(head);
 	int result = w->io->write(w->io, head->fd, head->bytes, head->size, head->offset,
 				  token(TOKEN_FLUSH_WRITE), true);
 	if (result == 0)

@@ -32,7 +32,7 @@ struct record_info {
 	uint64_t sequence; /* the segment holding it */
 	uint64_t offset;   /* of its first byte in that segment */
 	uint32_t size;	   /* header, payload and checksum */
-	uint16_t flags;
+	uint64_t flush_lsn;
 	int64_t timestamp_ms;
 	const uint8_t *payload; /* into the pristine file's bytes */
 	uint32_t payload_size;
@@ -138,7 +138,7 @@ static void pristine_segment_index(uint32_t i)
 		p.records = realloc(p.records, (p.count + 1) * sizeof(*p.records));
 		p.records[p.count++] = (struct record_info){
 			.sequence = p.files[i].sequence, .offset = offset,
-			.size = (uint32_t)(next - offset), .flags = record.flags,
+			.size = (uint32_t)(next - offset), .flush_lsn = record.flush_lsn,
 			.timestamp_ms = record.timestamp_ms, .payload = record.payload,
 			.payload_size = record.payload_size };
 		offset = next;
@@ -383,10 +383,8 @@ static uint64_t last_sequence(void)
 /* The first LSN of the flush that ends at `lsn` (which must end one). */
 static uint64_t flush_first(uint64_t lsn)
 {
-	cr_assert(record_at(lsn)->flags & WAL_RECORD_FLAG_FLUSH_END);
-	while (lsn > 1 && !(record_at(lsn - 1)->flags & WAL_RECORD_FLAG_FLUSH_END))
-		lsn--;
-	return lsn;
+	cr_assert(lsn == p.count || record_at(lsn + 1)->flush_lsn == lsn + 1);
+	return record_at(lsn)->flush_lsn;
 }
 
 Test(tail, the_pristine_log_recovers_whole_and_ends_in_a_flush_of_two)
@@ -396,9 +394,9 @@ Test(tail, the_pristine_log_recovers_whole_and_ends_in_a_flush_of_two)
 	expect_prefix(&out, p.count, "pristine");
 	cr_assert_not(out.torn);
 	uint64_t n = p.count;
-	cr_assert_eq(record_at(n)->flags, WAL_RECORD_FLAG_FLUSH_END);
-	cr_assert_eq(record_at(n - 1)->flags, 0);
-	cr_assert_eq(record_at(n - 2)->flags, WAL_RECORD_FLAG_FLUSH_END);
+	cr_assert_eq(record_at(n)->flush_lsn, n - 1);
+	cr_assert_eq(record_at(n - 1)->flush_lsn, n - 1);
+	cr_assert_lt(record_at(n - 2)->flush_lsn, n - 1);
 	cr_assert_eq(record_at(n)->sequence, last_sequence());
 	cr_assert_eq(record_at(n - 2)->sequence, last_sequence());
 }
@@ -520,28 +518,19 @@ Test(tail, bit_flips_in_the_last_records_are_cut_in_the_last_flush)
 }
 
 /*
- * LSN n - 2 ends the flush before the last. Damaged, it is followed by exactly one
- * valid flush, which FORMAT.md's rule cannot tell from a torn last flush whose first
- * record was damaged: the allowed outcomes are a cut right before it or a refusal
- * naming it, and nothing else.
+ * LSN n - 2 ends the flush before the last. Damaged, it is followed by a flush
+ * that began after it (every record carries its flush's first LSN), which proves
+ * it was synced: every flip is refused, naming it.
  */
-Test(tail, bit_flips_in_the_end_of_the_flush_before_the_last_cut_or_refuse)
+Test(tail, bit_flips_in_the_end_of_the_flush_before_the_last_are_refused)
 {
 	uint64_t lsn = p.count - 2;
 	const struct record_info *r = record_at(lsn);
-	uint32_t cuts = 0, refusals = 0;
 	for (uint32_t bit = 0; bit < r->size * 8; bit++) {
 		char what[128];
 		struct outcome out = bit_flip_recover(lsn, bit, what, sizeof(what));
-		if (out.refused) {
-			expect_refusal(&out, r->sequence, r->offset, what);
-			refusals++;
-		} else {
-			expect_prefix(&out, lsn - 1, what);
-			cuts++;
-		}
+		expect_refusal(&out, r->sequence, r->offset, what);
 	}
-	cr_log_info("end of the flush before the last: %u cuts, %u refusals", cuts, refusals);
 }
 
 static uint64_t rng_next(uint64_t *state)
@@ -641,7 +630,7 @@ static void lsn_rewrite(uint64_t lsn, uint64_t value)
 	static uint8_t bytes[WAL_RECORD_OVERHEAD + WAL_RECORD_PAYLOAD_MAX];
 	work_io(r->sequence, r->offset, bytes, r->size, false);
 	bytes_store_u64(bytes + 8, value);
-	size_t sealed = 24 + (size_t)r->payload_size;
+	size_t sealed = WAL_RECORD_HEADER_SIZE + (size_t)r->payload_size;
 	bytes_store_u64(bytes + sealed, XXH3_64bits(bytes, sealed));
 	work_io(r->sequence, r->offset, bytes, r->size, true);
 }

@@ -44,30 +44,31 @@ Test(record, encodes_the_documented_little_endian_layout)
 	const uint8_t payload[3] = { 'a', 'b', 'c' };
 	uint8_t bytes[64];
 	memset(bytes, 0xee, sizeof(bytes));
-	size_t size = wal_record_encode(bytes, WAL_RECORD_TYPE_COMMAND, WAL_RECORD_FLAG_FLUSH_END,
-					UINT64_C(0x0102030405060708),
+	size_t size = wal_record_encode(bytes, WAL_RECORD_TYPE_COMMAND,
+					UINT64_C(0x0102030405060708), UINT64_C(0x0102030405060700),
 					(int64_t)UINT64_C(0x1112131415161718), payload, 3);
-	cr_assert_eq(size, 35);
-	cr_assert_eq(wal_record_size(3), 35);
-	const uint8_t expected[27] = {
+	cr_assert_eq(size, 43);
+	cr_assert_eq(wal_record_size(3), 43);
+	const uint8_t expected[35] = {
 		0x03, 0x00, 0x00, 0x00,				/* payload size */
 		0x01, 0x00,					/* type: command */
-		0x01, 0x00,					/* flags: flush end */
+		0x00, 0x00,					/* reserved */
 		0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* LSN */
+		0x00, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* first LSN of its flush */
 		0x18, 0x17, 0x16, 0x15, 0x14, 0x13, 0x12, 0x11, /* timestamp */
 		'a', 'b', 'c',
 	};
 	cr_assert_arr_eq(bytes, expected, sizeof(expected));
-	cr_assert_eq(load_le(bytes + 27, 8), XXH3_64bits(expected, sizeof(expected)));
-	cr_assert_eq(bytes[35], 0xee, "the encoder writes nothing past the record");
+	cr_assert_eq(load_le(bytes + 35, 8), XXH3_64bits(expected, sizeof(expected)));
+	cr_assert_eq(bytes[43], 0xee, "the encoder writes nothing past the record");
 }
 
 Test(record, negative_timestamp_is_stored_as_twos_complement)
 {
 	const uint8_t payload[1] = { 9 };
-	uint8_t bytes[40];
-	wal_record_encode(bytes, WAL_RECORD_TYPE_COMMAND, 0, 1, -2, payload, 1);
-	cr_assert_eq(load_le(bytes + 16, 8), UINT64_C(0xfffffffffffffffe));
+	uint8_t bytes[48];
+	wal_record_encode(bytes, WAL_RECORD_TYPE_COMMAND, 1, 1, -2, payload, 1);
+	cr_assert_eq(load_le(bytes + 24, 8), UINT64_C(0xfffffffffffffffe));
 	struct wal_record record;
 	size_t next = 0;
 	cr_assert_eq(wal_record_decode(bytes, sizeof(bytes), 0, &record, &next), WAL_RECORD_OK);
@@ -82,8 +83,9 @@ Test(record, round_trips_sizes_from_one_byte_to_the_maximum)
 	for (uint32_t i = 0; i < ARRAY_COUNT(sizes); i++) {
 		payload_fill(payload, sizes[i], i);
 		uint64_t lsn = UINT64_C(1) << (i * 9);
-		size_t size = wal_record_encode(bytes + 8, WAL_RECORD_TYPE_COMMAND, (uint16_t)(i & 1),
-						lsn, 1000 + i, payload, sizes[i]);
+		uint64_t flush_lsn = lsn - (lsn > 1 ? i & 1 : 0);
+		size_t size = wal_record_encode(bytes + 8, WAL_RECORD_TYPE_COMMAND, lsn, flush_lsn,
+						1000 + i, payload, sizes[i]);
 		cr_assert_eq(size, WAL_RECORD_OVERHEAD + sizes[i]);
 		struct wal_record record;
 		size_t next = 0;
@@ -93,10 +95,10 @@ Test(record, round_trips_sizes_from_one_byte_to_the_maximum)
 		cr_assert_eq(next, 8 + size);
 		cr_assert_eq(record.payload_size, sizes[i]);
 		cr_assert_eq(record.type, WAL_RECORD_TYPE_COMMAND);
-		cr_assert_eq(record.flags, i & 1);
+		cr_assert_eq(record.flush_lsn, flush_lsn);
 		cr_assert_eq(record.lsn, lsn);
 		cr_assert_eq(record.timestamp_ms, 1000 + i);
-		cr_assert_eq(record.payload, bytes + 8 + 24, "the payload is borrowed, not copied");
+		cr_assert_eq(record.payload, bytes + 8 + 32, "the payload is borrowed, not copied");
 		cr_assert_eq(memcmp(record.payload, payload, sizes[i]), 0);
 	}
 }
@@ -107,7 +109,7 @@ Test(record, records_decode_back_to_back_and_zeros_end_the_data)
 	const uint8_t payload[5] = { 1, 2, 3, 4, 5 };
 	size_t end = 0;
 	for (uint64_t lsn = 7; lsn < 10; lsn++)
-		end += wal_record_encode(bytes + end, WAL_RECORD_TYPE_COMMAND, 0, lsn, 0, payload,
+		end += wal_record_encode(bytes + end, WAL_RECORD_TYPE_COMMAND, lsn, 7, 0, payload,
 					 (uint32_t)(lsn - 5));
 	size_t offset = 0;
 	for (uint64_t lsn = 7; lsn < 10; lsn++) {
@@ -165,7 +167,7 @@ Test(record, every_truncation_is_bad_unless_nothing_but_zeros_is_left)
 	const uint32_t sizes[] = { 1, 3, 100, 256, 300 };
 	for (uint32_t i = 0; i < ARRAY_COUNT(sizes); i++) {
 		payload_fill(payload, sizes[i], i);
-		size_t size = wal_record_encode(record, WAL_RECORD_TYPE_COMMAND, 0, 42, 7, payload,
+		size_t size = wal_record_encode(record, WAL_RECORD_TYPE_COMMAND, 42, 40, 7, payload,
 						sizes[i]);
 		truncations_check(record, size);
 	}
@@ -176,13 +178,13 @@ Test(record, every_truncation_is_bad_unless_nothing_but_zeros_is_left)
  * turns a power-of-two payload size into zero, which by FORMAT.md reads as the end
  * of the data (the reader then finds the non-zero bytes after it).
  */
-static void bit_flips_check(uint32_t payload_size, uint16_t flags)
+static void bit_flips_check(uint32_t payload_size, uint64_t flush_back)
 {
 	uint8_t payload[600];
 	uint8_t bytes[700];
 	payload_fill(payload, payload_size, payload_size);
-	size_t size = wal_record_encode(bytes, WAL_RECORD_TYPE_COMMAND, flags, 1234567, 89,
-					payload, payload_size);
+	size_t size = wal_record_encode(bytes, WAL_RECORD_TYPE_COMMAND, 1234567,
+					1234567 - flush_back, 89, payload, payload_size);
 	for (size_t bit = 0; bit < size * 8; bit++) {
 		bytes[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 		struct wal_record record;
@@ -201,20 +203,20 @@ static void bit_flips_check(uint32_t payload_size, uint16_t flags)
 Test(record, every_single_bit_flip_is_bad)
 {
 	bit_flips_check(3, 0);
-	bit_flips_check(7, WAL_RECORD_FLAG_FLUSH_END);
+	bit_flips_check(7, 1);
 	bit_flips_check(100, 0);
-	bit_flips_check(513, WAL_RECORD_FLAG_FLUSH_END);
+	bit_flips_check(513, 99);
 	bit_flips_check(1, 0);
-	bit_flips_check(512, WAL_RECORD_FLAG_FLUSH_END);
+	bit_flips_check(512, 1234566);
 }
 
 /* Re-seals a hand-edited record so that only the edited field is wrong. */
 static void record_reseal(uint8_t *bytes, uint32_t payload_size)
 {
-	store_le(bytes + 24 + payload_size, XXH3_64bits(bytes, 24 + (size_t)payload_size), 8);
+	store_le(bytes + 32 + payload_size, XXH3_64bits(bytes, 32 + (size_t)payload_size), 8);
 }
 
-Test(record, well_sealed_records_with_bad_fields_are_bad)
+Test(record, well_sealed_records_with_impossible_fields_are_malformed)
 {
 	const uint8_t payload[4] = { 1, 2, 3, 4 };
 	uint8_t bytes[64];
@@ -227,16 +229,18 @@ Test(record, well_sealed_records_with_bad_fields_are_bad)
 	} edits[] = {
 		{ 4, 2, 0, "type 0" },
 		{ 4, 2, 2, "type 2" },
-		{ 6, 2, 2, "an unknown flag bit" },
-		{ 6, 2, 0x8001, "the top flag bit" },
+		{ 6, 2, 1, "a reserved bit" },
+		{ 6, 2, 0x8000, "the top reserved bit" },
 		{ 8, 8, 0, "LSN 0" },
+		{ 16, 8, 0, "flush LSN 0" },
+		{ 16, 8, 6, "a flush that begins after the record" },
 	};
 	for (uint32_t i = 0; i < ARRAY_COUNT(edits); i++) {
-		wal_record_encode(bytes, WAL_RECORD_TYPE_COMMAND, 0, 5, 6, payload, 4);
+		wal_record_encode(bytes, WAL_RECORD_TYPE_COMMAND, 5, 3, 6, payload, 4);
 		store_le(bytes + edits[i].offset, edits[i].value, edits[i].size);
 		record_reseal(bytes, 4);
 		cr_assert_eq(wal_record_decode(bytes, sizeof(bytes), 0, &record, &next),
-			     WAL_RECORD_BAD, "%s", edits[i].what);
+			     WAL_RECORD_MALFORMED, "%s", edits[i].what);
 	}
 	/* A size over the maximum is refused before anything is read past the header. */
 	memset(bytes, 0, sizeof(bytes));

@@ -88,7 +88,7 @@ static int64_t append_made(struct wal_writer *writer, uint64_t lsn, uint32_t siz
 /* What was read back from the segment files. */
 struct log_view {
 	uint64_t lsns[RECORDS_MAX];
-	uint16_t flags[RECORDS_MAX];
+	uint64_t flush_lsns[RECORDS_MAX]; /* the first LSN of each record's flush */
 	uint32_t count;
 	uint32_t segments_started;
 	uint32_t segments_spare;
@@ -129,7 +129,12 @@ static void segment_view(uint64_t sequence, struct log_view *view)
 				    record.payload_size < 64 ? record.payload_size : 64), 0);
 		cr_assert_eq(record.timestamp_ms, (int64_t)record.lsn * 10);
 		view->lsns[view->count] = record.lsn;
-		view->flags[view->count] = record.flags;
+		/* A record opens its flush or belongs to the one before it. */
+		uint64_t previous = view->count ? view->flush_lsns[view->count - 1] : 1;
+		cr_assert(record.flush_lsn == record.lsn || record.flush_lsn == previous,
+			  "LSN %lu: flush LSN %lu", (unsigned long)record.lsn,
+			  (unsigned long)record.flush_lsn);
+		view->flush_lsns[view->count] = record.flush_lsn;
 		view->count++;
 		offset = next;
 	}
@@ -151,10 +156,11 @@ static struct log_view *log_view_read(void)
 	return view;
 }
 
-static uint16_t flags_of(const struct log_view *view, uint64_t lsn)
+/* The record at lsn is the last of its flush: the next one opens another. */
+static bool flush_ends_at(const struct log_view *view, uint64_t lsn)
 {
 	cr_assert(lsn >= 1 && lsn <= view->count);
-	return view->flags[lsn - 1];
+	return lsn == view->count || view->flush_lsns[lsn] == lsn + 1;
 }
 
 Test(writer, appends_return_consecutive_lsns_and_continue_from_a_position)
@@ -248,8 +254,9 @@ Test(writer, a_flush_covers_what_came_before_it_and_the_next_starts_on_completio
 	struct log_view *view = log_view_read();
 	cr_assert_eq(view->count, 8);
 	for (uint64_t lsn = 1; lsn <= 8; lsn++) {
-		uint16_t expected = lsn == 5 || lsn == 8 ? WAL_RECORD_FLAG_FLUSH_END : 0;
-		cr_assert_eq(flags_of(view, lsn), expected, "LSN %lu", (unsigned long)lsn);
+		cr_assert_eq(flush_ends_at(view, lsn), lsn == 5 || lsn == 8, "LSN %lu",
+			     (unsigned long)lsn);
+		cr_assert_eq(view->flush_lsns[lsn - 1], lsn <= 5 ? 1 : 6);
 	}
 	free(view);
 }
@@ -266,7 +273,7 @@ static uint64_t rng_next(uint64_t *state)
 /*
  * Appends records of random sizes until `segments` segments are started, flushing
  * and delivering at random. Every durable LSN the writer reports is marked in
- * `durable_points`; those, and only those, must carry the flush-end flag.
+ * `durable_points`; those, and only those, must end a flush.
  */
 static uint64_t rotation_run(struct wal_io_sync *sync, struct wal_writer *writer,
 			     uint64_t seed, uint32_t segments, bool *durable_points)
@@ -317,10 +324,9 @@ Test(writer, segments_rotate_and_each_header_continues_the_lsns)
 	cr_assert_leq(view->segments_spare, 1);
 	uint32_t flush_ends = 0;
 	for (uint64_t lsn = 1; lsn <= last; lsn++) {
-		bool flagged = flags_of(view, lsn) == WAL_RECORD_FLAG_FLUSH_END;
+		bool flagged = flush_ends_at(view, lsn);
 		cr_assert_eq(flagged, durable_points[lsn],
-			     "LSN %lu: the flush-end flag marks exactly the durable points",
-			     (unsigned long)lsn);
+			     "LSN %lu: flushes end exactly at the durable points", (unsigned long)lsn);
 		flush_ends += flagged;
 	}
 	cr_assert_gt(flush_ends, 20, "the run had many flushes");
