@@ -72,6 +72,7 @@ struct engine_result {
 	uint8_t waiter_state;	   /* enum waiter_state: join and poll */
 	uint8_t tier;		   /* join and poll */
 	uint32_t waiters_count;	   /* join and poll: the tier's line length */
+	uint64_t waiter_seq;	   /* join and poll: the entry's join sequence number */
 };
 
 enum engine_event_type {
@@ -93,6 +94,7 @@ struct engine_event {
 	uint8_t tier;	      /* OFFERED, SOLD_OUT, LAPSED */
 	uint8_t seats_count;  /* HOLD_EXPIRED, OFFERED */
 	uint32_t seats[HOLD_SEATS_COUNT_MAX];
+	uint64_t waiter_seq;  /* OFFERED, SOLD_OUT, LAPSED: the entry's join sequence number */
 };
 
 /*

@@ -138,6 +138,7 @@ static void waiter_offer(struct engine *engine, uint32_t show_index, uint32_t in
 	event->hold_id = waiter->offer_hold_id;
 	event->deadline_ms = deadline_ms;
 	event->tier = waiter->tier;
+	event->waiter_seq = waiter->seq;
 	event->seats_count = waiter->seats_count;
 	memcpy(event->seats, seats, sizeof(uint32_t) * waiter->seats_count);
 }
@@ -167,10 +168,12 @@ void waitlist_serve(struct engine *engine, uint32_t show_index, uint8_t tier)
 		if (t->held > 0)
 			return;
 		uint64_t user_id = waiter->user_id;
+		uint64_t seq = waiter->seq;
 		waiter_finish(engine, head, WAITER_SOLD_OUT);
 		struct engine_event *event =
 			engine_event_push(engine, ENGINE_EVENT_SOLD_OUT, show_index, user_id);
 		event->tier = tier;
+		event->waiter_seq = seq;
 	}
 }
 
@@ -220,10 +223,12 @@ void waitlist_timer_fire(struct engine *engine, uint32_t index)
 	uint32_t show_index = waiter->show_index;
 	uint8_t tier = waiter->tier;
 	uint64_t user_id = waiter->user_id;
+	uint64_t seq = waiter->seq;
 	waiter_finish(engine, index, WAITER_LAPSED);
 	struct engine_event *event =
 		engine_event_push(engine, ENGINE_EVENT_LAPSED, show_index, user_id);
 	event->tier = tier;
+	event->waiter_seq = seq;
 	waitlist_serve(engine, show_index, tier);
 }
 
@@ -303,6 +308,7 @@ enum status waitlist_join(struct engine *engine, const struct command_waitlist_j
 	result->waiter_state = engine->waiters[index].state;
 	result->tier = join->tier;
 	result->waiters_count = tier->line_count;
+	result->waiter_seq = engine->waiters[index].seq;
 	return STATUS_OK;
 }
 
@@ -349,6 +355,7 @@ enum status waitlist_poll(struct engine *engine, const struct command_waitlist_u
 	result->waiter_state = waiter->state;
 	result->tier = waiter->tier;
 	result->waiters_count = state->tiers[waiter->tier].line_count;
+	result->waiter_seq = waiter->seq;
 	engine->changed = true;
 	if (waiter->state == WAITER_WAITING) {
 		wheel_reschedule(&engine->wheel, waiter_timer_id(index),

@@ -322,6 +322,7 @@ void proto_put_result(struct bytes_writer *w, const struct engine_result *result
 	bytes_put_u8(w, result->waiter_state);
 	bytes_put_u8(w, result->tier);
 	bytes_put_u32(w, result->waiters_count);
+	bytes_put_u64(w, result->waiter_seq);
 }
 
 bool proto_get_result(struct bytes_reader *r, struct engine_result *result)
@@ -338,6 +339,7 @@ bool proto_get_result(struct bytes_reader *r, struct engine_result *result)
 	result->waiter_state = bytes_get_u8(r);
 	result->tier = bytes_get_u8(r);
 	result->waiters_count = bytes_get_u32(r);
+	result->waiter_seq = bytes_get_u64(r);
 	return !r->failed;
 }
 
@@ -352,7 +354,8 @@ void proto_result_from_event(const struct engine_event *event, struct engine_res
 	*result = (struct engine_result){ .status = STATUS_OK, .hold_id = event->hold_id,
 					  .deadline_ms = event->deadline_ms,
 					  .seats_count = event->seats_count,
-					  .waiter_state = states[event->type], .tier = event->tier };
+					  .waiter_state = states[event->type], .tier = event->tier,
+					  .waiter_seq = event->waiter_seq };
 	memcpy(result->seats, event->seats, sizeof(uint32_t) * event->seats_count);
 }
 

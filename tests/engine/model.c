@@ -426,12 +426,16 @@ static void tier_serve(struct model *model, struct model_show *show, uint8_t tie
 			event->hold_id = offer->hold_id;
 			event->deadline_ms = deadline_ms;
 			event->tier = tier;
+			event->waiter_seq = head->sequence;
 			event->seats_count = head->seats_count;
 			memcpy(event->seats, seats, sizeof(seats));
 		} else if (held_count(show, tier) == 0) {
 			head->state = WAITER_SOLD_OUT;
 			head->timer_due_ms = model->clock_ms + model->config.waitlist_idle_ms;
-			event_add(model, ENGINE_EVENT_SOLD_OUT, show_id, head->user_id)->tier = tier;
+			struct engine_event *event = event_add(model, ENGINE_EVENT_SOLD_OUT, show_id,
+							       head->user_id);
+			event->tier = tier;
+			event->waiter_seq = head->sequence;
 		} else {
 			return;
 		}
@@ -533,7 +537,10 @@ static void entry_timer_fire(struct model *model, uint64_t sequence)
 		return;
 	}
 	entry->state = WAITER_LAPSED;
-	event_add(model, ENGINE_EVENT_LAPSED, entry->show_id, entry->user_id)->tier = entry->tier;
+	struct engine_event *event = event_add(model, ENGINE_EVENT_LAPSED, entry->show_id,
+					       entry->user_id);
+	event->tier = entry->tier;
+	event->waiter_seq = entry->sequence;
 	entry->timer_due_ms = model->clock_ms + model->config.waitlist_idle_ms;
 	tier_serve(model, show_find(model, entry->show_id), entry->tier);
 }
@@ -915,6 +922,7 @@ static enum status waitlist_join(struct model *model, const struct command_waitl
 	result->waiter_state = entry->state;
 	result->tier = c->tier;
 	result->waiters_count = line_length(model, c->show_id, c->tier);
+	result->waiter_seq = entry->sequence;
 	return STATUS_OK;
 }
 
@@ -942,6 +950,7 @@ static enum status waitlist_poll(struct model *model, const struct command_waitl
 	result->waiter_state = entry->state;
 	result->tier = entry->tier;
 	result->waiters_count = line_length(model, c->show_id, entry->tier);
+	result->waiter_seq = entry->sequence;
 	/* Even a poll at the clock of the last one: RULES.md says a poll always changes. */
 	model->changed = true;
 	if (entry->state == WAITER_WAITING) {

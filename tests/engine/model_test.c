@@ -807,6 +807,7 @@ static void result_compare(struct diff *d, const struct engine_result *m,
 	diff_int(d, "waiter_state", m->waiter_state, e->waiter_state);
 	diff_int(d, "tier", m->tier, e->tier);
 	diff_int(d, "waiters_count", m->waiters_count, e->waiters_count);
+	diff_int(d, "waiter_seq", (int64_t)m->waiter_seq, (int64_t)e->waiter_seq);
 }
 
 static void events_compare(struct diff *d, const struct engine_event *m, uint32_t m_count,
@@ -824,8 +825,11 @@ static void events_compare(struct diff *d, const struct engine_event *m, uint32_
 		}
 		if (m[i].type == ENGINE_EVENT_OFFERED)
 			diff_int(d, "event deadline_ms", m[i].deadline_ms, e[i].deadline_ms);
-		if (m[i].type != ENGINE_EVENT_HOLD_EXPIRED)
+		if (m[i].type != ENGINE_EVENT_HOLD_EXPIRED) {
 			diff_int(d, "event tier", m[i].tier, e[i].tier);
+			diff_int(d, "event waiter_seq", (int64_t)m[i].waiter_seq,
+				 (int64_t)e[i].waiter_seq);
+		}
 	}
 }
 
