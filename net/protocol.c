@@ -72,6 +72,10 @@ enum status proto_header_decode(const uint8_t *bytes, struct proto_header *heade
 
 void proto_put_text(struct bytes_writer *w, struct text text)
 {
+	if (text.size > UINT16_MAX) {
+		w->failed = true; /* a size that does not fit its field would corrupt the frame */
+		return;
+	}
 	bytes_put_u16(w, (uint16_t)text.size);
 	bytes_put_raw(w, text.bytes, text.size);
 }

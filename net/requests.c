@@ -166,6 +166,16 @@ static uint64_t command_run(struct worker *w, const struct command *command,
 	return lsn;
 }
 
+uint64_t requests_poll(struct worker *w, uint32_t show_id, uint64_t user_id,
+		       struct engine_result *result)
+{
+	struct command poll = { .type = COMMAND_WAITLIST_POLL };
+	poll.waitlist_poll = (struct command_waitlist_user){ .show_id = show_id,
+							     .user_id = user_id };
+	uint64_t lsn = command_run(w, &poll, result);
+	return lsn ? lsn : worker_appended_lsn(w);
+}
+
 static uint32_t show_of(const struct proto_request *request)
 {
 	switch (request->opcode) {
@@ -247,6 +257,12 @@ static void owner_execute(struct worker *w, const struct proto_request *request,
 	    result.waiter_state == WAITER_WAITING) {
 		uint32_t timeout = request->wait.timeout_ms ? request->wait.timeout_ms
 							    : PROTO_WAIT_TIMEOUT_MS_DEFAULT;
+		/* A parked WAIT must not outlive the entry's idle limit: it answers "waiting"
+		 * (re-polling, which keeps the entry) by half the limit at the latest, and
+		 * the client asks again. */
+		uint32_t idle_half = engine_config_get(w->engine)->waitlist_idle_ms / 2;
+		if (timeout > idle_half && idle_half > 0)
+			timeout = idle_half;
 		waits_park(w, origin, conn_id, request->request_id, request->wait.show_id,
 			   request->wait.user_id, result.tier, timeout);
 		return;
@@ -306,6 +322,11 @@ static size_t list_response(struct worker *w, const struct proto_request *reques
 		bytes_put_u16(writer, (uint16_t)count);
 		for (uint32_t i = 0; i < count; i++)
 			proto_put_location(writer, &items[i]);
+	} else if (!engine_location_get(w->engine, request->list.parent_id,
+					&(struct engine_location){ 0 })) {
+		/* Rewrite the header: the location does not exist. */
+		writer->size = 0;
+		proto_response_begin(writer, request->opcode, STATUS_NOT_FOUND, request->request_id);
 	} else {
 		static _Thread_local struct engine_event_info items[PROTO_LIST_LIMIT_MAX];
 		uint32_t count = engine_events_list(w->engine, request->list.parent_id,
@@ -653,7 +674,8 @@ static void route(struct worker *w, struct conn *conn, const struct proto_reques
 	} else if (opcode == PROTO_STATS || opcode == PROTO_SNAPSHOT) {
 		broadcast(w, request, conn_id,
 			  opcode == PROTO_STATS ? MESSAGE_STATS : MESSAGE_SNAPSHOT, NULL, 0);
-	} else if (show_of(request) == 0) {
+	} else if (opcode == PROTO_LOCATIONS || opcode == PROTO_EVENTS || opcode == PROTO_EVENT ||
+		   opcode == PROTO_VENUE || opcode == PROTO_SEARCH) {
 		struct bytes_writer writer;
 		frame_writer(w, &writer);
 		size_t length = catalog_response(w, request, &writer);

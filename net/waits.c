@@ -136,18 +136,29 @@ void waits_notify(struct worker *w, const struct engine_event *events, uint32_t 
 	}
 }
 
+/* A parked WAIT that timed out polls again (which keeps the entry alive) and answers
+ * with what the poll says: normally "waiting", with the line's length. */
+static void parked_time_out(struct worker *w, uint32_t index)
+{
+	struct engine_result result;
+	uint64_t lsn = requests_poll(w, w->parked[index].show_id, w->parked[index].user_id, &result);
+	/* Timers the poll fired may have made an offer that answered this WAIT already. */
+	if (w->parked[index].key == 0)
+		return;
+	if (result.status != STATUS_OK)
+		result = (struct engine_result){ .waiter_state = WAITER_NONE,
+						 .tier = w->parked[index].tier };
+	parked_answer(w, index, &result, lsn);
+}
+
 void waits_expire(struct worker *w, bool all)
 {
 	if (w->parked_count == 0)
 		return;
-	uint64_t lsn = worker_appended_lsn(w);
 	if (all) {
 		for (uint32_t i = 0; i < w->parked_capacity && w->parked_count > 0; i++) {
-			if (w->parked[i].key == 0)
-				continue;
-			struct engine_result result = { .waiter_state = WAITER_WAITING,
-							.tier = w->parked[i].tier };
-			parked_answer(w, i, &result, lsn);
+			if (w->parked[i].key != 0)
+				parked_time_out(w, i);
 		}
 		return;
 	}
@@ -156,9 +167,8 @@ void waits_expire(struct worker *w, bool all)
 		      &w->parked_due_capacity);
 	for (uint32_t i = 0; i < w->parked_due_count; i++) {
 		uint32_t index = w->parked_due[i];
-		/* Still waiting at its timeout: it hears "waiting" and asks again. */
-		struct engine_result result = { .waiter_state = WAITER_WAITING,
-						.tier = w->parked[index].tier };
-		parked_answer(w, index, &result, lsn);
+		/* An earlier poll in this batch may have answered it through an event. */
+		if (w->parked[index].key != 0)
+			parked_time_out(w, index);
 	}
 }

@@ -258,6 +258,9 @@ void pending_add(struct worker *worker, uint64_t required_lsn, uint16_t target_w
 uint64_t worker_appended_lsn(const struct worker *worker);
 void requests_error(struct worker *worker, struct conn *conn, uint16_t opcode,
 		    uint64_t request_id, enum status status);
+/* Polls a waiting-list entry (logged, as every poll is); returns the LSN it needs. */
+uint64_t requests_poll(struct worker *worker, uint32_t show_id, uint64_t user_id,
+		       struct engine_result *result);
 
 /* waits.c */
 int waits_init(struct worker *worker);

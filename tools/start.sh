@@ -17,7 +17,7 @@ Try, in another terminal:
   $bin/boxctl seatmap 10009
   $bin/boxctl hold 10009 --user 42 --tier vip --count 2 --together
   $bin/boxctl confirm <hold id> --user 42 --payment-ref pay-1
-  $bin/boxctl search opera --near 48.2,16.37 --radius-km 50
+  $bin/boxctl search --near 48.2,16.37 --radius-km 50 --type concert
   $bin/boxctl stats
 or the in-memory tour: $bin/boxdemo
 TXT
