@@ -1,5 +1,6 @@
 /*
- * client.c — the protocol client (see client.h).
+ * client.c — the protocol client's connection, transport and pipelining (see
+ * client.h); the blocking calls and the response decoders are in client_calls.c.
  *
  * The socket is always non-blocking; blocking calls wait with poll() and a
  * deadline. Requests are encoded with the shared codec (protocol.c) straight into
@@ -14,7 +15,7 @@
  * occupies slot id & (inflight_max - 1); ids that would land on an occupied slot
  * are skipped, so that a response is matched to its request in O(1).
  */
-#include "client.h"
+#include "client_internal.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -33,46 +34,6 @@
 #define OUTPUT_SIZE_INITIAL (64u * 1024u)
 #define SEND_BUFFER_SIZE_MIN 4096u
 #define INFLIGHT_MAX_LIMIT 65536u
-
-struct client_slot {
-	uint64_t request_id; /* 0: free */
-	uint16_t opcode;
-};
-
-struct box_client {
-	int fd;
-	int error; /* sticky transport error (negative errno), 0 while usable */
-	struct box_client_options options;
-	struct box_server_info server;
-	uint64_t request_id_next;  /* 1.. ; 0 marks a free slot */
-	struct client_slot *slots; /* options.inflight_max of them */
-	uint32_t inflight;	   /* 0..inflight_max */
-	uint8_t *output;
-	size_t output_begin;
-	size_t output_end;
-	size_t output_capacity; /* up to options.send_buffer_size */
-	uint8_t *input;
-	size_t input_begin;
-	size_t input_handed;
-	size_t input_end;
-	size_t input_capacity; /* up to INPUT_SIZE_MAX */
-	void *scratch;	       /* the decoded arrays of the last blocking call */
-	size_t scratch_capacity;
-};
-
-/* What one request carries; the opcode says which member is set. */
-struct client_request {
-	uint16_t opcode;
-	union {
-		const struct proto_hello *hello;
-		struct text ping;
-		struct proto_list list;
-		uint32_t id;
-		const struct search_query *search;
-		const struct command *command;
-		struct proto_wait wait;
-	};
-};
 
 void box_client_options_default(struct box_client_options *options)
 {
@@ -109,7 +70,7 @@ static int64_t clock_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int client_fail(struct box_client *c, int error)
+int client_fail(struct box_client *c, int error)
 {
 	ASSERT(error < 0);
 	if (c->error == 0)
@@ -375,7 +336,7 @@ int box_client_send_id(struct box_client *client, uint16_t opcode, uint32_t id,
 }
 
 /* The checks that keep the encoder from writing a field wider than the wire's. */
-static enum status search_check(const struct search_query *query)
+enum status client_search_check(const struct search_query *query)
 {
 	if (query->keyword.size > SEARCH_KEYWORD_SIZE_MAX || query->tags_count > TAGS_COUNT_MAX)
 		return STATUS_TOO_LARGE;
@@ -389,7 +350,7 @@ static enum status search_check(const struct search_query *query)
 int box_client_send_search(struct box_client *client, const struct search_query *query,
 			   uint64_t *request_id)
 {
-	if (search_check(query) != STATUS_OK)
+	if (client_search_check(query) != STATUS_OK)
 		return -EINVAL;
 	struct client_request r = { .opcode = PROTO_SEARCH, .search = query };
 	return client_queue(client, &r, request_id);
@@ -643,11 +604,10 @@ int box_client_poll_responses(struct box_client *client, struct box_response *re
 	return (int)count;
 }
 
-/* Blocking calls. */
+/* Blocking calls: the one request in flight. */
 
-/* Sends one request and waits for its response, the only one in flight. */
-static int client_call(struct box_client *c, const struct client_request *request,
-		       int timeout_ms, struct box_response *response)
+int client_call(struct box_client *c, const struct client_request *request,
+		int timeout_ms, struct box_response *response)
 {
 	if (c->error != 0)
 		return c->error;
@@ -661,104 +621,6 @@ static int client_call(struct box_client *c, const struct client_request *reques
 	if (rc < 0)
 		return client_fail(c, rc);
 	ASSERT(response->request_id == id);
-	return 0;
-}
-
-/*
- * A query: returns 1 when the response is STATUS_OK and its payload is to be
- * decoded, 0 when it was refused (*status says why), or a transport error.
- */
-static int client_query(struct box_client *c, const struct client_request *request,
-			struct box_response *response, enum status *status)
-{
-	*status = STATUS_INTERNAL;
-	int rc = client_call(c, request, c->options.timeout_ms, response);
-	if (rc < 0)
-		return rc;
-	*status = response->status;
-	return response->status == STATUS_OK;
-}
-
-/* Room for the arrays of one call's response; it lives until the next call. */
-static void *client_scratch(struct box_client *c, size_t size)
-{
-	if (size > c->scratch_capacity) {
-		free(c->scratch);
-		c->scratch = malloc(size);
-		c->scratch_capacity = c->scratch ? size : 0;
-	}
-	return c->scratch;
-}
-
-static void response_reader(struct bytes_reader *r, const struct box_response *response)
-{
-	bytes_reader_init(r, response->payload, response->payload_size);
-}
-
-/* A decoded payload is good when everything read well and nothing is left over. */
-static int reader_finish(struct box_client *c, const struct bytes_reader *r, bool ok)
-{
-	if (ok && bytes_reader_done(r))
-		return 0;
-	return c ? client_fail(c, -EPROTO) : -EPROTO;
-}
-
-/* A count of items, each at least item_size_min bytes: more than the payload holds is a lie. */
-static bool count_fits(const struct bytes_reader *r, uint32_t count, size_t item_size_min)
-{
-	return !r->failed && (size_t)count * item_size_min <= r->size - r->offset;
-}
-
-static int hello_decode(struct box_client *c, const struct box_response *response)
-{
-	struct bytes_reader r;
-	struct text version;
-	response_reader(&r, response);
-	c->server.version = bytes_get_u16(&r);
-	c->server.frame_size_max = bytes_get_u32(&r);
-	c->server.workers = bytes_get_u16(&r);
-	c->server.hold_seats_max = bytes_get_u16(&r);
-	c->server.wait_timeout_ms_max = bytes_get_u32(&r);
-	bool ok = proto_get_text(&r, &version, UINT16_MAX);
-	size_t size = version.size < BOX_SERVER_VERSION_SIZE_MAX ? version.size
-								 : BOX_SERVER_VERSION_SIZE_MAX;
-	if (ok && size > 0)
-		memcpy(c->server.server_version, version.bytes, size);
-	c->server.server_version[size] = '\0';
-	ok = ok && c->server.frame_size_max >= PROTO_HEADER_SIZE - 4;
-	if (c->server.frame_size_max > PROTO_FRAME_SIZE_MAX)
-		c->server.frame_size_max = PROTO_FRAME_SIZE_MAX;
-	return reader_finish(c, &r, ok);
-}
-
-static int client_handshake(struct box_client *c, char *error, size_t error_size)
-{
-	struct text name = text_from_cstr(c->options.name ? c->options.name : "");
-	if (name.size > PROTO_NAME_SIZE_MAX)
-		name.size = PROTO_NAME_SIZE_MAX;
-	struct proto_hello hello = { .version_min = PROTO_VERSION, .version_max = PROTO_VERSION,
-				     .client = name };
-	struct client_request request = { .opcode = PROTO_HELLO, .hello = &hello };
-	struct box_response response;
-	int rc = client_call(c, &request, c->options.connect_timeout_ms, &response);
-	if (rc < 0) {
-		snprintf(error, error_size, "handshake failed: %s", box_client_error_text(rc));
-		return rc;
-	}
-	if (response.status != STATUS_OK) {
-		snprintf(error, error_size, "the server refused the handshake: %s",
-			 status_name(response.status));
-		return client_fail(c, -EPROTO);
-	}
-	if (hello_decode(c, &response) < 0) {
-		snprintf(error, error_size, "handshake failed: malformed HELLO response");
-		return -EPROTO;
-	}
-	if (c->server.version != PROTO_VERSION) {
-		snprintf(error, error_size, "the server speaks protocol version %u, not %u",
-			 c->server.version, PROTO_VERSION);
-		return client_fail(c, -EPROTO);
-	}
 	return 0;
 }
 
@@ -796,454 +658,4 @@ struct box_client *box_client_connect(const char *host, const char *port, char *
 	struct box_client_options options;
 	box_client_options_default(&options);
 	return box_client_connect_options(host, port, &options, error, error_size);
-}
-
-int box_client_ping(struct box_client *client, const void *bytes, uint32_t size)
-{
-	struct client_request request = { .opcode = PROTO_PING, .ping = text_from(bytes, size) };
-	struct box_response response;
-	enum status status;
-	int rc = client_query(client, &request, &response, &status);
-	if (rc < 0)
-		return rc;
-	/* A refused ping says the request was wrong, not the server: it is a status too. */
-	if (rc == 0)
-		return status == STATUS_TOO_LARGE ? -EMSGSIZE : client_fail(client, -EPROTO);
-	if (response.payload_size != size ||
-	    (size > 0 && memcmp(response.payload, bytes, size) != 0))
-		return client_fail(client, -EPROTO);
-	return 0;
-}
-
-int box_client_locations(struct box_client *client, uint32_t after_id, uint16_t limit,
-			 const struct engine_location **locations, uint32_t *count,
-			 enum status *status)
-{
-	struct client_request request = { .opcode = PROTO_LOCATIONS,
-					   .list = { .after_id = after_id, .limit = limit } };
-	struct box_response response;
-	*locations = NULL;
-	*count = 0;
-	int rc = client_query(client, &request, &response, status);
-	if (rc <= 0)
-		return rc;
-	struct bytes_reader r;
-	response_reader(&r, &response);
-	uint16_t n = bytes_get_u16(&r);
-	if (n > limit || !count_fits(&r, n, 4 + 2 + COUNTRY_SIZE + 12))
-		return reader_finish(client, &r, false);
-	struct engine_location *items = client_scratch(client, n * sizeof(*items));
-	if (n > 0 && items == NULL)
-		return client_fail(client, -ENOMEM);
-	bool ok = true;
-	for (uint16_t i = 0; i < n && ok; i++)
-		ok = proto_get_location(&r, &items[i]);
-	*locations = items;
-	*count = n;
-	return reader_finish(client, &r, ok);
-}
-
-int box_client_events(struct box_client *client, uint32_t location_id, uint32_t after_id,
-		      uint16_t limit, const struct engine_event_info **events, uint32_t *count,
-		      enum status *status)
-{
-	struct client_request request = {
-		.opcode = PROTO_EVENTS,
-		.list = { .parent_id = location_id, .after_id = after_id, .limit = limit }
-	};
-	struct box_response response;
-	*events = NULL;
-	*count = 0;
-	int rc = client_query(client, &request, &response, status);
-	if (rc <= 0)
-		return rc;
-	struct bytes_reader r;
-	response_reader(&r, &response);
-	uint16_t n = bytes_get_u16(&r);
-	if (n > limit || !count_fits(&r, n, 4 + 4 + 2 + 2 + 1 + 2 + 4 + 1 + 4))
-		return reader_finish(client, &r, false);
-	struct engine_event_info *items = client_scratch(client, n * sizeof(*items));
-	if (n > 0 && items == NULL)
-		return client_fail(client, -ENOMEM);
-	bool ok = true;
-	for (uint16_t i = 0; i < n && ok; i++)
-		ok = proto_get_event(&r, &items[i]);
-	*events = items;
-	*count = n;
-	return reader_finish(client, &r, ok);
-}
-
-static bool event_show_get(struct bytes_reader *r, struct box_event_show *show)
-{
-	show->show_id = bytes_get_u32(r);
-	show->start_ms = (int64_t)bytes_get_u64(r);
-	show->end_ms = (int64_t)bytes_get_u64(r);
-	show->venue_id = bytes_get_u32(r);
-	proto_get_text(r, &show->venue_name, NAME_SIZE_MAX);
-	return proto_get_text(r, &show->venue_address, ADDRESS_SIZE_MAX);
-}
-
-int box_client_event(struct box_client *client, uint32_t event_id,
-		     struct engine_event_info *event, const struct box_event_show **shows,
-		     uint32_t *shows_count, enum status *status)
-{
-	struct client_request request = { .opcode = PROTO_EVENT, .id = event_id };
-	struct box_response response;
-	*shows = NULL;
-	*shows_count = 0;
-	int rc = client_query(client, &request, &response, status);
-	if (rc <= 0)
-		return rc;
-	struct bytes_reader r;
-	response_reader(&r, &response);
-	bool ok = proto_get_event(&r, event);
-	uint16_t n = bytes_get_u16(&r);
-	if (!ok || !count_fits(&r, n, 4 + 8 + 8 + 4 + 2 + 2))
-		return reader_finish(client, &r, false);
-	struct box_event_show *items = client_scratch(client, n * sizeof(*items));
-	if (n > 0 && items == NULL)
-		return client_fail(client, -ENOMEM);
-	for (uint16_t i = 0; i < n && ok; i++)
-		ok = event_show_get(&r, &items[i]);
-	*shows = items;
-	*shows_count = n;
-	return reader_finish(client, &r, ok);
-}
-
-int box_response_show(const struct box_response *response, struct engine_show *show)
-{
-	struct bytes_reader r;
-	response_reader(&r, response);
-	return reader_finish(NULL, &r, proto_get_show(&r, show));
-}
-
-int box_client_show(struct box_client *client, uint32_t show_id, struct engine_show *show,
-		    enum status *status)
-{
-	struct client_request request = { .opcode = PROTO_SHOW, .id = show_id };
-	struct box_response response;
-	int rc = client_query(client, &request, &response, status);
-	if (rc <= 0)
-		return rc;
-	rc = box_response_show(&response, show);
-	return rc < 0 ? client_fail(client, rc) : 0;
-}
-
-int box_client_venue(struct box_client *client, uint32_t venue_id, struct engine_venue *venue,
-		     enum status *status)
-{
-	struct client_request request = { .opcode = PROTO_VENUE, .id = venue_id };
-	struct box_response response;
-	int rc = client_query(client, &request, &response, status);
-	if (rc <= 0)
-		return rc;
-	struct bytes_reader r;
-	response_reader(&r, &response);
-	return reader_finish(client, &r, proto_get_venue(&r, venue));
-}
-
-void box_seatmap_destroy(struct box_seatmap *seatmap)
-{
-	if (seatmap == NULL)
-		return;
-	free(seatmap->layout_bytes);
-	free(seatmap->states);
-	free(seatmap);
-}
-
-/* Payload: u32 venue id, u32 layout size, layout, u32 seat count, packed states. */
-static int seatmap_decode(struct bytes_reader *r, struct box_seatmap *m)
-{
-	m->venue_id = bytes_get_u32(r);
-	uint32_t size = bytes_get_u32(r);
-	const uint8_t *layout = size <= COMMAND_SIZE_MAX ? bytes_take(r, size) : NULL;
-	if (layout == NULL || size == 0)
-		return -EPROTO;
-	m->layout_bytes = malloc(size);
-	if (m->layout_bytes == NULL)
-		return -ENOMEM;
-	memcpy(m->layout_bytes, layout, size);
-	if (layout_parse(m->layout_bytes, size, &m->layout) != STATUS_OK)
-		return -EPROTO;
-	m->seats_count = m->layout.seats_count;
-	m->states = malloc(m->seats_count);
-	if (m->states == NULL)
-		return -ENOMEM;
-	if (!proto_get_states(r, m->states, m->seats_count) || !bytes_reader_done(r))
-		return -EPROTO;
-	return 0;
-}
-
-int box_response_seatmap(const struct box_response *response, uint32_t show_id,
-			 struct box_seatmap **seatmap)
-{
-	*seatmap = NULL;
-	struct box_seatmap *m = calloc(1, sizeof(*m));
-	if (m == NULL)
-		return -ENOMEM;
-	m->show_id = show_id;
-	struct bytes_reader r;
-	response_reader(&r, response);
-	int rc = seatmap_decode(&r, m);
-	if (rc < 0) {
-		box_seatmap_destroy(m);
-		return rc;
-	}
-	*seatmap = m;
-	return 0;
-}
-
-int box_client_seatmap(struct box_client *client, uint32_t show_id,
-		       struct box_seatmap **seatmap, enum status *status)
-{
-	struct client_request request = { .opcode = PROTO_SEATMAP, .id = show_id };
-	struct box_response response;
-	*seatmap = NULL;
-	int rc = client_query(client, &request, &response, status);
-	if (rc <= 0)
-		return rc;
-	rc = box_response_seatmap(&response, show_id, seatmap);
-	return rc < 0 ? client_fail(client, rc) : 0;
-}
-
-int box_response_hits(const struct box_response *response, struct search_hit *hits,
-		      uint32_t capacity, uint32_t *count, bool *more)
-{
-	struct bytes_reader r;
-	response_reader(&r, response);
-	uint16_t n = bytes_get_u16(&r);
-	uint8_t flag = bytes_get_u8(&r);
-	*count = 0;
-	*more = flag == 1;
-	if (n > capacity || flag > 1)
-		return -EPROTO;
-	bool ok = true;
-	for (uint16_t i = 0; i < n && ok; i++)
-		ok = proto_get_hit(&r, &hits[i]);
-	*count = n;
-	return reader_finish(NULL, &r, ok);
-}
-
-int box_client_search(struct box_client *client, const struct search_query *query,
-		      const struct search_hit **hits, uint32_t *count, bool *more,
-		      enum status *status)
-{
-	*hits = NULL;
-	*count = 0;
-	*more = false;
-	*status = search_check(query);
-	if (*status != STATUS_OK)
-		return 0;
-	struct client_request request = { .opcode = PROTO_SEARCH, .search = query };
-	struct box_response response;
-	int rc = client_query(client, &request, &response, status);
-	if (rc <= 0)
-		return rc;
-	uint32_t capacity = query->limit < SEARCH_RESULTS_COUNT_MAX ? query->limit
-								    : SEARCH_RESULTS_COUNT_MAX;
-	struct search_hit *items = client_scratch(client, (capacity + 1) * sizeof(*items));
-	if (items == NULL)
-		return client_fail(client, -ENOMEM);
-	rc = box_response_hits(&response, items, capacity, count, more);
-	*hits = items;
-	return rc < 0 ? client_fail(client, rc) : 0;
-}
-
-/* Changes. */
-
-int box_response_result(const struct box_response *response, struct engine_result *result)
-{
-	*result = (struct engine_result){ .status = response->status };
-	if (response->status != STATUS_OK && response->payload_size == 0)
-		return 0;
-	struct bytes_reader r;
-	response_reader(&r, response);
-	bool ok = proto_get_result(&r, result);
-	result->status = response->status;
-	return reader_finish(NULL, &r, ok);
-}
-
-/* Sends a command or a WAIT and decodes its result. */
-static int client_result(struct box_client *c, const struct client_request *request,
-			 int timeout_ms, struct engine_result *result)
-{
-	*result = (struct engine_result){ .status = STATUS_INTERNAL };
-	struct box_response response;
-	int rc = client_call(c, request, timeout_ms, &response);
-	if (rc < 0)
-		return rc;
-	rc = box_response_result(&response, result);
-	return rc < 0 ? client_fail(c, rc) : 0;
-}
-
-int box_client_command(struct box_client *client, const struct command *command,
-		       struct engine_result *result)
-{
-	ASSERT(command->type != COMMAND_TICK);
-	/* The encoder asserts a valid command: refuse an invalid one here, unsent. */
-	enum status status = command_validate(command);
-	if (status != STATUS_OK) {
-		*result = (struct engine_result){ .status = status };
-		return client->error;
-	}
-	struct client_request request = { .opcode = (uint16_t)(PROTO_COMMAND_BASE + command->type),
-					  .command = command };
-	return client_result(client, &request, client->options.timeout_ms, result);
-}
-
-int box_client_hold_seats(struct box_client *client, uint32_t show_id, uint64_t user_id,
-			  uint32_t ttl_ms, const uint32_t *seats, uint8_t seats_count,
-			  struct engine_result *result)
-{
-	struct command c = { .type = COMMAND_HOLD };
-	c.hold = (struct command_hold){ .show_id = show_id, .user_id = user_id, .ttl_ms = ttl_ms,
-					.seats_count = seats_count };
-	if (seats_count > HOLD_SEATS_COUNT_MAX) {
-		*result = (struct engine_result){ .status = STATUS_TOO_LARGE };
-		return client->error;
-	}
-	memcpy(c.hold.seats, seats, sizeof(uint32_t) * seats_count);
-	return box_client_command(client, &c, result);
-}
-
-int box_client_hold_best(struct box_client *client, uint32_t show_id, uint64_t user_id,
-			 uint32_t ttl_ms, enum tier tier, uint8_t count, bool together,
-			 struct engine_result *result)
-{
-	struct command c = { .type = COMMAND_HOLD };
-	c.hold = (struct command_hold){ .show_id = show_id, .user_id = user_id, .ttl_ms = ttl_ms,
-					.best = true, .seats_count = count, .tier = (uint8_t)tier,
-					.together = together };
-	return box_client_command(client, &c, result);
-}
-
-int box_client_confirm(struct box_client *client, uint64_t hold_id, uint64_t user_id,
-		       struct text payment_ref, struct engine_result *result)
-{
-	struct command c = { .type = COMMAND_CONFIRM };
-	c.confirm = (struct command_confirm){ .hold_id = hold_id, .user_id = user_id,
-					      .payment_ref = payment_ref };
-	return box_client_command(client, &c, result);
-}
-
-int box_client_release(struct box_client *client, uint64_t hold_id, uint64_t user_id,
-		       struct engine_result *result)
-{
-	struct command c = { .type = COMMAND_RELEASE };
-	c.release = (struct command_release){ .hold_id = hold_id, .user_id = user_id };
-	return box_client_command(client, &c, result);
-}
-
-int box_client_cancel(struct box_client *client, uint64_t booking_id,
-		      struct engine_result *result)
-{
-	struct command c = { .type = COMMAND_BOOKING_CANCEL };
-	c.booking_cancel.booking_id = booking_id;
-	return box_client_command(client, &c, result);
-}
-
-int box_client_seats_block(struct box_client *client, uint32_t show_id, uint32_t seat_first,
-			   uint32_t seats_count, bool blocked, struct engine_result *result)
-{
-	struct command c = { .type = COMMAND_SEATS_BLOCK };
-	c.seats_block = (struct command_seats_block){ .show_id = show_id, .seat_first = seat_first,
-						      .seats_count = seats_count,
-						      .blocked = blocked };
-	return box_client_command(client, &c, result);
-}
-
-int box_client_waitlist_join(struct box_client *client, uint32_t show_id, uint64_t user_id,
-			     enum tier tier, uint8_t count, bool together,
-			     struct engine_result *result)
-{
-	struct command c = { .type = COMMAND_WAITLIST_JOIN };
-	c.waitlist_join = (struct command_waitlist_join){ .show_id = show_id, .user_id = user_id,
-							  .tier = (uint8_t)tier,
-							  .seats_count = count,
-							  .together = together };
-	return box_client_command(client, &c, result);
-}
-
-int box_client_waitlist_leave(struct box_client *client, uint32_t show_id, uint64_t user_id,
-			      struct engine_result *result)
-{
-	struct command c = { .type = COMMAND_WAITLIST_LEAVE };
-	c.waitlist_leave = (struct command_waitlist_user){ .show_id = show_id, .user_id = user_id };
-	return box_client_command(client, &c, result);
-}
-
-int box_client_waitlist_poll(struct box_client *client, uint32_t show_id, uint64_t user_id,
-			     struct engine_result *result)
-{
-	struct command c = { .type = COMMAND_WAITLIST_POLL };
-	c.waitlist_poll = (struct command_waitlist_user){ .show_id = show_id, .user_id = user_id };
-	return box_client_command(client, &c, result);
-}
-
-int box_client_wait(struct box_client *client, uint32_t show_id, uint64_t user_id,
-		    uint32_t timeout_ms, struct engine_result *result)
-{
-	struct client_request request = {
-		.opcode = PROTO_WAIT,
-		.wait = { .show_id = show_id, .user_id = user_id, .timeout_ms = timeout_ms }
-	};
-	/* The server holds the answer for up to the WAIT's own timeout. */
-	uint32_t parked_ms = timeout_ms ? timeout_ms : PROTO_WAIT_TIMEOUT_MS_DEFAULT;
-	int64_t total = (int64_t)parked_ms + client->options.timeout_ms;
-	return client_result(client, &request, total > INT32_MAX ? INT32_MAX : (int)total, result);
-}
-
-/* Operators. */
-
-int box_client_stats(struct box_client *client, const struct box_stat **stats, uint32_t *count,
-		     enum status *status)
-{
-	struct client_request request = { .opcode = PROTO_STATS };
-	struct box_response response;
-	*stats = NULL;
-	*count = 0;
-	int rc = client_query(client, &request, &response, status);
-	if (rc <= 0)
-		return rc;
-	struct bytes_reader r;
-	response_reader(&r, &response);
-	uint16_t n = bytes_get_u16(&r);
-	if (n > PROTO_STATS_COUNT_MAX || !count_fits(&r, n, 2 + 8))
-		return reader_finish(client, &r, false);
-	struct box_stat *items = client_scratch(client, n * sizeof(*items));
-	if (n > 0 && items == NULL)
-		return client_fail(client, -ENOMEM);
-	bool ok = true;
-	for (uint16_t i = 0; i < n && ok; i++) {
-		ok = proto_get_text(&r, &items[i].name, NAME_SIZE_MAX);
-		items[i].value = (int64_t)bytes_get_u64(&r);
-	}
-	*stats = items;
-	*count = n;
-	return reader_finish(client, &r, ok);
-}
-
-int box_client_snapshot(struct box_client *client, const uint64_t **lsns,
-			uint32_t *shards_count, enum status *status)
-{
-	struct client_request request = { .opcode = PROTO_SNAPSHOT };
-	struct box_response response;
-	*lsns = NULL;
-	*shards_count = 0;
-	int rc = client_query(client, &request, &response, status);
-	if (rc <= 0)
-		return rc;
-	struct bytes_reader r;
-	response_reader(&r, &response);
-	uint16_t n = bytes_get_u16(&r);
-	if (!count_fits(&r, n, 8))
-		return reader_finish(client, &r, false);
-	uint64_t *items = client_scratch(client, n * sizeof(*items));
-	if (n > 0 && items == NULL)
-		return client_fail(client, -ENOMEM);
-	for (uint16_t i = 0; i < n; i++)
-		items[i] = bytes_get_u64(&r);
-	*lsns = items;
-	*shards_count = n;
-	return reader_finish(client, &r, true);
 }

@@ -528,6 +528,12 @@ void proto_put_states(struct bytes_writer *w, const uint8_t *states, uint32_t co
 		p[i / 4] |= (uint8_t)((states[i] & 3) << (2 * (i % 4)));
 }
 
+void proto_states_unpack(const uint8_t *packed, uint32_t count, uint8_t *states)
+{
+	for (uint32_t i = 0; i < count; i++)
+		states[i] = (packed[i / 4] >> (2 * (i % 4))) & 3;
+}
+
 bool proto_get_states(struct bytes_reader *r, uint8_t *states, uint32_t count)
 {
 	if (bytes_get_u32(r) != count)
@@ -535,7 +541,121 @@ bool proto_get_states(struct bytes_reader *r, uint8_t *states, uint32_t count)
 	const uint8_t *p = bytes_take(r, (count + 3) / 4);
 	if (p == NULL)
 		return false;
+	proto_states_unpack(p, count, states);
+	return true;
+}
+
+/* Responses without an engine struct. */
+
+void proto_put_hello_info(struct bytes_writer *w, const struct proto_hello_info *info)
+{
+	bytes_put_u16(w, info->version);
+	bytes_put_u32(w, info->frame_size_max);
+	bytes_put_u16(w, info->workers);
+	bytes_put_u16(w, info->hold_seats_max);
+	bytes_put_u32(w, info->wait_timeout_ms_max);
+	proto_put_text(w, info->server_version);
+}
+
+bool proto_get_hello_info(struct bytes_reader *r, struct proto_hello_info *info)
+{
+	info->version = bytes_get_u16(r);
+	info->frame_size_max = bytes_get_u32(r);
+	info->workers = bytes_get_u16(r);
+	info->hold_seats_max = bytes_get_u16(r);
+	info->wait_timeout_ms_max = bytes_get_u32(r);
+	return proto_get_text(r, &info->server_version, UINT16_MAX);
+}
+
+void proto_put_seatmap(struct bytes_writer *w, uint32_t venue_id, const struct layout *layout,
+		       const uint8_t *states, uint32_t seats_count)
+{
+	bytes_put_u32(w, venue_id);
+	bytes_put_u32(w, layout->size);
+	bytes_put_raw(w, layout->bytes, layout->size);
+	proto_put_states(w, states, seats_count);
+}
+
+bool proto_get_seatmap(struct bytes_reader *r, uint32_t *venue_id, struct layout *layout,
+		       const uint8_t **states_packed)
+{
+	*venue_id = bytes_get_u32(r);
+	*states_packed = NULL;
+	uint32_t size = bytes_get_u32(r);
+	const uint8_t *bytes = size <= COMMAND_SIZE_MAX ? bytes_take(r, size) : NULL;
+	if (bytes == NULL || size == 0 || layout_parse(bytes, size, layout) != STATUS_OK)
+		return false;
+	if (bytes_get_u32(r) != layout->seats_count)
+		return false;
+	*states_packed = bytes_take(r, (layout->seats_count + 3) / 4);
+	return *states_packed != NULL;
+}
+
+void proto_put_event_show(struct bytes_writer *w, const struct proto_event_show *show)
+{
+	bytes_put_u32(w, show->show_id);
+	bytes_put_u64(w, (uint64_t)show->start_ms);
+	bytes_put_u64(w, (uint64_t)show->end_ms);
+	bytes_put_u32(w, show->venue_id);
+	proto_put_text(w, show->venue_name);
+	proto_put_text(w, show->venue_address);
+}
+
+bool proto_get_event_show(struct bytes_reader *r, struct proto_event_show *show)
+{
+	show->show_id = bytes_get_u32(r);
+	show->start_ms = (int64_t)bytes_get_u64(r);
+	show->end_ms = (int64_t)bytes_get_u64(r);
+	show->venue_id = bytes_get_u32(r);
+	proto_get_text(r, &show->venue_name, NAME_SIZE_MAX);
+	return proto_get_text(r, &show->venue_address, ADDRESS_SIZE_MAX);
+}
+
+void proto_put_search_header(struct bytes_writer *w, uint32_t count, bool more)
+{
+	ASSERT(count <= UINT16_MAX);
+	bytes_put_u16(w, (uint16_t)count);
+	bytes_put_u8(w, more);
+}
+
+bool proto_get_search_header(struct bytes_reader *r, uint32_t *count, bool *more)
+{
+	*count = bytes_get_u16(r);
+	uint8_t flag = bytes_get_u8(r);
+	*more = flag == 1;
+	return !r->failed && flag <= 1;
+}
+
+void proto_put_stat(struct bytes_writer *w, struct text name, int64_t value)
+{
+	proto_put_text(w, name);
+	bytes_put_u64(w, (uint64_t)value);
+}
+
+bool proto_get_stat(struct bytes_reader *r, struct text *name, int64_t *value)
+{
+	proto_get_text(r, name, NAME_SIZE_MAX);
+	*value = (int64_t)bytes_get_u64(r);
+	return !r->failed;
+}
+
+void proto_put_snapshot_lsns(struct bytes_writer *w, const uint64_t *lsns, uint32_t count)
+{
+	ASSERT(count <= UINT16_MAX);
+	bytes_put_u16(w, (uint16_t)count);
 	for (uint32_t i = 0; i < count; i++)
-		states[i] = (p[i / 4] >> (2 * (i % 4))) & 3;
+		bytes_put_u64(w, lsns[i]);
+}
+
+bool proto_get_snapshot_lsns(struct bytes_reader *r, uint64_t *lsns, uint32_t capacity,
+			     uint32_t *count)
+{
+	*count = 0;
+	uint16_t n = bytes_get_u16(r);
+	if (r->failed || n > capacity || (size_t)n * 8 > r->size - r->offset)
+		return false;
+	for (uint16_t i = 0; i < n; i++)
+		lsns[i] = bytes_get_u64(r);
+	*count = n;
 	return true;
 }

@@ -172,5 +172,62 @@ bool proto_get_text(struct bytes_reader *r, struct text *text, uint32_t size_max
 /* Seat states packed four to a byte, seat 0 in the low bits of byte 0. */
 void proto_put_states(struct bytes_writer *w, const uint8_t *states, uint32_t count);
 bool proto_get_states(struct bytes_reader *r, uint8_t *states, uint32_t count);
+/* Unpacks count states from packed ((count + 3) / 4 bytes), one byte a seat. */
+void proto_states_unpack(const uint8_t *packed, uint32_t count, uint8_t *states);
+
+/*
+ * Response payloads that have no engine struct of their own (PROTOCOL.md gives
+ * their bytes). Each get returns false when the payload is short or a field is out
+ * of range; decoded texts, layouts and packed states borrow from the reader's bytes.
+ */
+
+/* HELLO's response. */
+struct proto_hello_info {
+	uint16_t version;
+	uint32_t frame_size_max;
+	uint16_t workers;
+	uint16_t hold_seats_max;
+	uint32_t wait_timeout_ms_max;
+	struct text server_version; /* 0..UINT16_MAX bytes */
+};
+
+void proto_put_hello_info(struct bytes_writer *w, const struct proto_hello_info *info);
+bool proto_get_hello_info(struct bytes_reader *r, struct proto_hello_info *info);
+
+/* SEATMAP's response: the show's venue, its layout (1..COMMAND_SIZE_MAX bytes) and
+ * the packed state of each of the layout's seats. */
+void proto_put_seatmap(struct bytes_writer *w, uint32_t venue_id, const struct layout *layout,
+		       const uint8_t *states, uint32_t seats_count);
+/* The states count must be layout->seats_count; unpack them with proto_states_unpack. */
+bool proto_get_seatmap(struct bytes_reader *r, uint32_t *venue_id, struct layout *layout,
+		       const uint8_t **states_packed);
+
+/* One show of EVENT's response, which lists them after the event and a u16 count. */
+struct proto_event_show {
+	uint32_t show_id;
+	int64_t start_ms;
+	int64_t end_ms;
+	uint32_t venue_id;
+	struct text venue_name;	   /* 0..NAME_SIZE_MAX bytes */
+	struct text venue_address; /* 0..ADDRESS_SIZE_MAX bytes */
+};
+
+void proto_put_event_show(struct bytes_writer *w, const struct proto_event_show *show);
+bool proto_get_event_show(struct bytes_reader *r, struct proto_event_show *show);
+
+/* SEARCH's response starts with the hit count (0..UINT16_MAX) and whether more shows
+ * match (a u8, 0 or 1); the hits follow (proto_put_hit). */
+void proto_put_search_header(struct bytes_writer *w, uint32_t count, bool more);
+bool proto_get_search_header(struct bytes_reader *r, uint32_t *count, bool *more);
+
+/* One entry of STATS's response, which lists them after a u16 count. */
+void proto_put_stat(struct bytes_writer *w, struct text name, int64_t value);
+bool proto_get_stat(struct bytes_reader *r, struct text *name, int64_t *value);
+
+/* SNAPSHOT's response: a u16 count of shards, then each shard's snapshot LSN. */
+void proto_put_snapshot_lsns(struct bytes_writer *w, const uint64_t *lsns, uint32_t count);
+/* False as well when there are more than capacity LSNs. */
+bool proto_get_snapshot_lsns(struct bytes_reader *r, uint64_t *lsns, uint32_t capacity,
+			     uint32_t *count);
 
 #endif

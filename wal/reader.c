@@ -21,33 +21,32 @@
 #include "base.h"
 #include "files.h"
 
-struct mapping {
-	const uint8_t *bytes;
-	size_t size;
-};
-
-static int segment_map(int dir_fd, uint64_t sequence, struct mapping *map)
+int wal_segment_map(int dir_fd, uint64_t sequence, struct wal_mapping *map)
 {
 	char name[64];
 	wal_segment_name(sequence, name, sizeof(name));
+	*map = (struct wal_mapping){ 0 };
 	int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	struct stat st;
 	int error = fstat(fd, &st) < 0 ? -errno : 0;
-	map->size = error == 0 ? (size_t)st.st_size : 0;
-	map->bytes = NULL;
-	if (error == 0 && map->size > 0) {
-		/* Populating the whole mapping at once costs far less than a fault per page:
-		 * every byte is read anyway. */
-		void *p = mmap(NULL, map->size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (error == 0 && st.st_size > 0) {
+		void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 		if (p == MAP_FAILED)
 			error = -errno;
 		else
-			map->bytes = p;
+			*map = (struct wal_mapping){ .bytes = p, .size = (size_t)st.st_size };
 	}
 	close(fd);
 	return error;
+}
+
+void wal_segment_unmap(struct wal_mapping *map)
+{
+	if (map->bytes != NULL)
+		munmap((void *)map->bytes, map->size);
+	*map = (struct wal_mapping){ 0 };
 }
 
 /* The first non-zero byte in [from, end), or end. */
@@ -79,13 +78,6 @@ static uint64_t nonzero_end(const uint8_t *bytes, uint64_t from, uint64_t end)
 	return end;
 }
 
-static void segment_unmap(struct mapping *map)
-{
-	if (map->bytes != NULL)
-		munmap((void *)map->bytes, map->size);
-	map->bytes = NULL;
-}
-
 /* Records corruption found in a segment at an offset, with what was wrong there. */
 static void corrupt(struct wal_scan *scan, uint64_t sequence, uint64_t offset,
 		    const char *detail)
@@ -106,7 +98,7 @@ static void corrupt(struct wal_scan *scan, uint64_t sequence, uint64_t offset,
  * was cut — because only the last flush can be unsynced. A record of a flush that
  * began later proves the damaged records were synced: corruption.
  */
-static void tail_classify(struct wal_scan *scan, const struct mapping *map,
+static void tail_classify(struct wal_scan *scan, const struct wal_mapping *map,
 			  const struct wal_segment_info *info, uint64_t start)
 {
 	uint64_t end = nonzero_end(map->bytes, start, map->size);
@@ -142,7 +134,7 @@ static void tail_classify(struct wal_scan *scan, const struct mapping *map,
 }
 
 /* Reads the records of a started segment; classifies what follows them if last. */
-static void segment_records(struct wal_scan *scan, const struct mapping *map,
+static void segment_records(struct wal_scan *scan, const struct wal_mapping *map,
 			    struct wal_segment_info *info, bool last)
 {
 	uint64_t offset = WAL_SEGMENT_HEADER_SIZE;
@@ -213,8 +205,8 @@ static const char *header_mismatch(const struct wal_segment_header *header, uint
 static int segment_scan(struct wal_scan *scan, int dir_fd, uint32_t shard_index,
 			struct wal_segment_info *info, uint64_t expected_lsn, bool last)
 {
-	struct mapping map;
-	int error = segment_map(dir_fd, info->sequence, &map);
+	struct wal_mapping map;
+	int error = wal_segment_map(dir_fd, info->sequence, &map);
 	if (error != 0)
 		return error;
 	info->file_size = map.size;
@@ -242,7 +234,7 @@ static int segment_scan(struct wal_scan *scan, int dir_fd, uint32_t shard_index,
 	} else {
 		corrupt(scan, info->sequence, 0, "bad segment header (magic, version or checksum)");
 	}
-	segment_unmap(&map);
+	wal_segment_unmap(&map);
 	return 0;
 }
 
@@ -250,15 +242,15 @@ static int segment_scan(struct wal_scan *scan, int dir_fd, uint32_t shard_index,
 static int spares_check(struct wal_scan *scan, int dir_fd, uint32_t first)
 {
 	for (uint32_t i = first; i < scan->segments_count && scan->state != WAL_SCAN_CORRUPT; i++) {
-		struct mapping map;
-		int error = segment_map(dir_fd, scan->segments[i].sequence, &map);
+		struct wal_mapping map;
+		int error = wal_segment_map(dir_fd, scan->segments[i].sequence, &map);
 		if (error != 0)
 			return error;
 		uint64_t nonzero = nonzero_first(map.bytes, 0, map.size);
 		if (nonzero != map.size)
 			corrupt(scan, scan->segments[i].sequence, nonzero,
 				"a segment after the end of the log holds data");
-		segment_unmap(&map);
+		wal_segment_unmap(&map);
 	}
 	return 0;
 }
@@ -274,8 +266,8 @@ static int headers_read(struct wal_scan *scan, int dir_fd, uint32_t *last_starte
 {
 	*last_started = UINT32_MAX;
 	for (uint32_t i = 0; i < scan->segments_count && scan->state != WAL_SCAN_CORRUPT; i++) {
-		struct mapping map;
-		int error = segment_map(dir_fd, scan->segments[i].sequence, &map);
+		struct wal_mapping map;
+		int error = wal_segment_map(dir_fd, scan->segments[i].sequence, &map);
 		if (error != 0)
 			return error;
 		uint64_t header_end = map.size < WAL_SEGMENT_HEADER_SIZE ? map.size
@@ -288,7 +280,7 @@ static int headers_read(struct wal_scan *scan, int dir_fd, uint32_t *last_starte
 				 map.size, WAL_SEGMENT_SIZE_MIN);
 			corrupt(scan, scan->segments[i].sequence, 0, detail);
 		}
-		segment_unmap(&map);
+		wal_segment_unmap(&map);
 		if (started)
 			*last_started = i;
 	}
@@ -350,46 +342,103 @@ void wal_scan_finish(struct wal_scan *scan)
 	scan->segments = NULL;
 }
 
-int wal_replay(int dir_fd, const struct wal_scan *scan, uint64_t from_lsn, wal_record_fn *fn,
-	       void *context)
+uint32_t wal_scan_walked_count(const struct wal_scan *scan)
 {
-	ASSERT(scan->state != WAL_SCAN_CORRUPT);
-	for (uint32_t i = 0; i < scan->started_count; i++) {
-		const struct wal_segment_info *info = &scan->segments[i];
-		if (info->last_lsn < from_lsn || info->records == 0)
-			continue;
-		struct mapping map;
-		int error = segment_map(dir_fd, info->sequence, &map);
-		if (error != 0)
-			return error;
-		/* The readahead hint halves replay time on a cold cache. */
-		madvise((void *)map.bytes, map.size, MADV_SEQUENTIAL);
-		int result = 0;
-		uint64_t expected = info->first_lsn;
-		for (uint64_t offset = WAL_SEGMENT_HEADER_SIZE; offset < info->data_end && result == 0;
-		     expected++) {
-			struct wal_record record;
-			size_t next;
-			/* The scan verified every checksum; the LSNs still say whether the
-			 * file is the one that was scanned. */
-			if (wal_record_decode_verified(map.bytes, info->data_end, offset, &record,
-						       &next) != WAL_RECORD_OK ||
-			    record.lsn != expected) {
-				result = -EIO;
-				break;
-			}
-			if (record.lsn >= from_lsn)
-				result = fn(context, &record);
-			offset = next;
+	uint32_t count = scan->started_count;
+	ASSERT(count <= scan->segments_count);
+	bool damaged = scan->state == WAL_SCAN_CORRUPT && count < scan->segments_count &&
+		       scan->segments[count].sequence == scan->tail_sequence &&
+		       scan->segments[count].started;
+	return count + damaged;
+}
+
+/*
+ * Calls fn for the records of segment `index` with lsn >= from_lsn, up to `end`.
+ * `verified`: the scan checked every checksum up to end, so decoding skips them;
+ * the LSNs still say whether the file is the one that was scanned.
+ */
+static int segment_walk(int dir_fd, const struct wal_scan *scan, uint32_t index, uint64_t end,
+			uint64_t from_lsn, bool verified, wal_record_at_fn *fn, void *context)
+{
+	ASSERT(index < wal_scan_walked_count(scan));
+	const struct wal_segment_info *info = &scan->segments[index];
+	ASSERT(end >= WAL_SEGMENT_HEADER_SIZE);
+	struct wal_mapping map;
+	int error = wal_segment_map(dir_fd, info->sequence, &map);
+	if (error != 0)
+		return error;
+	/* The readahead hint halves replay time on a cold cache. */
+	madvise((void *)map.bytes, map.size, MADV_SEQUENTIAL);
+	/* A file that no longer matches its scan changed under us: an I/O error, since
+	 * nothing here can tell what it holds now. */
+	int result = map.size < end ? -EIO : 0;
+	uint64_t expected = info->first_lsn;
+	for (uint64_t offset = WAL_SEGMENT_HEADER_SIZE; result == 0 && offset < end; expected++) {
+		struct wal_record record;
+		size_t next;
+		enum wal_record_status status =
+			verified ? wal_record_decode_verified(map.bytes, end, offset, &record, &next)
+				 : wal_record_decode(map.bytes, end, offset, &record, &next);
+		if (status != WAL_RECORD_OK || record.lsn != expected) {
+			result = -EIO;
+			break;
 		}
-		segment_unmap(&map);
+		if (record.lsn >= from_lsn)
+			result = fn(context, &record, index, offset);
+		offset = next;
+	}
+	wal_segment_unmap(&map);
+	return result;
+}
+
+int wal_walk(int dir_fd, const struct wal_scan *scan, uint64_t from_lsn, wal_record_at_fn *fn,
+	     void *context)
+{
+	uint32_t count = wal_scan_walked_count(scan);
+	for (uint32_t i = 0; i < count; i++) {
+		const struct wal_segment_info *info = &scan->segments[i];
+		if (i < scan->started_count && (info->records == 0 || info->last_lsn < from_lsn))
+			continue;
+		uint64_t end = i < scan->started_count ? info->data_end : scan->tail_offset;
+		int result = segment_walk(dir_fd, scan, i, end, from_lsn, false, fn, context);
 		if (result != 0)
 			return result;
 	}
 	return 0;
 }
 
-static int zero_range(int dir_fd, uint64_t sequence, uint64_t start, uint64_t end)
+/* wal_replay's function, called through the walk. */
+struct replay_call {
+	wal_record_fn *fn;
+	void *context;
+};
+
+static int replay_record(void *context, const struct wal_record *record, uint32_t segment_index,
+			 uint64_t offset)
+{
+	(void)segment_index, (void)offset;
+	const struct replay_call *call = context;
+	return call->fn(call->context, record);
+}
+
+int wal_replay(int dir_fd, const struct wal_scan *scan, uint64_t from_lsn, wal_record_fn *fn,
+	       void *context)
+{
+	ASSERT(scan->state != WAL_SCAN_CORRUPT);
+	struct replay_call call = { .fn = fn, .context = context };
+	for (uint32_t i = 0; i < scan->started_count; i++) {
+		const struct wal_segment_info *info = &scan->segments[i];
+		if (info->last_lsn < from_lsn || info->records == 0)
+			continue;
+		int result = segment_walk(dir_fd, scan, i, info->data_end, from_lsn, true,
+					  replay_record, &call);
+		if (result != 0)
+			return result;
+	}
+	return 0;
+}
+
+int wal_segment_zero(int dir_fd, uint64_t sequence, uint64_t start, uint64_t end)
 {
 	char name[64];
 	wal_segment_name(sequence, name, sizeof(name));
@@ -413,7 +462,8 @@ int wal_tail_cut(int dir_fd, const struct wal_scan *scan)
 	ASSERT(scan->state != WAL_SCAN_CORRUPT);
 	int error = 0;
 	if (scan->state == WAL_SCAN_TORN && !scan->tail_drop)
-		error = zero_range(dir_fd, scan->tail_sequence, scan->tail_offset, scan->tail_end);
+		error = wal_segment_zero(dir_fd, scan->tail_sequence, scan->tail_offset,
+					 scan->tail_end);
 	/* Spares, and a last segment whose first flush was torn with its header, go:
 	 * the writer prepares fresh ones. */
 	for (uint32_t i = scan->started_count; i < scan->segments_count && error == 0; i++) {

@@ -7,6 +7,7 @@
 #define BOXOFFICE_WAL_READER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "record.h"
@@ -58,5 +59,39 @@ int wal_replay(int dir_fd, const struct wal_scan *scan, uint64_t from_lsn, wal_r
 
 /* Zeroes a torn tail found by wal_scan (and removes spares); syncs. Returns 0 or -errno. */
 int wal_tail_cut(int dir_fd, const struct wal_scan *scan);
+
+/* Tools: reading segments in place, walking every intact record, repairing. */
+
+/* A segment file mapped read-only; an empty file maps to no bytes. */
+struct wal_mapping {
+	const uint8_t *bytes;
+	size_t size;
+};
+
+/* Maps segment `sequence` of dir. Returns 0 or -errno (*map is then empty). */
+int wal_segment_map(int dir_fd, uint64_t sequence, struct wal_mapping *map);
+void wal_segment_unmap(struct wal_mapping *map); /* accepts an empty one */
+
+/*
+ * How many segments, from the first, hold records that are intact up to some end:
+ * the first started_count, and on a CORRUPT scan also the segment that holds the
+ * corruption when its header is valid (its records before tail_offset are intact).
+ */
+uint32_t wal_scan_walked_count(const struct wal_scan *scan);
+
+/*
+ * Calls fn for every intact record with lsn >= from_lsn, in order, with the index
+ * (into scan->segments) and offset of the segment it lies in, until fn returns
+ * non-zero. Unlike wal_replay it accepts a CORRUPT scan, and walks the intact start
+ * of the corrupt segment (see wal_scan_walked_count). Returns 0, fn's result, or
+ * -errno (-EIO when a segment no longer holds what the scan found).
+ */
+typedef int wal_record_at_fn(void *context, const struct wal_record *record,
+			     uint32_t segment_index, uint64_t offset);
+int wal_walk(int dir_fd, const struct wal_scan *scan, uint64_t from_lsn, wal_record_at_fn *fn,
+	     void *context);
+
+/* Zeroes bytes [start, end) of segment `sequence` and syncs it. Returns 0 or -errno. */
+int wal_segment_zero(int dir_fd, uint64_t sequence, uint64_t start, uint64_t end);
 
 #endif

@@ -12,95 +12,13 @@
  * Expected sizes: a few venues and shows, a few hundred seats per show, tens of
  * thousands of holds per run, at most one live entry per (show, user).
  */
-#include "model.h"
+#include "model_internal.h"
 
 #include <stdlib.h>
-#include <string.h>
-
-enum model_seat_state {
-	MODEL_SEAT_FREE = 0,
-	MODEL_SEAT_HELD = 1,
-	MODEL_SEAT_BOOKED = 2,
-	MODEL_SEAT_BLOCKED = 3,
-	MODEL_SEAT_POOLED = 4,
-};
-
-enum model_hold_state {
-	MODEL_HOLD_ACTIVE = 0,
-	MODEL_HOLD_EXPIRED = 1,
-	MODEL_HOLD_RELEASED = 2,
-	MODEL_HOLD_CONFIRMED = 3, /* it is now the booking with the same id */
-};
-
-struct model_hold {
-	uint64_t hold_id;
-	uint64_t user_id;
-	int64_t deadline_ms;
-	uint8_t state;	     /* enum model_hold_state */
-	uint8_t seats_count; /* 1..HOLD_SEATS_COUNT_MAX */
-	uint32_t seats[HOLD_SEATS_COUNT_MAX];
-	uint8_t payment_ref_size; /* set when confirmed */
-	char payment_ref[PAYMENT_REF_SIZE_MAX];
-	bool booking_cancelled;
-};
-
-struct model_show {
-	struct command_show_put put; /* defaults applied */
-	uint32_t seats_count;
-	uint32_t tier_seats_count[TIER_COUNT];
-	uint8_t *seat_states; /* enum model_seat_state, per seat id */
-	uint8_t *seat_tiers;
-	uint32_t *seat_rows;   /* row index within the venue */
-	uint32_t *seat_owners; /* hold n of the hold or booking, 0 for none */
-	struct model_hold *holds; /* holds[n - 1]; the next n is holds_count + 1 */
-	uint32_t holds_count;
-	uint32_t holds_capacity;
-};
-
-/* A waiting-list entry: waiting, or terminal (offered, sold out, lapsed) until removed. */
-struct model_entry {
-	uint32_t show_id;
-	uint64_t user_id;
-	uint64_t sequence; /* join sequence number, engine-wide, from 1 */
-	uint8_t tier;
-	uint8_t seats_count;
-	bool together;
-	uint8_t state; /* enum waiter_state, never WAITER_NONE */
-	int64_t timer_due_ms;
-	uint64_t offer_hold_id;
-	int64_t offer_deadline_ms;
-	uint8_t offer_seats_count;
-	uint32_t offer_seats[HOLD_SEATS_COUNT_MAX];
-};
-
-/* A catalog entity is kept as its put command, decoded from the model's own copy of
- * its encoding (so that its texts and layout are the model's). */
-struct model_entity {
-	uint8_t *bytes;
-	size_t size;
-	struct command command; /* borrows from bytes */
-};
-
-struct model {
-	struct engine_config config;
-	int64_t clock_ms;
-	uint64_t join_sequence_last;
-	bool changed; /* by the command being applied, timers included */
-	struct model_entity *entities; /* locations, venues, events and shows, as put */
-	uint32_t entities_count, entities_capacity;
-	struct model_show *shows;
-	uint32_t shows_count, shows_capacity;
-	struct model_entry *entries;
-	uint32_t entries_count, entries_capacity;
-	uint64_t *active_hold_ids; /* holds that still have a timer; unordered */
-	uint32_t active_count, active_capacity;
-	struct engine_event *events;
-	uint32_t events_count, events_capacity;
-};
 
 /* Memory. */
 
-static void *grow(void *items, uint32_t *capacity, size_t item_size, uint32_t needed)
+void *model_grow(void *items, uint32_t *capacity, size_t item_size, uint32_t needed)
 {
 	if (needed <= *capacity)
 		return items;
@@ -113,12 +31,7 @@ static void *grow(void *items, uint32_t *capacity, size_t item_size, uint32_t ne
 	return items;
 }
 
-/* Grows the array by one zeroed item and gives a pointer to it. */
-#define APPEND(array, count, capacity)                                         \
-	((array) = grow((array), &(capacity), sizeof(*(array)), (count) + 1), \
-	 memset(&(array)[(count)], 0, sizeof(*(array))), &(array)[(count)++])
-
-static void *alloc_zeroed(size_t count, size_t size)
+void *model_alloc_zeroed(size_t count, size_t size)
 {
 	void *p = calloc(count ? count : 1, size);
 	ASSERT(p != NULL);
@@ -127,7 +40,7 @@ static void *alloc_zeroed(size_t count, size_t size)
 
 /* Catalog lookups: linear scans by id. */
 
-static uint32_t entity_id(const struct command *command)
+uint32_t model_entity_id(const struct command *command)
 {
 	switch (command->type) {
 	case COMMAND_LOCATION_PUT:
@@ -144,18 +57,18 @@ static uint32_t entity_id(const struct command *command)
 	return 0;
 }
 
-static const struct command *entity_find(const struct model *model, enum command_type type,
-					 uint32_t id)
+const struct command *model_entity_find(const struct model *model, enum command_type type,
+					uint32_t id)
 {
 	for (uint32_t i = 0; i < model->entities_count; i++) {
 		const struct command *command = &model->entities[i].command;
-		if (command->type == type && entity_id(command) == id)
+		if (command->type == type && model_entity_id(command) == id)
 			return command;
 	}
 	return NULL;
 }
 
-static struct model_show *show_find(const struct model *model, uint32_t id)
+struct model_show *model_show_find(const struct model *model, uint32_t id)
 {
 	for (uint32_t i = 0; i < model->shows_count; i++) {
 		if (model->shows[i].put.show_id == id)
@@ -165,9 +78,9 @@ static struct model_show *show_find(const struct model *model, uint32_t id)
 }
 
 /* CONFIRM step 1: the show exists and n was issued. */
-static struct model_hold *hold_lookup(const struct model *model, uint64_t hold_id)
+struct model_hold *model_hold_lookup(const struct model *model, uint64_t hold_id)
 {
-	struct model_show *show = show_find(model, hold_id_show(hold_id));
+	struct model_show *show = model_show_find(model, hold_id_show(hold_id));
 	uint32_t n = (uint32_t)hold_id;
 	if (show == NULL || n == 0 || n > show->holds_count)
 		return NULL;
@@ -186,13 +99,13 @@ static uint32_t seats_count_in(const struct model_show *show, uint8_t tier, uint
 }
 
 /* Seats of this tier held by holds, offers included; pooled seats are not held. */
-static uint32_t held_count(const struct model_show *show, uint8_t tier)
+uint32_t model_held_count(const struct model_show *show, uint8_t tier)
 {
 	return seats_count_in(show, tier, MODEL_SEAT_HELD);
 }
 
-static struct model_entry *entry_find(const struct model *model, uint32_t show_id,
-				      uint64_t user_id)
+struct model_entry *model_entry_find(const struct model *model, uint32_t show_id,
+				     uint64_t user_id)
 {
 	for (uint32_t i = 0; i < model->entries_count; i++) {
 		if (model->entries[i].show_id == show_id && model->entries[i].user_id == user_id)
@@ -201,7 +114,7 @@ static struct model_entry *entry_find(const struct model *model, uint32_t show_i
 	return NULL;
 }
 
-static void entry_remove(struct model *model, struct model_entry *entry)
+void model_entry_remove(struct model *model, struct model_entry *entry)
 {
 	uint32_t index = (uint32_t)(entry - model->entries);
 	ASSERT(index < model->entries_count);
@@ -221,7 +134,7 @@ static struct model_entry *line_head(const struct model *model, uint32_t show_id
 	return head;
 }
 
-static uint32_t line_length(const struct model *model, uint32_t show_id, uint8_t tier)
+uint32_t model_line_length(const struct model *model, uint32_t show_id, uint8_t tier)
 {
 	uint32_t count = 0;
 	for (uint32_t i = 0; i < model->entries_count; i++) {
@@ -232,8 +145,8 @@ static uint32_t line_length(const struct model *model, uint32_t show_id, uint8_t
 }
 
 /* Held and booked seats of the user's holds and bookings, plus a waiting entry's count. */
-static uint32_t user_total(const struct model *model, const struct model_show *show,
-			   uint64_t user_id)
+uint32_t model_user_total(const struct model *model, const struct model_show *show,
+			  uint64_t user_id)
 {
 	uint32_t total = 0;
 	for (uint32_t s = 0; s < show->seats_count; s++) {
@@ -243,7 +156,7 @@ static uint32_t user_total(const struct model *model, const struct model_show *s
 		ASSERT(show->seat_owners[s] >= 1 && show->seat_owners[s] <= show->holds_count);
 		total += show->holds[show->seat_owners[s] - 1].user_id == user_id;
 	}
-	const struct model_entry *entry = entry_find(model, show->put.show_id, user_id);
+	const struct model_entry *entry = model_entry_find(model, show->put.show_id, user_id);
 	if (entry != NULL && entry->state == WAITER_WAITING)
 		total += entry->seats_count;
 	return total;
@@ -271,8 +184,8 @@ struct model_runs {
 static struct model_runs runs_compute(const struct model_show *show, uint8_t tier, uint8_t state)
 {
 	struct model_runs runs = {
-		.firsts = alloc_zeroed(show->seats_count, sizeof(uint32_t)),
-		.lengths = alloc_zeroed(show->seats_count, sizeof(uint32_t)),
+		.firsts = model_alloc_zeroed(show->seats_count, sizeof(uint32_t)),
+		.lengths = model_alloc_zeroed(show->seats_count, sizeof(uint32_t)),
 	};
 	bool previous_in = false;
 	for (uint32_t s = 0; s < show->seats_count; s++) {
@@ -344,8 +257,8 @@ static bool select_runs(const struct model_runs *runs, uint32_t k, bool together
 	return false;
 }
 
-static bool seats_select(const struct model_show *show, uint8_t tier, uint8_t state, uint32_t k,
-			 bool together, uint32_t *seats)
+bool model_seats_select(const struct model_show *show, uint8_t tier, uint8_t state, uint32_t k,
+			bool together, uint32_t *seats)
 {
 	ASSERT(k >= 1 && k <= HOLD_SEATS_COUNT_MAX);
 	struct model_runs runs = runs_compute(show, tier, state);
@@ -359,9 +272,9 @@ static bool seats_select(const struct model_show *show, uint8_t tier, uint8_t st
 
 /* Holds, returning seats and serving lines. */
 
-static struct model_hold *hold_make(struct model *model, struct model_show *show,
-				    uint64_t user_id, const uint32_t *seats,
-				    uint32_t seats_count, int64_t deadline_ms)
+struct model_hold *model_hold_make(struct model *model, struct model_show *show,
+				   uint64_t user_id, const uint32_t *seats,
+				   uint32_t seats_count, int64_t deadline_ms)
 {
 	struct model_hold *hold = APPEND(show->holds, show->holds_count, show->holds_capacity);
 	uint32_t n = show->holds_count;
@@ -383,7 +296,7 @@ static struct model_hold *hold_make(struct model *model, struct model_show *show
 }
 
 /* The hold is no longer active: its timer goes. */
-static void hold_end(struct model *model, struct model_hold *hold, uint8_t state)
+void model_hold_end(struct model *model, struct model_hold *hold, uint8_t state)
 {
 	ASSERT(hold->state == MODEL_HOLD_ACTIVE);
 	hold->state = state;
@@ -396,7 +309,7 @@ static void hold_end(struct model *model, struct model_hold *hold, uint8_t state
 	ASSERT(false);
 }
 
-static void tier_serve(struct model *model, struct model_show *show, uint8_t tier)
+void model_tier_serve(struct model *model, struct model_show *show, uint8_t tier)
 {
 	uint32_t show_id = show->put.show_id;
 	for (;;) {
@@ -410,11 +323,11 @@ static void tier_serve(struct model *model, struct model_show *show, uint8_t tie
 			return;
 		}
 		uint32_t seats[HOLD_SEATS_COUNT_MAX];
-		if (seats_select(show, tier, MODEL_SEAT_POOLED, head->seats_count,
-				 head->together, seats)) {
+		if (model_seats_select(show, tier, MODEL_SEAT_POOLED, head->seats_count,
+				       head->together, seats)) {
 			int64_t deadline_ms = model->clock_ms + show->put.hold_ttl_ms;
-			struct model_hold *offer = hold_make(model, show, head->user_id, seats,
-							     head->seats_count, deadline_ms);
+			struct model_hold *offer = model_hold_make(model, show, head->user_id, seats,
+								   head->seats_count, deadline_ms);
 			head->state = WAITER_OFFERED;
 			head->offer_hold_id = offer->hold_id;
 			head->offer_deadline_ms = deadline_ms;
@@ -429,7 +342,7 @@ static void tier_serve(struct model *model, struct model_show *show, uint8_t tie
 			event->waiter_seq = head->sequence;
 			event->seats_count = head->seats_count;
 			memcpy(event->seats, seats, sizeof(seats));
-		} else if (held_count(show, tier) == 0) {
+		} else if (model_held_count(show, tier) == 0) {
 			head->state = WAITER_SOLD_OUT;
 			head->timer_due_ms = model->clock_ms + model->config.waitlist_idle_ms;
 			struct engine_event *event = event_add(model, ENGINE_EVENT_SOLD_OUT, show_id,
@@ -443,33 +356,33 @@ static void tier_serve(struct model *model, struct model_show *show, uint8_t tie
 	}
 }
 
-static void tiers_serve(struct model *model, struct model_show *show,
-			const bool received[TIER_COUNT])
+void model_tiers_serve(struct model *model, struct model_show *show,
+		       const bool received[TIER_COUNT])
 {
 	for (uint8_t tier = 0; tier < TIER_COUNT; tier++) {
 		if (received[tier])
-			tier_serve(model, show, tier);
+			model_tier_serve(model, show, tier);
 	}
 }
 
-static void seat_return(const struct model *model, struct model_show *show, uint32_t seat,
-			bool received[TIER_COUNT])
+void model_seat_return(const struct model *model, struct model_show *show, uint32_t seat,
+		       bool received[TIER_COUNT])
 {
 	uint8_t tier = show->seat_tiers[seat];
-	bool line = line_length(model, show->put.show_id, tier) > 0;
+	bool line = model_line_length(model, show->put.show_id, tier) > 0;
 	show->seat_states[seat] = line ? MODEL_SEAT_POOLED : MODEL_SEAT_FREE;
 	show->seat_owners[seat] = 0;
 	received[tier] = true;
 }
 
-static void hold_seats_return(struct model *model, struct model_show *show,
-			      const struct model_hold *hold)
+void model_hold_seats_return(struct model *model, struct model_show *show,
+			     const struct model_hold *hold)
 {
 	bool received[TIER_COUNT] = { false };
 	for (uint32_t i = 0; i < hold->seats_count; i++)
-		seat_return(model, show, hold->seats[i], received);
+		model_seat_return(model, show, hold->seats[i], received);
 	model->changed = true;
-	tiers_serve(model, show, received);
+	model_tiers_serve(model, show, received);
 }
 
 /* Time and timers. */
@@ -494,7 +407,7 @@ static bool timer_next(const struct model *model, struct model_timer *next)
 {
 	bool found = false;
 	for (uint32_t i = 0; i < model->active_count; i++) {
-		const struct model_hold *hold = hold_lookup(model, model->active_hold_ids[i]);
+		const struct model_hold *hold = model_hold_lookup(model, model->active_hold_ids[i]);
 		ASSERT(hold != NULL && hold->state == MODEL_HOLD_ACTIVE);
 		struct model_timer t = { hold->deadline_ms, 0, hold->hold_id };
 		if (!found || timer_before(t, *next))
@@ -513,15 +426,15 @@ static bool timer_next(const struct model *model, struct model_timer *next)
 
 static void hold_expire(struct model *model, uint64_t hold_id)
 {
-	struct model_hold *hold = hold_lookup(model, hold_id);
-	struct model_show *show = show_find(model, hold_id_show(hold_id));
-	hold_end(model, hold, MODEL_HOLD_EXPIRED);
+	struct model_hold *hold = model_hold_lookup(model, hold_id);
+	struct model_show *show = model_show_find(model, hold_id_show(hold_id));
+	model_hold_end(model, hold, MODEL_HOLD_EXPIRED);
 	struct engine_event *event = event_add(model, ENGINE_EVENT_HOLD_EXPIRED,
 					       show->put.show_id, hold->user_id);
 	event->hold_id = hold->hold_id;
 	event->seats_count = hold->seats_count;
 	memcpy(event->seats, hold->seats, sizeof(hold->seats));
-	hold_seats_return(model, show, hold);
+	model_hold_seats_return(model, show, hold);
 }
 
 static void entry_timer_fire(struct model *model, uint64_t sequence)
@@ -533,7 +446,7 @@ static void entry_timer_fire(struct model *model, uint64_t sequence)
 	}
 	ASSERT(entry != NULL);
 	if (entry->state != WAITER_WAITING) {
-		entry_remove(model, entry);
+		model_entry_remove(model, entry);
 		return;
 	}
 	entry->state = WAITER_LAPSED;
@@ -542,7 +455,7 @@ static void entry_timer_fire(struct model *model, uint64_t sequence)
 	event->tier = entry->tier;
 	event->waiter_seq = entry->sequence;
 	entry->timer_due_ms = model->clock_ms + model->config.waitlist_idle_ms;
-	tier_serve(model, show_find(model, entry->show_id), entry->tier);
+	model_tier_serve(model, model_show_find(model, entry->show_id), entry->tier);
 }
 
 static void timers_fire(struct model *model)
@@ -557,433 +470,13 @@ static void timers_fire(struct model *model)
 	}
 }
 
-/* Catalog commands. */
-
-static bool location_same(const struct command_location_put *a,
-			  const struct command_location_put *b)
-{
-	return text_equal(a->name, b->name) && memcmp(a->country, b->country, COUNTRY_SIZE) == 0 &&
-	       a->lat_e6 == b->lat_e6 && a->lon_e6 == b->lon_e6;
-}
-
-static bool venue_same(const struct command_venue_put *a, const struct command_venue_put *b)
-{
-	return a->location_id == b->location_id && text_equal(a->name, b->name) &&
-	       text_equal(a->address, b->address) && a->lat_e6 == b->lat_e6 &&
-	       a->lon_e6 == b->lon_e6 && a->layout.size == b->layout.size &&
-	       memcmp(a->layout.bytes, b->layout.bytes, a->layout.size) == 0;
-}
-
-static bool event_same(const struct command_event_put *a, const struct command_event_put *b)
-{
-	bool same = a->location_id == b->location_id && text_equal(a->title, b->title) &&
-		    text_equal(a->description, b->description) && a->type == b->type &&
-		    text_equal(a->language, b->language) && a->duration_min == b->duration_min &&
-		    a->tags_count == b->tags_count;
-	for (uint8_t i = 0; same && i < a->tags_count; i++)
-		same = text_equal(a->tags[i], b->tags[i]);
-	return same;
-}
-
-static bool show_same(const struct command_show_put *a, const struct command_show_put *b)
-{
-	return a->event_id == b->event_id && a->venue_id == b->venue_id &&
-	       a->start_ms == b->start_ms && a->end_ms == b->end_ms &&
-	       memcmp(a->prices_minor, b->prices_minor, sizeof(a->prices_minor)) == 0 &&
-	       memcmp(a->currency, b->currency, CURRENCY_SIZE) == 0 &&
-	       a->user_seats_max == b->user_seats_max && a->sale_opens_ms == b->sale_opens_ms &&
-	       a->sale_closes_ms == b->sale_closes_ms && a->hold_ttl_ms == b->hold_ttl_ms;
-}
-
-/* Identical content: every field of the put (a show's after its defaults). */
-static bool entity_same(const struct command *a, const struct command *b)
-{
-	switch (a->type) {
-	case COMMAND_LOCATION_PUT:
-		return location_same(&a->location_put, &b->location_put);
-	case COMMAND_VENUE_PUT:
-		return venue_same(&a->venue_put, &b->venue_put);
-	case COMMAND_EVENT_PUT:
-		return event_same(&a->event_put, &b->event_put);
-	default:
-		return show_same(&a->show_put, &b->show_put);
-	}
-}
-
-/* RULES.md steps 2 and 3 of the puts, once the references were checked. */
-static enum status entity_put(struct model *model, const struct command *command)
-{
-	const struct command *found = entity_find(model, command->type, entity_id(command));
-	if (found != NULL)
-		return entity_same(found, command) ? STATUS_OK : STATUS_ALREADY_EXISTS;
-	size_t size = command_encoded_size(command);
-	struct model_entity *entity = APPEND(model->entities, model->entities_count,
-					      model->entities_capacity);
-	entity->bytes = alloc_zeroed(size, 1);
-	entity->size = size;
-	ASSERT(command_encode(command, entity->bytes, size) == size);
-	ASSERT(command_decode(entity->bytes, size, &entity->command) == STATUS_OK);
-	model->changed = true;
-	return STATUS_OK;
-}
-
-/* A new show gets every seat free, with each seat's tier and row from the layout. */
-static void show_create(struct model *model, const struct command_show_put *put,
-			const struct layout *layout)
-{
-	struct model_show *show = APPEND(model->shows, model->shows_count,
-					  model->shows_capacity);
-	show->put = *put;
-	show->seats_count = layout->seats_count;
-	show->seat_states = alloc_zeroed(show->seats_count, 1);
-	show->seat_tiers = alloc_zeroed(show->seats_count, 1);
-	show->seat_rows = alloc_zeroed(show->seats_count, sizeof(uint32_t));
-	show->seat_owners = alloc_zeroed(show->seats_count, sizeof(uint32_t));
-	struct layout_reader reader;
-	struct layout_row row;
-	uint32_t seat = 0;
-	layout_reader_init(&reader, layout);
-	while (layout_reader_next(&reader, &row)) {
-		for (uint8_t r = 0; r < row.runs_count; r++) {
-			for (uint16_t i = 0; i < row.run_seats_counts[r]; i++) {
-				show->seat_tiers[seat] = row.run_tiers[r];
-				show->seat_rows[seat] = row.row_index;
-				show->tier_seats_count[row.run_tiers[r]]++;
-				seat++;
-			}
-		}
-	}
-	ASSERT(seat == show->seats_count);
-}
-
-static enum status catalog_put(struct model *model, const struct command *command)
-{
-	uint32_t location_id = 0;
-	if (command->type == COMMAND_VENUE_PUT)
-		location_id = command->venue_put.location_id;
-	if (command->type == COMMAND_EVENT_PUT)
-		location_id = command->event_put.location_id;
-	if (location_id != 0 && entity_find(model, COMMAND_LOCATION_PUT, location_id) == NULL)
-		return STATUS_NOT_FOUND;
-	if (command->type != COMMAND_SHOW_PUT)
-		return entity_put(model, command);
-	const struct command_show_put *c = &command->show_put;
-	const struct command *event = entity_find(model, COMMAND_EVENT_PUT, c->event_id);
-	const struct command *venue = entity_find(model, COMMAND_VENUE_PUT, c->venue_id);
-	if (event == NULL || venue == NULL)
-		return STATUS_NOT_FOUND;
-	if (venue->venue_put.location_id != event->event_put.location_id)
-		return STATUS_BAD_REQUEST;
-	struct command normalized = *command;
-	if (normalized.show_put.user_seats_max == 0)
-		normalized.show_put.user_seats_max = USER_SEATS_COUNT_MAX_DEFAULT;
-	if (normalized.show_put.hold_ttl_ms == 0)
-		normalized.show_put.hold_ttl_ms = model->config.hold_ttl_ms_default;
-	bool exists = show_find(model, c->show_id) != NULL;
-	/* The layout's bytes stay put when entity_put() moves the entity array. */
-	struct layout layout = venue->venue_put.layout;
-	enum status status = entity_put(model, &normalized);
-	if (status == STATUS_OK && !exists)
-		show_create(model, &normalized.show_put, &layout);
-	return status;
-}
-
-/* Seat commands. */
-
-static void result_seats(struct engine_result *result, const uint32_t *seats, uint32_t count)
-{
-	ASSERT(count <= HOLD_SEATS_COUNT_MAX);
-	result->seats_count = (uint8_t)count;
-	memcpy(result->seats, seats, count * sizeof(*seats));
-}
-
-static enum status seats_block(struct model *model, const struct command_seats_block *c,
-			       struct engine_result *result)
-{
-	struct model_show *show = show_find(model, c->show_id);
-	if (show == NULL)
-		return STATUS_NOT_FOUND;
-	if ((uint64_t)c->seat_first + c->seats_count > show->seats_count)
-		return STATUS_BAD_REQUEST;
-	uint8_t wanted = c->blocked ? MODEL_SEAT_FREE : MODEL_SEAT_BLOCKED;
-	uint32_t last = c->seat_first + c->seats_count;
-	for (uint32_t s = c->seat_first; s < last; s++) {
-		if (show->seat_states[s] != wanted && result->seats_count < HOLD_SEATS_COUNT_MAX)
-			result->seats[result->seats_count++] = s;
-	}
-	if (result->seats_count > 0)
-		return STATUS_SEAT_UNAVAILABLE;
-	bool received[TIER_COUNT] = { false };
-	for (uint32_t s = c->seat_first; s < last; s++) {
-		if (c->blocked)
-			show->seat_states[s] = MODEL_SEAT_BLOCKED;
-		else
-			seat_return(model, show, s, received);
-	}
-	model->changed = true;
-	tiers_serve(model, show, received);
-	return STATUS_OK;
-}
-
-static bool on_sale(const struct model *model, const struct model_show *show)
-{
-	return show->put.sale_opens_ms <= model->clock_ms &&
-	       model->clock_ms < show->put.sale_closes_ms;
-}
-
-/* HOLD step 2: explicit seats in range and distinct; a best tier present in the venue. */
-static bool hold_request_valid(const struct model_show *show, const struct command_hold *c)
-{
-	if (c->best)
-		return show->tier_seats_count[c->tier] > 0;
-	for (uint8_t i = 0; i < c->seats_count; i++) {
-		if (c->seats[i] >= show->seats_count)
-			return false;
-		for (uint8_t j = 0; j < i; j++) {
-			if (c->seats[j] == c->seats[i])
-				return false;
-		}
-	}
-	return true;
-}
-
-static enum status hold(struct model *model, const struct command_hold *c,
-			struct engine_result *result)
-{
-	struct model_show *show = show_find(model, c->show_id);
-	if (show == NULL)
-		return STATUS_NOT_FOUND;
-	if (!hold_request_valid(show, c))
-		return STATUS_BAD_REQUEST;
-	if (!on_sale(model, show))
-		return STATUS_NOT_ON_SALE;
-	if (user_total(model, show, c->user_id) + c->seats_count > show->put.user_seats_max)
-		return STATUS_LIMIT_EXCEEDED;
-	for (uint8_t i = 0; i < (c->best ? 1 : c->seats_count); i++) {
-		uint8_t tier = c->best ? c->tier : show->seat_tiers[c->seats[i]];
-		if (line_length(model, c->show_id, tier) > 0)
-			return STATUS_WAITLIST_ACTIVE;
-	}
-	uint32_t seats[HOLD_SEATS_COUNT_MAX];
-	if (c->best) {
-		if (!seats_select(show, c->tier, MODEL_SEAT_FREE, c->seats_count, c->together,
-				  seats))
-			return STATUS_SEAT_UNAVAILABLE;
-	} else {
-		for (uint8_t i = 0; i < c->seats_count; i++) {
-			if (show->seat_states[c->seats[i]] != MODEL_SEAT_FREE)
-				result->seats[result->seats_count++] = c->seats[i];
-		}
-		if (result->seats_count > 0)
-			return STATUS_SEAT_UNAVAILABLE;
-		memcpy(seats, c->seats, sizeof(seats));
-	}
-	uint32_t ttl_ms = c->ttl_ms != 0 && c->ttl_ms < show->put.hold_ttl_ms ? c->ttl_ms
-									      : show->put.hold_ttl_ms;
-	const struct model_hold *made = hold_make(model, show, c->user_id, seats,
-						  c->seats_count, model->clock_ms + ttl_ms);
-	result->hold_id = made->hold_id;
-	result->deadline_ms = made->deadline_ms;
-	result_seats(result, made->seats, made->seats_count);
-	return STATUS_OK;
-}
-
-static enum status confirm(struct model *model, const struct command_confirm *c,
-			   struct engine_result *result)
-{
-	struct model_hold *hold = hold_lookup(model, c->hold_id);
-	if (hold == NULL)
-		return STATUS_NOT_FOUND;
-	switch (hold->state) {
-	case MODEL_HOLD_ACTIVE: {
-		if (hold->user_id != c->user_id)
-			return STATUS_NOT_OWNER;
-		struct model_show *show = show_find(model, hold_id_show(c->hold_id));
-		bool tiers[TIER_COUNT] = { false };
-		for (uint32_t i = 0; i < hold->seats_count; i++) {
-			show->seat_states[hold->seats[i]] = MODEL_SEAT_BOOKED;
-			tiers[show->seat_tiers[hold->seats[i]]] = true;
-		}
-		hold_end(model, hold, MODEL_HOLD_CONFIRMED);
-		hold->payment_ref_size = (uint8_t)c->payment_ref.size;
-		memcpy(hold->payment_ref, c->payment_ref.bytes, c->payment_ref.size);
-		model->changed = true;
-		/* Fewer seats are held: a line whose seats cannot come back is sold out. */
-		tiers_serve(model, show, tiers);
-		hold = hold_lookup(model, c->hold_id); /* serving can move the hold array */
-		break;
-	}
-	case MODEL_HOLD_CONFIRMED:
-		if (hold->user_id != c->user_id)
-			return STATUS_NOT_OWNER;
-		if (!text_equal(text_from(hold->payment_ref, hold->payment_ref_size),
-				c->payment_ref))
-			return STATUS_ALREADY_CONFIRMED;
-		break;
-	case MODEL_HOLD_EXPIRED:
-		return STATUS_HOLD_EXPIRED;
-	default:
-		return STATUS_NOT_FOUND;
-	}
-	result->hold_id = hold->hold_id;
-	result->booking_cancelled = hold->booking_cancelled;
-	result_seats(result, hold->seats, hold->seats_count);
-	return STATUS_OK;
-}
-
-static enum status release(struct model *model, const struct command_release *c,
-			   struct engine_result *result)
-{
-	struct model_hold *hold = hold_lookup(model, c->hold_id);
-	if (hold == NULL)
-		return STATUS_NOT_FOUND;
-	switch (hold->state) {
-	case MODEL_HOLD_ACTIVE:
-		if (hold->user_id != c->user_id)
-			return STATUS_NOT_OWNER;
-		break;
-	case MODEL_HOLD_CONFIRMED:
-		return STATUS_ALREADY_CONFIRMED;
-	case MODEL_HOLD_EXPIRED:
-		return STATUS_HOLD_EXPIRED;
-	default:
-		return STATUS_NOT_FOUND;
-	}
-	result->hold_id = hold->hold_id;
-	result_seats(result, hold->seats, hold->seats_count);
-	hold_end(model, hold, MODEL_HOLD_RELEASED);
-	hold_seats_return(model, show_find(model, hold_id_show(c->hold_id)), hold);
-	return STATUS_OK;
-}
-
-static enum status booking_cancel(struct model *model, const struct command_booking_cancel *c,
-				  struct engine_result *result)
-{
-	struct model_hold *booking = hold_lookup(model, c->booking_id);
-	if (booking == NULL || booking->state != MODEL_HOLD_CONFIRMED)
-		return STATUS_NOT_FOUND;
-	result->hold_id = booking->hold_id;
-	result->booking_cancelled = true;
-	result_seats(result, booking->seats, booking->seats_count);
-	if (booking->booking_cancelled)
-		return STATUS_OK;
-	booking->booking_cancelled = true;
-	hold_seats_return(model, show_find(model, hold_id_show(c->booking_id)), booking);
-	return STATUS_OK;
-}
-
-/* Waiting-list commands. */
-
-static enum status waitlist_join(struct model *model, const struct command_waitlist_join *c,
-				 struct engine_result *result)
-{
-	struct model_show *show = show_find(model, c->show_id);
-	if (show == NULL)
-		return STATUS_NOT_FOUND;
-	if (show->tier_seats_count[c->tier] == 0)
-		return STATUS_BAD_REQUEST;
-	if (!on_sale(model, show))
-		return STATUS_NOT_ON_SALE;
-	struct model_entry *old = entry_find(model, c->show_id, c->user_id);
-	if (old != NULL && old->state == WAITER_WAITING)
-		return STATUS_ALREADY_EXISTS;
-	if (user_total(model, show, c->user_id) + c->seats_count > show->put.user_seats_max)
-		return STATUS_LIMIT_EXCEEDED;
-	uint32_t seats[HOLD_SEATS_COUNT_MAX];
-	bool line_empty = line_length(model, c->show_id, c->tier) == 0;
-	if (line_empty &&
-	    seats_select(show, c->tier, MODEL_SEAT_FREE, c->seats_count, c->together, seats))
-		return STATUS_SEATS_AVAILABLE;
-	if (held_count(show, c->tier) == 0)
-		return STATUS_SOLD_OUT;
-	if (old != NULL)
-		entry_remove(model, old);
-	for (uint32_t s = 0; line_empty && s < show->seats_count; s++) {
-		if (show->seat_tiers[s] == c->tier && show->seat_states[s] == MODEL_SEAT_FREE)
-			show->seat_states[s] = MODEL_SEAT_POOLED;
-	}
-	struct model_entry *entry = APPEND(model->entries, model->entries_count,
-					    model->entries_capacity);
-	uint64_t sequence = ++model->join_sequence_last;
-	*entry = (struct model_entry){
-		.show_id = c->show_id,
-		.user_id = c->user_id,
-		.sequence = sequence,
-		.tier = c->tier,
-		.seats_count = c->seats_count,
-		.together = c->together,
-		.state = WAITER_WAITING,
-		.timer_due_ms = model->clock_ms + model->config.waitlist_idle_ms,
-	};
-	model->changed = true;
-	tier_serve(model, show, c->tier);
-	entry = entry_find(model, c->show_id, c->user_id);
-	ASSERT(entry != NULL && entry->sequence == sequence);
-	result->waiter_state = entry->state;
-	result->tier = c->tier;
-	result->waiters_count = line_length(model, c->show_id, c->tier);
-	result->waiter_seq = entry->sequence;
-	return STATUS_OK;
-}
-
-static enum status waitlist_leave(struct model *model, const struct command_waitlist_user *c)
-{
-	struct model_entry *entry = entry_find(model, c->show_id, c->user_id);
-	if (show_find(model, c->show_id) == NULL || entry == NULL)
-		return STATUS_NOT_FOUND;
-	bool waiting = entry->state == WAITER_WAITING;
-	uint8_t tier = entry->tier;
-	entry_remove(model, entry);
-	model->changed = true;
-	if (waiting)
-		tier_serve(model, show_find(model, c->show_id), tier);
-	return STATUS_OK;
-}
-
-/* A waiting entry's poll moves its timer; a terminal entry's poll delivers and removes it. */
-static enum status waitlist_poll(struct model *model, const struct command_waitlist_user *c,
-				 struct engine_result *result)
-{
-	struct model_entry *entry = entry_find(model, c->show_id, c->user_id);
-	if (show_find(model, c->show_id) == NULL || entry == NULL)
-		return STATUS_NOT_FOUND;
-	result->waiter_state = entry->state;
-	result->tier = entry->tier;
-	result->waiters_count = line_length(model, c->show_id, entry->tier);
-	result->waiter_seq = entry->sequence;
-	/* Even a poll at the clock of the last one: RULES.md says a poll always changes. */
-	model->changed = true;
-	if (entry->state == WAITER_WAITING) {
-		entry->timer_due_ms = model->clock_ms + model->config.waitlist_idle_ms;
-		return STATUS_OK;
-	}
-	if (entry->state == WAITER_OFFERED) {
-		result->hold_id = entry->offer_hold_id;
-		result->deadline_ms = entry->offer_deadline_ms;
-		result_seats(result, entry->offer_seats, entry->offer_seats_count);
-	}
-	entry_remove(model, entry);
-	return STATUS_OK;
-}
-
-/* Settings: shows put later and entry timers set later use them; nothing else moves. */
-static enum status configure(struct model *model, const struct command_configure *c)
-{
-	if (model->config.hold_ttl_ms_default != c->hold_ttl_ms_default ||
-	    model->config.waitlist_idle_ms != c->waitlist_idle_ms)
-		model->changed = true;
-	model->config.hold_ttl_ms_default = c->hold_ttl_ms_default;
-	model->config.waitlist_idle_ms = c->waitlist_idle_ms;
-	return STATUS_OK;
-}
-
 /* The model. */
 
 struct model *model_create(const struct engine_config *config)
 {
 	ASSERT(config->shard_count == 1 && config->shard_index == 0);
 	ASSERT(config->hold_ttl_ms_default >= 1 && config->waitlist_idle_ms >= 1);
-	struct model *model = alloc_zeroed(1, sizeof(*model));
+	struct model *model = model_alloc_zeroed(1, sizeof(*model));
 	model->config = *config;
 	return model;
 }
@@ -1010,39 +503,6 @@ void model_destroy(struct model *model)
 	free(model);
 }
 
-static enum status command_run(struct model *model, const struct command *command,
-			       struct engine_result *result)
-{
-	switch (command->type) {
-	case COMMAND_LOCATION_PUT:
-	case COMMAND_VENUE_PUT:
-	case COMMAND_EVENT_PUT:
-	case COMMAND_SHOW_PUT:
-		return catalog_put(model, command);
-	case COMMAND_SEATS_BLOCK:
-		return seats_block(model, &command->seats_block, result);
-	case COMMAND_HOLD:
-		return hold(model, &command->hold, result);
-	case COMMAND_CONFIRM:
-		return confirm(model, &command->confirm, result);
-	case COMMAND_RELEASE:
-		return release(model, &command->release, result);
-	case COMMAND_BOOKING_CANCEL:
-		return booking_cancel(model, &command->booking_cancel, result);
-	case COMMAND_WAITLIST_JOIN:
-		return waitlist_join(model, &command->waitlist_join, result);
-	case COMMAND_WAITLIST_LEAVE:
-		return waitlist_leave(model, &command->waitlist_leave);
-	case COMMAND_WAITLIST_POLL:
-		return waitlist_poll(model, &command->waitlist_poll, result);
-	case COMMAND_TICK:
-		return STATUS_OK;
-	case COMMAND_CONFIGURE:
-		return configure(model, &command->configure);
-	}
-	return STATUS_BAD_REQUEST;
-}
-
 /*
  * The clock moves and due timers fire before any check, command_validate() included:
  * the bad-request checks are the first checks of the command, timers are not part of
@@ -1061,7 +521,7 @@ void model_apply(struct model *model, const struct command *command, int64_t now
 	struct engine_result command_result = { 0 };
 	enum status status = command_validate(command);
 	if (status == STATUS_OK)
-		status = command_run(model, command, &command_result);
+		status = model_command_run(model, command, &command_result);
 	/* A failed check changes nothing, and what it had written stays meaningful only
 	 * for SEAT_UNAVAILABLE (the seats that were not available). */
 	if (status == STATUS_OK || status == STATUS_SEAT_UNAVAILABLE)
@@ -1083,12 +543,12 @@ int64_t model_now(const struct model *model)
 
 bool model_catalog_has(const struct model *model, enum command_type type, uint32_t id)
 {
-	return entity_find(model, type, id) != NULL;
+	return model_entity_find(model, type, id) != NULL;
 }
 
 bool model_show_get(const struct model *model, uint32_t show_id, struct engine_show *out)
 {
-	const struct model_show *show = show_find(model, show_id);
+	const struct model_show *show = model_show_find(model, show_id);
 	if (show == NULL)
 		return false;
 	const struct command_show_put *p = &show->put;
@@ -1111,10 +571,10 @@ bool model_show_get(const struct model *model, uint32_t show_id, struct engine_s
 		counts->seats = show->tier_seats_count[t];
 		counts->available = seats_count_in(show, t, MODEL_SEAT_FREE);
 		counts->pooled = seats_count_in(show, t, MODEL_SEAT_POOLED);
-		counts->held = held_count(show, t) + counts->pooled;
+		counts->held = model_held_count(show, t) + counts->pooled;
 		counts->booked = seats_count_in(show, t, MODEL_SEAT_BOOKED);
 		counts->blocked = seats_count_in(show, t, MODEL_SEAT_BLOCKED);
-		counts->waiters = line_length(model, show_id, t);
+		counts->waiters = model_line_length(model, show_id, t);
 	}
 	return true;
 }
@@ -1122,7 +582,7 @@ bool model_show_get(const struct model *model, uint32_t show_id, struct engine_s
 uint32_t model_show_seat_states(const struct model *model, uint32_t show_id, uint8_t *states,
 				uint32_t capacity)
 {
-	const struct model_show *show = show_find(model, show_id);
+	const struct model_show *show = model_show_find(model, show_id);
 	if (show == NULL || capacity < show->seats_count)
 		return 0;
 	static const uint8_t public_states[] = {

@@ -1,7 +1,7 @@
 /*
  * test_search.c — the search index (engine/search.h) against its contract: each
  * filter alone and combined, ordering, paging, validation, and a randomized
- * comparison with a naive linear filter over a random catalog.
+ * comparison with a naive linear filter over a random catalog (search_model.c).
  */
 #include <criterion/criterion.h>
 
@@ -14,6 +14,7 @@
 
 #include "command.h"
 #include "search.h"
+#include "search_model.h"
 
 #define HITS_MAX (SEARCH_RESULTS_COUNT_MAX + 1)
 
@@ -681,297 +682,16 @@ Test(search, limits_at_their_maximum_are_accepted)
 	query_expect(&query, (uint32_t[]){ s }, 1);
 }
 
-/*
- * The randomized comparison: a reference model that filters every show naively.
- */
-
-#define MODEL_WORDS_COUNT 40
-#define MODEL_TAGS_COUNT 12
-#define MODEL_POINTS_COUNT 30
-
-static const char *const model_words[MODEL_WORDS_COUNT] = {
-	"rock", "rocket", "rockabilly", "roll", "jazz", "jazzy", "blues", "blue", "bluegrass",
-	"opera", "operetta", "open", "air", "airshow", "night", "nightfall", "late", "later",
-	"family", "fun", "funk", "funky", "run", "runner", "city", "citadel", "kids", "kid",
-	"gala", "galaxy", "a", "ab", "abc", "zürich", "zoo", "café", "caf", "x1", "x10",
-	"x100",
-};
-
-static const char *const model_tags[MODEL_TAGS_COUNT] = {
-	"jazz", "Jazz-Club", "outdoor", "indoor", "kids", "free", "late", "vip", "summer",
-	"winter", "é", "rock",
-};
-
-struct model_event {
-	uint8_t type;
-	char text[512]; /* title, description and tags, lower-cased, space separated */
-	uint8_t tags_count;
-	uint8_t tags[4]; /* into model_tags */
-};
-
-struct model_show {
-	uint32_t show_id;
-	uint32_t event_index;
-	int64_t start_ms;
-	int32_t lat_e6;
-	int32_t lon_e6;
-};
-
-struct model {
-	uint64_t rng;
-	struct search_index *index; /* shows in its sorted part and its tail, by turns */
-	struct model_event *events;
-	uint32_t events_count;
-	struct model_show *shows;
-	uint32_t shows_count;
-	int32_t points[MODEL_POINTS_COUNT][2];
-};
-
-static uint64_t model_random(struct model *model)
-{
-	/* splitmix64: the whole run follows from the printed seed. */
-	uint64_t z = (model->rng += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static uint32_t model_below(struct model *model, uint32_t bound)
-{
-	return (uint32_t)(model_random(model) % bound);
-}
-
-/* Appends a word to out with random ASCII case and a random separator. */
-static void model_word_append(struct model *model, char *out, size_t capacity, const char *word)
-{
-	static const char *const separators[] = { " ", ", ", "-", "/", "'", " ... " };
-	size_t length = strlen(out);
-	if (length > 0)
-		snprintf(out + length, capacity - length, "%s", separators[model_below(model, 6)]);
-	length = strlen(out);
-	for (const char *c = word; *c != '\0' && length + 1 < capacity; c++) {
-		char byte = *c;
-		if (byte >= 'a' && byte <= 'z' && model_below(model, 3) == 0)
-			byte = (char)(byte - 'a' + 'A');
-		out[length++] = byte;
-	}
-	out[length] = '\0';
-}
-
-static void model_lower(char *text)
-{
-	for (; *text != '\0'; text++)
-		if (*text >= 'A' && *text <= 'Z')
-			*text = (char)(*text - 'A' + 'a');
-}
-
-static void model_event_add(struct model *model)
-{
-	char title[128] = "";
-	char description[256] = "";
-	struct text tags[4];
-	struct model_event *event = &model->events[model->events_count];
-	memset(event, 0, sizeof(*event));
-	event->type = (uint8_t)model_below(model, EVENT_TYPE_COUNT);
-	for (uint32_t i = 1 + model_below(model, 3); i > 0; i--)
-		model_word_append(model, title, sizeof(title),
-				  model_words[model_below(model, MODEL_WORDS_COUNT)]);
-	for (uint32_t i = model_below(model, 6); i > 0; i--)
-		model_word_append(model, description, sizeof(description),
-				  model_words[model_below(model, MODEL_WORDS_COUNT)]);
-	/* A long tail of rare words, so that short posting lists are compared too. */
-	char rare[16];
-	snprintf(rare, sizeof(rare), "t%" PRIu32, model_below(model, 3000));
-	model_word_append(model, description, sizeof(description), rare);
-	event->tags_count = (uint8_t)model_below(model, 4);
-	snprintf(event->text, sizeof(event->text), "%s %s", title, description);
-	for (uint8_t i = 0; i < event->tags_count; i++) {
-		event->tags[i] = (uint8_t)model_below(model, MODEL_TAGS_COUNT);
-		tags[i] = text_from_cstr(model_tags[event->tags[i]]);
-		size_t length = strlen(event->text);
-		snprintf(event->text + length, sizeof(event->text) - length, " %s",
-			 model_tags[event->tags[i]]);
-	}
-	model_lower(event->text);
-	search_index_event_add(model->index, model->events_count, event->type,
-			       text_from_cstr(title), text_from_cstr(description), tags,
-			       event->tags_count);
-	model->events_count++;
-}
-
-static void model_show_add(struct model *model)
-{
-	struct model_show *show = &model->shows[model->shows_count];
-	const int32_t *point = model->points[model_below(model, MODEL_POINTS_COUNT)];
-	show->show_id = 1 + model->shows_count * 7919 % 100003; /* unique, not in order */
-	show->event_index = model_below(model, model->events_count);
-	show->start_ms = (int64_t)model_below(model, 400) * 1000; /* many ties */
-	show->lat_e6 = point[0] + (int32_t)model_below(model, 20001) - 10000;
-	show->lon_e6 = point[1] + (int32_t)model_below(model, 20001) - 10000;
-	search_index_show_add(model->index, model->shows_count, show->show_id, show->event_index,
-			      show->start_ms, show->lat_e6, show->lon_e6);
-	model->shows_count++;
-}
-
-static bool model_is_word_byte(uint8_t byte)
-{
-	return byte >= 0x80 || (byte >= '0' && byte <= '9') || (byte >= 'a' && byte <= 'z') ||
-	       (byte >= 'A' && byte <= 'Z');
-}
-
-/* Whether some word of the lower-cased text starts with word[0, size). */
-static bool model_text_has_prefix(const char *text, const char *word, size_t size)
-{
-	size_t length = strlen(text);
-	for (size_t at = 0; at < length; at++) {
-		bool starts = model_is_word_byte((uint8_t)text[at]) &&
-			      (at == 0 || !model_is_word_byte((uint8_t)text[at - 1]));
-		if (starts && length - at >= size && memcmp(text + at, word, size) == 0)
-			return true;
-	}
-	return false;
-}
-
-static bool model_keyword_match(const struct model_event *event, const char *keyword_raw)
-{
-	char keyword[SEARCH_KEYWORD_SIZE_MAX + 1];
-	snprintf(keyword, sizeof(keyword), "%s", keyword_raw);
-	model_lower(keyword);
-	size_t length = strlen(keyword);
-	for (size_t at = 0; at < length;) {
-		while (at < length && !model_is_word_byte((uint8_t)keyword[at]))
-			at++;
-		size_t end = at;
-		while (end < length && model_is_word_byte((uint8_t)keyword[end]))
-			end++;
-		if (end > at && !model_text_has_prefix(event->text, keyword + at, end - at))
-			return false;
-		at = end;
-	}
-	return true;
-}
-
-static uint32_t model_distance_m(int32_t lat_a, int32_t lon_a, int32_t lat_b, int32_t lon_b)
-{
-	const double to_radians = 3.14159265358979323846 / 180e6;
-	double phi_a = lat_a * to_radians;
-	double phi_b = lat_b * to_radians;
-	double half_lat = (phi_b - phi_a) / 2;
-	double half_lon = (lon_b * to_radians - lon_a * to_radians) / 2;
-	double a = sin(half_lat) * sin(half_lat) +
-		   cos(phi_a) * cos(phi_b) * sin(half_lon) * sin(half_lon);
-	return (uint32_t)(2 * 6371008.8 * asin(sqrt(fmin(a, 1.0))) + 0.5);
-}
-
-/* The query's tags are model tag indices with random case; see model_query_make(). */
-static bool model_show_match(const struct model *model, const struct model_show *show,
-			     const struct search_query *query, const char *keyword,
-			     const int *tag_ids)
-{
-	const struct model_event *event = &model->events[show->event_index];
-	if (show->start_ms < query->from_ms || show->start_ms >= query->to_ms)
-		return false;
-	if (query->type >= 0 && event->type != query->type)
-		return false;
-	if (!model_keyword_match(event, keyword))
-		return false;
-	if (query->tags_count > 0) {
-		bool any = false;
-		for (uint8_t i = 0; i < query->tags_count; i++)
-			for (uint8_t j = 0; j < event->tags_count; j++)
-				any |= tag_ids[i] >= 0 &&
-				       strcasecmp(model_tags[tag_ids[i]],
-						  model_tags[event->tags[j]]) == 0;
-		if (!any)
-			return false;
-	}
-	return !query->near || model_distance_m(query->lat_e6, query->lon_e6, show->lat_e6,
-						show->lon_e6) <= query->radius_km * 1000;
-}
-
-static const struct model *model_sorting;
-
-static int model_show_compare(const void *a, const void *b)
-{
-	const struct model_show *x = &model_sorting->shows[*(const uint32_t *)a];
-	const struct model_show *y = &model_sorting->shows[*(const uint32_t *)b];
-	if (x->start_ms != y->start_ms)
-		return x->start_ms < y->start_ms ? -1 : 1;
-	return x->show_id < y->show_id ? -1 : x->show_id > y->show_id;
-}
-
-/* Every match of the query (ignoring limit and cursor), in key order. */
-static uint32_t model_query_all(const struct model *model, const struct search_query *query,
-				const char *keyword, const int *tag_ids, uint32_t *matches)
-{
-	uint32_t count = 0;
-	for (uint32_t s = 0; s < model->shows_count; s++)
-		if (model_show_match(model, &model->shows[s], query, keyword, tag_ids))
-			matches[count++] = s;
-	model_sorting = model;
-	qsort(matches, count, sizeof(*matches), model_show_compare);
-	return count;
-}
-
-/* A random query; keyword and tag_ids hold what its texts point to. */
-static void model_query_make(struct model *model, struct search_query *query, char *keyword,
-			     size_t keyword_capacity, int *tag_ids, char tag_texts[][40])
-{
-	*query = query_make();
-	keyword[0] = '\0';
-	uint32_t words = model_below(model, 4) == 0 ? model_below(model, 3) + 1 : 0;
-	for (uint32_t i = 0; i < words; i++) {
-		char prefix[32];
-		char rare[16];
-		const char *word = model_words[model_below(model, MODEL_WORDS_COUNT)];
-		if (model_below(model, 3) == 0) {
-			snprintf(rare, sizeof(rare), "t%" PRIu32, model_below(model, 3000));
-			word = rare;
-		}
-		snprintf(prefix, sizeof(prefix), "%.*s",
-			 (int)(1 + model_below(model, (uint32_t)strlen(word) + 1)), word);
-		model_word_append(model, keyword, keyword_capacity, prefix);
-	}
-	query->keyword = text_from_cstr(keyword);
-	if (model_below(model, 3) == 0)
-		query->type = (int16_t)model_below(model, EVENT_TYPE_COUNT);
-	if (model_below(model, 4) == 0) {
-		query->tags_count = (uint8_t)(1 + model_below(model, 3));
-		for (uint8_t i = 0; i < query->tags_count; i++) {
-			tag_ids[i] = model_below(model, 8) == 0
-					     ? -1
-					     : (int)model_below(model, MODEL_TAGS_COUNT);
-			tag_texts[i][0] = '\0';
-			model_word_append(model, tag_texts[i], 40,
-					  tag_ids[i] < 0 ? "nosuchtag" : model_tags[tag_ids[i]]);
-			query->tags[i] = text_from_cstr(tag_texts[i]);
-		}
-	}
-	if (model_below(model, 3) == 0) {
-		const int32_t *point = model->points[model_below(model, MODEL_POINTS_COUNT)];
-		query->near = true;
-		query->lat_e6 = point[0] + (int32_t)model_below(model, 200001) - 100000;
-		query->lon_e6 = point[1] + (int32_t)model_below(model, 200001) - 100000;
-		query->radius_km = 1 + model_below(model, model_below(model, 4) == 0 ? 3000 : 30);
-	}
-	if (model_below(model, 3) == 0) {
-		query->from_ms = (int64_t)model_below(model, 400) * 1000;
-		query->to_ms = query->from_ms + (int64_t)model_below(model, 100) * 1000;
-	}
-	query->limit =
-		1 + model_below(model, model_below(model, 2) ? 10 : SEARCH_RESULTS_COUNT_MAX);
-}
-
 /* Runs the query page by page and compares every page with the model's list. */
-static void model_query_check(struct model *model, uint64_t seed, uint32_t round)
+static void model_query_check(struct search_model *model, uint64_t seed, uint32_t round)
 {
 	char keyword[SEARCH_KEYWORD_SIZE_MAX];
 	char tag_texts[TAGS_COUNT_MAX][40];
 	int tag_ids[TAGS_COUNT_MAX];
 	struct search_query query;
-	model_query_make(model, &query, keyword, sizeof(keyword), tag_ids, tag_texts);
+	search_model_query_make(model, &query, keyword, sizeof(keyword), tag_ids, tag_texts);
 	uint32_t *expected = malloc(((size_t)model->shows_count + 1) * sizeof(uint32_t));
-	uint32_t expected_count = model_query_all(model, &query, keyword, tag_ids, expected);
+	uint32_t expected_count = search_model_query_all(model, &query, keyword, tag_ids, expected);
 	uint32_t seen = 0;
 	for (bool more = true; more;) {
 		struct search_index_hit hits[HITS_MAX];
@@ -983,15 +703,15 @@ static void model_query_check(struct model *model, uint64_t seed, uint32_t round
 			cr_assert_lt(seen, expected_count,
 				     "seed %" PRIu64 " round %" PRIu32 ": extra hit (keyword '%s')",
 				     seed, round, keyword);
-			const struct model_show *show = &model->shows[expected[seen]];
+			const struct search_model_show *show = &model->shows[expected[seen]];
 			cr_assert_eq(hits[i].show_index, expected[seen],
 				     "seed %" PRIu64 " round %" PRIu32 ": hit %" PRIu32
 				     " differs (keyword '%s')",
 				     seed, round, seen, keyword);
-			uint32_t distance_m = query.near
-						      ? model_distance_m(query.lat_e6, query.lon_e6,
-									 show->lat_e6, show->lon_e6)
-						      : 0;
+			uint32_t distance_m =
+				query.near ? search_model_distance_m(query.lat_e6, query.lon_e6,
+								     show->lat_e6, show->lon_e6)
+					   : 0;
 			cr_assert_eq(hits[i].distance_m, distance_m, "seed %" PRIu64, seed);
 		}
 		cr_assert(count == query.limit || !more, "seed %" PRIu64, seed);
@@ -1017,23 +737,23 @@ Test(search, matches_a_naive_filter_on_random_catalogs)
 	if (seed == 0)
 		seed = 0x5eed0001u;
 	fprintf(stderr, "search random test: seed %" PRIu64 " (set SEARCH_SEED to repeat)\n", seed);
-	struct model model = { .rng = seed, .index = search_index_create() };
+	struct search_model model = { .rng = seed, .index = search_index_create() };
 	const uint32_t events_max = 3000;
 	const uint32_t shows_max = 8000;
 	model.events = calloc(events_max, sizeof(*model.events));
 	model.shows = calloc(shows_max, sizeof(*model.shows));
-	for (uint32_t p = 0; p < MODEL_POINTS_COUNT; p++) {
-		model.points[p][0] = (int32_t)model_below(&model, 2 * 89000000) - 89000000;
-		model.points[p][1] = (int32_t)model_below(&model, 2 * 179000000) - 179000000;
+	for (uint32_t p = 0; p < SEARCH_MODEL_POINTS_COUNT; p++) {
+		model.points[p][0] = (int32_t)search_model_below(&model, 2 * 89000000) - 89000000;
+		model.points[p][1] = (int32_t)search_model_below(&model, 2 * 179000000) - 179000000;
 	}
 	/* The catalog grows between rounds of queries, so lazy refreshes are exercised. */
 	for (uint32_t round = 0; round < 400; round++) {
 		uint32_t events_target = events_max * (round + 1) / 400;
 		uint32_t shows_target = shows_max * (round + 1) / 400;
 		while (model.events_count < events_target)
-			model_event_add(&model);
+			search_model_event_add(&model);
 		while (model.shows_count < shows_target)
-			model_show_add(&model);
+			search_model_show_add(&model);
 		for (uint32_t q = 0; q < 5; q++)
 			model_query_check(&model, seed, round);
 	}

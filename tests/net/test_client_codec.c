@@ -1,12 +1,7 @@
 /*
- * test_client_codec.c — the client library against a scripted fake server.
- *
- * The fake server is a loopback listener served by one thread: it accepts one
- * connection, reads whole frames, decodes them with proto_request_decode (so every
- * request the client sends is checked by the server's own decoder), and hands them
- * to the test's script, which answers with frames built by the proto_put_* codec,
- * or with deliberately broken ones. The script runs on the server thread; it keeps
- * what the test checks afterwards in the fake_server struct, under its mutex.
+ * test_client_codec.c — the client library against a scripted fake server
+ * (fake_server.h): the handshake, the blocking calls, pipelining, and malformed or
+ * cut-off responses.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -19,414 +14,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "client.h"
-
-#define FRAME_BUFFER_SIZE (PROTO_FRAME_SIZE_MAX + 4u)
-#define DEFERRED_MAX 4096u
-
-struct fake_server;
-
-/* Answers one decoded request; returns false to close the connection. */
-typedef bool fake_script_fn(struct fake_server *server, const struct proto_request *request,
-			    enum status decoded);
-
-struct fake_server {
-	int listen_fd;
-	int fd;
-	char port[16];
-	pthread_t thread;
-	fake_script_fn *script;
-	int mode; /* the script's variant */
-	uint8_t *in;
-	uint8_t *out;
-	struct bytes_writer w;
-	size_t frame_start;
-	/* Responses held back to be sent later, in another order. */
-	uint8_t *deferred[DEFERRED_MAX];
-	size_t deferred_sizes[DEFERRED_MAX];
-	uint32_t deferred_count;
-	pthread_mutex_t mutex;
-	uint32_t requests_count;
-	uint8_t last_frame[4096];
-	size_t last_frame_size;
-	char client_name[PROTO_NAME_SIZE_MAX + 1];
-};
-
-static void write_all(int fd, const uint8_t *bytes, size_t size)
-{
-	while (size > 0) {
-		ssize_t n = send(fd, bytes, size, MSG_NOSIGNAL);
-		if (n <= 0)
-			return;
-		bytes += n;
-		size -= (size_t)n;
-	}
-}
-
-static bool read_all(int fd, uint8_t *bytes, size_t size)
-{
-	while (size > 0) {
-		ssize_t n = recv(fd, bytes, size, 0);
-		if (n <= 0)
-			return false;
-		bytes += n;
-		size -= (size_t)n;
-	}
-	return true;
-}
-
-/* Starts a response to `request` in the server's output writer. */
-static void reply_begin(struct fake_server *s, const struct proto_request *request,
-			enum status status)
-{
-	bytes_writer_init(&s->w, s->out, FRAME_BUFFER_SIZE);
-	s->frame_start = 0;
-	proto_response_begin(&s->w, request->opcode, status, request->request_id);
-}
-
-static void reply_send(struct fake_server *s)
-{
-	size_t size = proto_frame_end(&s->w, s->frame_start);
-	cr_assert(size > 0);
-	write_all(s->fd, s->out, size);
-}
-
-static void reply_defer(struct fake_server *s)
-{
-	size_t size = proto_frame_end(&s->w, s->frame_start);
-	cr_assert(size > 0 && s->deferred_count < DEFERRED_MAX);
-	s->deferred[s->deferred_count] = malloc(size);
-	memcpy(s->deferred[s->deferred_count], s->out, size);
-	s->deferred_sizes[s->deferred_count++] = size;
-}
-
-/* Sends the deferred responses in the order given by index_of(i). */
-static void deferred_send(struct fake_server *s, uint32_t (*index_of)(uint32_t i, uint32_t n))
-{
-	for (uint32_t i = 0; i < s->deferred_count; i++) {
-		uint32_t k = index_of(i, s->deferred_count);
-		write_all(s->fd, s->deferred[k], s->deferred_sizes[k]);
-	}
-	for (uint32_t i = 0; i < s->deferred_count; i++)
-		free(s->deferred[i]);
-	s->deferred_count = 0;
-}
-
-static void hello_reply(struct fake_server *s, const struct proto_request *request)
-{
-	reply_begin(s, request, STATUS_OK);
-	bytes_put_u16(&s->w, PROTO_VERSION);
-	bytes_put_u32(&s->w, PROTO_FRAME_SIZE_MAX);
-	bytes_put_u16(&s->w, 4);
-	bytes_put_u16(&s->w, HOLD_SEATS_COUNT_MAX);
-	bytes_put_u32(&s->w, PROTO_WAIT_TIMEOUT_MS_MAX);
-	proto_put_text(&s->w, text_from_cstr("fake 0.1"));
-	reply_send(s);
-}
-
-static void request_record(struct fake_server *s, const uint8_t *frame, size_t size,
-			   const struct proto_request *request)
-{
-	pthread_mutex_lock(&s->mutex);
-	s->requests_count++;
-	s->last_frame_size = size < sizeof(s->last_frame) ? size : 0;
-	memcpy(s->last_frame, frame, s->last_frame_size);
-	if (request->opcode == PROTO_HELLO)
-		snprintf(s->client_name, sizeof(s->client_name), "%.*s",
-			 (int)request->hello.client.size, request->hello.client.bytes);
-	pthread_mutex_unlock(&s->mutex);
-}
-
-/* Serves one connection until either side closes it. */
-static void server_connection(struct fake_server *s)
-{
-	for (;;) {
-		if (!read_all(s->fd, s->in, 4))
-			break;
-		uint32_t size = proto_frame_size(s->in);
-		if (size > PROTO_FRAME_SIZE_MAX || !read_all(s->fd, s->in + 4, size))
-			break;
-		struct proto_request request;
-		enum status status = proto_request_decode(s->in, (size_t)size + 4, &request);
-		request_record(s, s->in, (size_t)size + 4, &request);
-		if (!s->script(s, &request, status))
-			break;
-	}
-	close(s->fd);
-	for (uint32_t i = 0; i < s->deferred_count; i++)
-		free(s->deferred[i]);
-	s->deferred_count = 0;
-}
-
-/* Serves connections one after the other until server_stop shuts the listener. */
-static void *server_main(void *argument)
-{
-	struct fake_server *s = argument;
-	for (;;) {
-		s->fd = accept(s->listen_fd, NULL, NULL);
-		if (s->fd < 0)
-			return NULL;
-		server_connection(s);
-	}
-}
-
-static struct fake_server *server_start(fake_script_fn *script, int mode)
-{
-	struct fake_server *s = calloc(1, sizeof(*s));
-	s->script = script;
-	s->mode = mode;
-	s->in = malloc(FRAME_BUFFER_SIZE);
-	s->out = malloc(FRAME_BUFFER_SIZE);
-	pthread_mutex_init(&s->mutex, NULL);
-	s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in address = { .sin_family = AF_INET,
-				       .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	cr_assert(bind(s->listen_fd, (struct sockaddr *)&address, sizeof(address)) == 0);
-	cr_assert(listen(s->listen_fd, 4) == 0);
-	socklen_t length = sizeof(address);
-	getsockname(s->listen_fd, (struct sockaddr *)&address, &length);
-	snprintf(s->port, sizeof(s->port), "%u", ntohs(address.sin_port));
-	pthread_create(&s->thread, NULL, server_main, s);
-	return s;
-}
-
-static void server_stop(struct fake_server *s)
-{
-	/* A connection ends when the client closes its end (or the script closes first);
-	 * then shutting the listener down wakes the thread from accept(). */
-	shutdown(s->listen_fd, SHUT_RDWR);
-	pthread_join(s->thread, NULL);
-	close(s->listen_fd);
-	free(s->in);
-	free(s->out);
-	pthread_mutex_destroy(&s->mutex);
-	free(s);
-}
-
-static struct box_client *connect_to(struct fake_server *s)
-{
-	char error[256] = "";
-	struct box_client *client = box_client_connect("127.0.0.1", s->port, error, sizeof(error));
-	cr_assert(client != NULL, "connect: %s", error);
-	return client;
-}
-
-/* Decodes the last request the server received, into a copy the caller keeps. */
-static void last_request(struct fake_server *s, uint8_t *frame, struct proto_request *request)
-{
-	pthread_mutex_lock(&s->mutex);
-	size_t size = s->last_frame_size;
-	memcpy(frame, s->last_frame, size);
-	pthread_mutex_unlock(&s->mutex);
-	cr_assert(size > 0);
-	cr_assert_eq(proto_request_decode(frame, size, request), STATUS_OK);
-}
-
-/* Canned catalog data. */
-
-static const struct engine_location canned_location = {
-	.location_id = 7, .name = { "Lisbon", 6 }, .country = { 'P', 'T' },
-	.lat_e6 = 38722252, .lon_e6 = -9139337, .events_count = 3,
-};
-
-static struct engine_event_info canned_event(uint32_t event_id)
-{
-	struct engine_event_info e = { .event_id = event_id, .location_id = 7,
-				       .title = text_from_cstr("Fado Night"),
-				       .description = text_from_cstr("Songs of longing"),
-				       .type = EVENT_TYPE_CONCERT, .language = text_from_cstr("pt"),
-				       .duration_min = 90, .tags_count = 2, .shows_count = 2 };
-	e.tags[0] = text_from_cstr("fado");
-	e.tags[1] = text_from_cstr("live");
-	return e;
-}
-
-static struct engine_show canned_show(uint32_t show_id)
-{
-	struct engine_show s = { .show_id = show_id, .event_id = 1001, .venue_id = 101,
-				 .start_ms = 1800000000000, .end_ms = 1800005400000,
-				 .prices_minor = { 2500, 4000, 8000 }, .currency = { 'E', 'U', 'R' },
-				 .user_seats_max = 10, .sale_opens_ms = 1700000000000,
-				 .sale_closes_ms = 1800000000000, .hold_ttl_ms = 600000,
-				 .owned = true };
-	s.tiers[TIER_VIP] = (struct engine_tier_counts){ .seats = 6, .available = 4, .held = 1,
-							 .booked = 1 };
-	return s;
-}
-
-/* A two-section layout: "Stalls" rows A (6 seats, vip) and B (mixed), "Circle" row A. */
-static void canned_layout(struct layout_builder *b, struct layout *layout)
-{
-	layout_builder_init(b);
-	layout_builder_section(b, "Stalls");
-	layout_builder_row(b, "A", 1, 6, TIER_VIP);
-	const uint8_t tiers[] = { TIER_REGULAR, TIER_VIP };
-	const uint16_t counts[] = { 2, 4 };
-	layout_builder_row_runs(b, "B", 1, 2, tiers, counts);
-	layout_builder_section(b, "Circle");
-	layout_builder_row(b, "A", 101, 8, TIER_ECONOMY);
-	cr_assert_eq(layout_builder_layout(b, layout), STATUS_OK);
-}
-
-static void put_seatmap(struct fake_server *s, const struct layout *layout, uint32_t count)
-{
-	bytes_put_u32(&s->w, 101);
-	bytes_put_u32(&s->w, layout->size);
-	bytes_put_raw(&s->w, layout->bytes, layout->size);
-	uint8_t states[LAYOUT_SEATS_COUNT_MAX];
-	for (uint32_t i = 0; i < count; i++)
-		states[i] = (uint8_t)(i % 4);
-	proto_put_states(&s->w, states, count);
-}
-
-static void put_result_for(struct fake_server *s, const struct command *c)
-{
-	struct engine_result result = { .status = STATUS_OK };
-	switch (c->type) {
-	case COMMAND_HOLD:
-		result.hold_id = ((uint64_t)c->hold.show_id << 32) | 1;
-		result.deadline_ms = 1800000600000;
-		result.seats_count = c->hold.seats_count;
-		for (uint8_t i = 0; i < c->hold.seats_count; i++)
-			result.seats[i] = c->hold.best ? 100u + i : c->hold.seats[i];
-		break;
-	case COMMAND_CONFIRM:
-		result.hold_id = c->confirm.hold_id;
-		result.seats_count = 1;
-		result.seats[0] = 3;
-		break;
-	case COMMAND_BOOKING_CANCEL:
-		result.hold_id = c->booking_cancel.booking_id;
-		result.booking_cancelled = true;
-		break;
-	case COMMAND_WAITLIST_JOIN:
-		result.waiter_state = WAITER_WAITING;
-		result.tier = c->waitlist_join.tier;
-		result.waiters_count = 5;
-		break;
-	default:
-		break;
-	}
-	proto_put_result(&s->w, &result);
-}
-
-static void put_stats(struct fake_server *s)
-{
-	bytes_put_u16(&s->w, 2);
-	proto_put_text(&s->w, text_from_cstr("connections"));
-	bytes_put_u64(&s->w, 3);
-	proto_put_text(&s->w, text_from_cstr("holds_active"));
-	bytes_put_u64(&s->w, (uint64_t)-1);
-}
-
-static void put_event_reply(struct fake_server *s, uint32_t event_id)
-{
-	struct engine_event_info e = canned_event(event_id);
-	proto_put_event(&s->w, &e);
-	bytes_put_u16(&s->w, 2);
-	for (uint32_t i = 0; i < 2; i++) {
-		bytes_put_u32(&s->w, 10001 + i);
-		bytes_put_u64(&s->w, 1800000000000 + i * 86400000ull);
-		bytes_put_u64(&s->w, 1800005400000 + i * 86400000ull);
-		bytes_put_u32(&s->w, 101);
-		proto_put_text(&s->w, text_from_cstr("Coliseu"));
-		proto_put_text(&s->w, text_from_cstr("Rua das Portas 96"));
-	}
-}
-
-static void put_wait_result(struct fake_server *s, const struct proto_wait *wait)
-{
-	struct engine_result result = { .waiter_state = WAITER_OFFERED, .waiter_seq = 77,
-					.hold_id = ((uint64_t)wait->show_id << 32) | 9,
-					.deadline_ms = 1800000600000, .seats_count = 2,
-					.seats = { 4, 5 }, .tier = TIER_VIP };
-	proto_put_result(&s->w, &result);
-}
-
-/* Writes the payload of a correct answer to any request. */
-static void put_answer(struct fake_server *s, const struct proto_request *r)
-{
-	struct engine_show show = canned_show(r->id);
-	struct search_hit hit = { .show_id = 10001, .event_id = 1001, .venue_id = 101,
-				  .location_id = 7, .start_ms = 1800000000000, .distance_m = 1234 };
-	struct layout_builder b;
-	struct layout layout;
-	switch (r->opcode) {
-	case PROTO_PING:
-		bytes_put_raw(&s->w, r->ping.bytes, r->ping.size);
-		return;
-	case PROTO_LOCATIONS:
-		bytes_put_u16(&s->w, 1);
-		proto_put_location(&s->w, &canned_location);
-		return;
-	case PROTO_EVENTS: {
-		bytes_put_u16(&s->w, 2);
-		for (uint32_t i = 0; i < 2; i++) {
-			struct engine_event_info e = canned_event(1001 + i);
-			proto_put_event(&s->w, &e);
-		}
-		return;
-	}
-	case PROTO_EVENT:
-		put_event_reply(s, r->id);
-		return;
-	case PROTO_SHOW:
-		proto_put_show(&s->w, &show);
-		return;
-	case PROTO_SEATMAP:
-		canned_layout(&b, &layout);
-		put_seatmap(s, &layout, layout.seats_count);
-		layout_builder_finish(&b);
-		return;
-	case PROTO_VENUE: {
-		canned_layout(&b, &layout);
-		struct engine_venue venue = { .venue_id = r->id, .location_id = 7,
-					      .name = text_from_cstr("Coliseu"),
-					      .address = text_from_cstr("Rua das Portas 96"),
-					      .lat_e6 = 1, .lon_e6 = -1, .layout = layout };
-		proto_put_venue(&s->w, &venue);
-		layout_builder_finish(&b);
-		return;
-	}
-	case PROTO_SEARCH:
-		bytes_put_u16(&s->w, 1);
-		bytes_put_u8(&s->w, 1);
-		proto_put_hit(&s->w, &hit);
-		return;
-	case PROTO_WAIT:
-		put_wait_result(s, &r->wait);
-		return;
-	case PROTO_STATS:
-		put_stats(s);
-		return;
-	case PROTO_SNAPSHOT:
-		bytes_put_u16(&s->w, 2);
-		bytes_put_u64(&s->w, 41);
-		bytes_put_u64(&s->w, 42);
-		return;
-	}
-	put_result_for(s, &r->command);
-}
-
-/* Answers everything correctly, at once. */
-static bool script_correct(struct fake_server *s, const struct proto_request *request,
-			   enum status decoded)
-{
-	if (request->opcode == PROTO_HELLO) {
-		hello_reply(s, request);
-		return true;
-	}
-	reply_begin(s, request, decoded);
-	if (decoded == STATUS_OK)
-		put_answer(s, request);
-	reply_send(s);
-	return true;
-}
+#include "fake_server.h"
 
 Test(handshake, connects_and_reads_server_limits)
 {
-	struct fake_server *s = server_start(script_correct, 0);
-	struct box_client *client = connect_to(s);
+	struct fake_server *s = fake_server_start(fake_script_correct, 0);
+	struct box_client *client = fake_connect(s);
 	const struct box_server_info *info = box_client_server(client);
 	cr_assert_eq(info->version, PROTO_VERSION);
 	cr_assert_eq(info->frame_size_max, PROTO_FRAME_SIZE_MAX);
@@ -438,25 +31,25 @@ Test(handshake, connects_and_reads_server_limits)
 	cr_assert(box_client_fd(client) >= 0);
 	cr_assert_eq(box_client_error(client), 0);
 	box_client_close(client);
-	server_stop(s);
+	fake_server_stop(s);
 }
 
 static bool script_refuse_hello(struct fake_server *s, const struct proto_request *request,
 				enum status decoded)
 {
 	(void)decoded;
-	reply_begin(s, request, s->mode == 0 ? STATUS_BAD_REQUEST : STATUS_OK);
+	fake_reply_begin(s, request, s->mode == 0 ? STATUS_BAD_REQUEST : STATUS_OK);
 	if (s->mode == 1) {
-		bytes_put_u16(&s->w, 2); /* a version this client did not ask for */
-		bytes_put_u32(&s->w, PROTO_FRAME_SIZE_MAX);
-		bytes_put_u16(&s->w, 1);
-		bytes_put_u16(&s->w, 10);
-		bytes_put_u32(&s->w, 1000);
-		proto_put_text(&s->w, text_from_cstr("future"));
+		/* A version this client did not ask for. */
+		struct proto_hello_info info = { .version = 2, .frame_size_max = PROTO_FRAME_SIZE_MAX,
+						 .workers = 1, .hold_seats_max = 10,
+						 .wait_timeout_ms_max = 1000,
+						 .server_version = text_from_cstr("future") };
+		proto_put_hello_info(&s->w, &info);
 	}
 	if (s->mode == 2)
 		bytes_put_u16(&s->w, PROTO_VERSION); /* and nothing else */
-	reply_send(s);
+	fake_reply_send(s);
 	return false;
 }
 
@@ -465,13 +58,13 @@ Test(handshake, refusal_is_reported)
 	const char *expected[] = { "refused the handshake: bad request", "protocol version 2",
 				   "malformed HELLO" };
 	for (int mode = 0; mode < 3; mode++) {
-		struct fake_server *s = server_start(script_refuse_hello, mode);
+		struct fake_server *s = fake_server_start(script_refuse_hello, mode);
 		char error[256] = "";
 		struct box_client *client = box_client_connect("127.0.0.1", s->port, error,
 							       sizeof(error));
 		cr_assert_null(client);
 		cr_assert(strstr(error, expected[mode]) != NULL, "mode %d: %s", mode, error);
-		server_stop(s);
+		fake_server_stop(s);
 	}
 }
 
@@ -486,11 +79,11 @@ static bool script_close(struct fake_server *s, const struct proto_request *requ
 
 Test(handshake, closed_connection_is_reported)
 {
-	struct fake_server *s = server_start(script_close, 0);
+	struct fake_server *s = fake_server_start(script_close, 0);
 	char error[256] = "";
 	cr_assert_null(box_client_connect("127.0.0.1", s->port, error, sizeof(error)));
 	cr_assert(strstr(error, "closed the connection") != NULL, "%s", error);
-	server_stop(s);
+	fake_server_stop(s);
 }
 
 Test(handshake, refused_connection_is_reported)
@@ -514,8 +107,8 @@ Test(handshake, refused_connection_is_reported)
 
 Test(calls, catalog_queries_decode)
 {
-	struct fake_server *s = server_start(script_correct, 0);
-	struct box_client *client = connect_to(s);
+	struct fake_server *s = fake_server_start(fake_script_correct, 0);
+	struct box_client *client = fake_connect(s);
 	enum status status;
 	cr_assert_eq(box_client_ping(client, "hello", 5), 0);
 
@@ -537,7 +130,7 @@ Test(calls, catalog_queries_decode)
 	cr_assert(text_equal(events[1].tags[1], text_from_cstr("live")));
 	uint8_t frame[4096];
 	struct proto_request request;
-	last_request(s, frame, &request);
+	fake_last_request(s, frame, &request);
 	cr_assert_eq(request.opcode, PROTO_EVENTS);
 	cr_assert_eq(request.list.parent_id, 7);
 	cr_assert_eq(request.list.limit, 100);
@@ -567,13 +160,13 @@ Test(calls, catalog_queries_decode)
 	cr_assert_eq(venue.layout.seats_count, 20);
 	cr_assert_eq(venue.layout.sections_count, 2);
 	box_client_close(client);
-	server_stop(s);
+	fake_server_stop(s);
 }
 
 Test(calls, seatmap_search_and_operator_calls_decode)
 {
-	struct fake_server *s = server_start(script_correct, 0);
-	struct box_client *client = connect_to(s);
+	struct fake_server *s = fake_server_start(fake_script_correct, 0);
+	struct box_client *client = fake_connect(s);
 	enum status status;
 	struct box_seatmap *map;
 	cr_assert_eq(box_client_seatmap(client, 10001, &map, &status), 0);
@@ -607,7 +200,7 @@ Test(calls, seatmap_search_and_operator_calls_decode)
 	cr_assert_eq(hits[0].distance_m, 1234);
 	uint8_t frame[4096];
 	struct proto_request request;
-	last_request(s, frame, &request);
+	fake_last_request(s, frame, &request);
 	cr_assert(text_equal(request.search.keyword, text_from_cstr("fado")));
 	cr_assert(text_equal(request.search.tags[0], text_from_cstr("live")));
 
@@ -621,13 +214,13 @@ Test(calls, seatmap_search_and_operator_calls_decode)
 	cr_assert_eq(count, 2);
 	cr_assert_eq(lsns[1], 42);
 	box_client_close(client);
-	server_stop(s);
+	fake_server_stop(s);
 }
 
 Test(calls, commands_send_their_fields_and_decode_results)
 {
-	struct fake_server *s = server_start(script_correct, 0);
-	struct box_client *client = connect_to(s);
+	struct fake_server *s = fake_server_start(fake_script_correct, 0);
+	struct box_client *client = fake_connect(s);
 	struct engine_result result;
 	uint8_t frame[4096];
 	struct proto_request request;
@@ -638,7 +231,7 @@ Test(calls, commands_send_their_fields_and_decode_results)
 	cr_assert_eq(result.deadline_ms, 1800000600000);
 	cr_assert_eq(result.seats_count, 2);
 	cr_assert_eq(result.seats[1], 4);
-	last_request(s, frame, &request);
+	fake_last_request(s, frame, &request);
 	cr_assert_eq(request.opcode, PROTO_HOLD);
 	cr_assert_eq(request.command.hold.user_id, 42);
 	cr_assert_eq(request.command.hold.seats[0], 3);
@@ -646,27 +239,27 @@ Test(calls, commands_send_their_fields_and_decode_results)
 	cr_assert_eq(box_client_hold_best(client, 10009, 42, 5000, TIER_VIP, 3, true, &result), 0);
 	cr_assert_eq(result.seats_count, 3);
 	cr_assert_eq(result.seats[2], 102);
-	last_request(s, frame, &request);
+	fake_last_request(s, frame, &request);
 	cr_assert(request.command.hold.best && request.command.hold.together);
 	cr_assert_eq(request.command.hold.ttl_ms, 5000);
 
 	cr_assert_eq(box_client_confirm(client, 0x0000271900000001ull, 42,
 					text_from_cstr("pay-1"), &result), 0);
 	cr_assert_eq(result.hold_id, 0x0000271900000001ull);
-	last_request(s, frame, &request);
+	fake_last_request(s, frame, &request);
 	cr_assert(text_equal(request.command.confirm.payment_ref, text_from_cstr("pay-1")));
 	cr_assert_eq(box_client_release(client, 0x0000271900000001ull, 42, &result), 0);
 	cr_assert_eq(box_client_cancel(client, 0x0000271900000001ull, &result), 0);
 	cr_assert(result.booking_cancelled);
 	cr_assert_eq(box_client_seats_block(client, 10009, 10, 5, true, &result), 0);
-	last_request(s, frame, &request);
+	fake_last_request(s, frame, &request);
 	cr_assert_eq(request.command.seats_block.seats_count, 5);
 	cr_assert_eq(box_client_waitlist_join(client, 10009, 42, TIER_VIP, 2, true, &result), 0);
 	cr_assert_eq(result.waiter_state, WAITER_WAITING);
 	cr_assert_eq(result.waiters_count, 5);
 	cr_assert_eq(box_client_waitlist_poll(client, 10009, 42, &result), 0);
 	cr_assert_eq(box_client_waitlist_leave(client, 10009, 42, &result), 0);
-	last_request(s, frame, &request);
+	fake_last_request(s, frame, &request);
 	cr_assert_eq(request.opcode, PROTO_WAITLIST_LEAVE);
 
 	cr_assert_eq(box_client_wait(client, 10009, 42, 1000, &result), 0);
@@ -674,16 +267,16 @@ Test(calls, commands_send_their_fields_and_decode_results)
 	cr_assert_eq(result.waiter_seq, 77);
 	cr_assert_eq(result.hold_id, 0x0000271900000009ull);
 	cr_assert_eq(result.seats[1], 5);
-	last_request(s, frame, &request);
+	fake_last_request(s, frame, &request);
 	cr_assert_eq(request.wait.timeout_ms, 1000);
 	box_client_close(client);
-	server_stop(s);
+	fake_server_stop(s);
 }
 
 Test(calls, invalid_command_is_refused_without_sending)
 {
-	struct fake_server *s = server_start(script_correct, 0);
-	struct box_client *client = connect_to(s);
+	struct fake_server *s = fake_server_start(fake_script_correct, 0);
+	struct box_client *client = fake_connect(s);
 	struct engine_result result;
 	uint32_t before = s->requests_count;
 	cr_assert_eq(box_client_confirm(client, 0x0000271900000001ull, 42, text_from_cstr(""),
@@ -702,7 +295,7 @@ Test(calls, invalid_command_is_refused_without_sending)
 	cr_assert_eq(s->requests_count, before + 1);
 	pthread_mutex_unlock(&s->mutex);
 	box_client_close(client);
-	server_stop(s);
+	fake_server_stop(s);
 }
 
 /* Refusals carry their status and, for commands, the result the server gave. */
@@ -710,26 +303,24 @@ static bool script_refuse(struct fake_server *s, const struct proto_request *req
 			  enum status decoded)
 {
 	(void)decoded;
-	if (request->opcode == PROTO_HELLO) {
-		hello_reply(s, request);
+	if (fake_hello_answer(s, request))
 		return true;
-	}
 	if (request->opcode == PROTO_HOLD) {
-		reply_begin(s, request, STATUS_SEAT_UNAVAILABLE);
+		fake_reply_begin(s, request, STATUS_SEAT_UNAVAILABLE);
 		struct engine_result result = { .seats_count = 1, .seats = { 4 } };
 		proto_put_result(&s->w, &result);
 	} else {
-		reply_begin(s, request, request->opcode == PROTO_CONFIRM ? STATUS_HOLD_EXPIRED
+		fake_reply_begin(s, request, request->opcode == PROTO_CONFIRM ? STATUS_HOLD_EXPIRED
 									  : STATUS_NOT_FOUND);
 	}
-	reply_send(s);
+	fake_reply_send(s);
 	return true;
 }
 
 Test(calls, refusals_carry_their_status)
 {
-	struct fake_server *s = server_start(script_refuse, 0);
-	struct box_client *client = connect_to(s);
+	struct fake_server *s = fake_server_start(script_refuse, 0);
+	struct box_client *client = fake_connect(s);
 	struct engine_result result;
 	const uint32_t seats[] = { 3, 4 };
 	cr_assert_eq(box_client_hold_seats(client, 10009, 42, 0, seats, 2, &result), 0);
@@ -749,7 +340,7 @@ Test(calls, refusals_carry_their_status)
 	cr_assert_eq(status, STATUS_NOT_FOUND);
 	cr_assert_null(map);
 	box_client_close(client);
-	server_stop(s);
+	fake_server_stop(s);
 }
 
 /* Holds every response back until `mode` requests came, then answers them last first. */
@@ -767,23 +358,19 @@ static uint32_t shuffled(uint32_t i, uint32_t n)
 static bool script_deferred(struct fake_server *s, const struct proto_request *request,
 			    enum status decoded)
 {
-	if (request->opcode == PROTO_HELLO) {
-		hello_reply(s, request);
+	if (fake_hello_answer(s, request))
 		return true;
-	}
-	reply_begin(s, request, decoded);
-	if (decoded == STATUS_OK)
-		put_answer(s, request);
-	reply_defer(s);
+	fake_reply_correct(s, request, decoded);
+	fake_reply_defer(s);
 	if (s->deferred_count == (uint32_t)(s->mode > 0 ? s->mode : -s->mode))
-		deferred_send(s, s->mode > 0 ? reversed : shuffled);
+		fake_deferred_send(s, s->mode > 0 ? reversed : shuffled);
 	return true;
 }
 
 Test(pipelining, out_of_order_responses_are_matched_by_id)
 {
-	struct fake_server *s = server_start(script_deferred, 3);
-	struct box_client *client = connect_to(s);
+	struct fake_server *s = fake_server_start(script_deferred, 3);
+	struct box_client *client = fake_connect(s);
 	uint64_t show_id, ping_id, hold_id;
 	cr_assert_eq(box_client_send_id(client, PROTO_SHOW, 10001, &show_id), 0);
 	cr_assert_eq(box_client_send_ping(client, "abc", 3, &ping_id), 0);
@@ -818,15 +405,15 @@ Test(pipelining, out_of_order_responses_are_matched_by_id)
 	cr_assert_eq(box_client_next(client, &r, 0), -ETIMEDOUT);
 	cr_assert_eq(box_client_error(client), 0);
 	box_client_close(client);
-	server_stop(s);
+	fake_server_stop(s);
 }
 
 #define POLLED_COUNT 1000u
 
 Test(pipelining, non_blocking_poll_collects_every_response)
 {
-	struct fake_server *s = server_start(script_deferred, -(int)POLLED_COUNT);
-	struct box_client *client = connect_to(s);
+	struct fake_server *s = fake_server_start(script_deferred, -(int)POLLED_COUNT);
+	struct box_client *client = fake_connect(s);
 	static uint8_t seen[POLLED_COUNT + 64];
 	uint64_t first = 0;
 	for (uint32_t i = 0; i < POLLED_COUNT; i++) {
@@ -860,7 +447,7 @@ Test(pipelining, non_blocking_poll_collects_every_response)
 	}
 	cr_assert_eq(box_client_inflight(client), 0);
 	box_client_close(client);
-	server_stop(s);
+	fake_server_stop(s);
 }
 
 /* Never answers anything after HELLO. */
@@ -868,14 +455,13 @@ static bool script_silent(struct fake_server *s, const struct proto_request *req
 			  enum status decoded)
 {
 	(void)decoded;
-	if (request->opcode == PROTO_HELLO)
-		hello_reply(s, request);
+	fake_hello_answer(s, request);
 	return true;
 }
 
 Test(pipelining, buffers_and_inflight_are_bounded)
 {
-	struct fake_server *s = server_start(script_silent, 0);
+	struct fake_server *s = fake_server_start(script_silent, 0);
 	struct box_client_options options;
 	box_client_options_default(&options);
 	options.inflight_max = 8;
@@ -913,7 +499,7 @@ Test(pipelining, buffers_and_inflight_are_bounded)
 	cr_assert_eq(box_client_ping(client, "p", 1), -ETIMEDOUT);
 	cr_assert_eq(box_client_ping(client, "p", 1), -ETIMEDOUT);
 	box_client_close(client);
-	server_stop(s);
+	fake_server_stop(s);
 }
 
 /* Malformed responses: each mode breaks one thing about the answer to the request. */
@@ -941,12 +527,12 @@ static void broken_payload(struct fake_server *s, const struct proto_request *re
 	switch (s->mode) {
 	case BROKEN_COUNT_ABOVE_LIMIT:
 		bytes_put_u16(&s->w, 2);
-		proto_put_location(&s->w, &canned_location);
-		proto_put_location(&s->w, &canned_location);
+		proto_put_location(&s->w, &fake_canned_location);
+		proto_put_location(&s->w, &fake_canned_location);
 		return;
 	case BROKEN_STATES_COUNT:
-		canned_layout(&b, &layout);
-		put_seatmap(s, &layout, layout.seats_count - 1);
+		fake_canned_layout(&b, &layout);
+		fake_put_seatmap(s, &layout, layout.seats_count - 1);
 		layout_builder_finish(&b);
 		return;
 	case BROKEN_RESULT_SEATS: {
@@ -965,18 +551,16 @@ static void broken_payload(struct fake_server *s, const struct proto_request *re
 		bytes_put_raw(&s->w, "xyz", 3);
 		return;
 	}
-	put_answer(s, request);
+	fake_put_answer(s, request);
 }
 
 static bool script_broken(struct fake_server *s, const struct proto_request *request,
 			  enum status decoded)
 {
 	(void)decoded;
-	if (request->opcode == PROTO_HELLO) {
-		hello_reply(s, request);
+	if (fake_hello_answer(s, request))
 		return true;
-	}
-	reply_begin(s, request, STATUS_OK);
+	fake_reply_begin(s, request, STATUS_OK);
 	broken_payload(s, request);
 	size_t size = proto_frame_end(&s->w, 0);
 	uint8_t *f = s->out;
@@ -1008,7 +592,7 @@ static bool script_broken(struct fake_server *s, const struct proto_request *req
 		bytes_store_u16(f + 6, STATUS_COUNT);
 		break;
 	}
-	write_all(s->fd, f, size);
+	fake_write_all(s->fd, f, size);
 	return true;
 }
 
@@ -1039,8 +623,8 @@ static int broken_call(struct box_client *client, int mode)
 Test(malformed, every_broken_response_is_a_protocol_error)
 {
 	for (int mode = 0; mode < BROKEN_COUNT; mode++) {
-		struct fake_server *s = server_start(script_broken, mode);
-		struct box_client *client = connect_to(s);
+		struct fake_server *s = fake_server_start(script_broken, mode);
+		struct box_client *client = fake_connect(s);
 		cr_assert_eq(broken_call(client, mode), -EPROTO, "mode %d", mode);
 		cr_assert_eq(box_client_error(client), -EPROTO, "mode %d", mode);
 		/* The stream cannot be trusted any more: every later call says so. */
@@ -1048,35 +632,33 @@ Test(malformed, every_broken_response_is_a_protocol_error)
 		uint64_t id;
 		cr_assert_eq(box_client_send_ping(client, "p", 1, &id), -EPROTO, "mode %d", mode);
 		box_client_close(client);
-		server_stop(s);
+		fake_server_stop(s);
 	}
 }
 
 Test(malformed, pipelined_response_with_unknown_id_is_a_protocol_error)
 {
-	struct fake_server *s = server_start(script_broken, BROKEN_ID);
-	struct box_client *client = connect_to(s);
+	struct fake_server *s = fake_server_start(script_broken, BROKEN_ID);
+	struct box_client *client = fake_connect(s);
 	uint64_t id;
 	cr_assert_eq(box_client_send_id(client, PROTO_SHOW, 10001, &id), 0);
 	struct box_response r;
 	cr_assert_eq(box_client_next(client, &r, 5000), -EPROTO);
 	box_client_close(client);
-	server_stop(s);
+	fake_server_stop(s);
 }
 
 /* Closes the connection after HELLO, at once or after half a response. */
 static bool script_hang_up(struct fake_server *s, const struct proto_request *request,
 			   enum status decoded)
 {
-	if (request->opcode == PROTO_HELLO) {
-		hello_reply(s, request);
+	if (fake_hello_answer(s, request))
 		return true;
-	}
 	if (s->mode == 1) {
-		reply_begin(s, request, decoded);
-		put_answer(s, request);
+		fake_reply_begin(s, request, decoded);
+		fake_put_answer(s, request);
 		size_t size = proto_frame_end(&s->w, 0);
-		write_all(s->fd, s->out, size / 2);
+		fake_write_all(s->fd, s->out, size / 2);
 	}
 	return false;
 }
@@ -1084,8 +666,8 @@ static bool script_hang_up(struct fake_server *s, const struct proto_request *re
 Test(closed, server_hang_up_is_a_connection_reset)
 {
 	for (int mode = 0; mode < 2; mode++) {
-		struct fake_server *s = server_start(script_hang_up, mode);
-		struct box_client *client = connect_to(s);
+		struct fake_server *s = fake_server_start(script_hang_up, mode);
+		struct box_client *client = fake_connect(s);
 		enum status status;
 		struct engine_show show;
 		cr_assert_eq(box_client_show(client, 10001, &show, &status), -ECONNRESET);
@@ -1093,14 +675,14 @@ Test(closed, server_hang_up_is_a_connection_reset)
 		cr_assert_str_eq(box_client_error_text(-ECONNRESET),
 				 "the server closed the connection");
 		box_client_close(client);
-		server_stop(s);
+		fake_server_stop(s);
 	}
 }
 
 Test(closed, pipelined_client_sees_the_hang_up)
 {
-	struct fake_server *s = server_start(script_hang_up, 0);
-	struct box_client *client = connect_to(s);
+	struct fake_server *s = fake_server_start(script_hang_up, 0);
+	struct box_client *client = fake_connect(s);
 	uint64_t id;
 	cr_assert_eq(box_client_send_id(client, PROTO_SHOW, 10001, &id), 0);
 	struct box_response responses[4];
@@ -1115,7 +697,7 @@ Test(closed, pipelined_client_sees_the_hang_up)
 	}
 	cr_assert_eq(rc, -ECONNRESET);
 	box_client_close(client);
-	server_stop(s);
+	fake_server_stop(s);
 }
 
 /* A big answer: a stadium-sized seat map grows the input buffer past its first size. */
@@ -1123,10 +705,8 @@ static bool script_big(struct fake_server *s, const struct proto_request *reques
 		       enum status decoded)
 {
 	(void)decoded;
-	if (request->opcode == PROTO_HELLO) {
-		hello_reply(s, request);
+	if (fake_hello_answer(s, request))
 		return true;
-	}
 	struct layout_builder b;
 	struct layout layout;
 	layout_builder_init(&b);
@@ -1140,17 +720,17 @@ static bool script_big(struct fake_server *s, const struct proto_request *reques
 		}
 	}
 	cr_assert_eq(layout_builder_layout(&b, &layout), STATUS_OK);
-	reply_begin(s, request, STATUS_OK);
-	put_seatmap(s, &layout, layout.seats_count);
+	fake_reply_begin(s, request, STATUS_OK);
+	fake_put_seatmap(s, &layout, layout.seats_count);
 	layout_builder_finish(&b);
-	reply_send(s);
+	fake_reply_send(s);
 	return true;
 }
 
 Test(calls, large_seatmap_is_received_whole)
 {
-	struct fake_server *s = server_start(script_big, 0);
-	struct box_client *client = connect_to(s);
+	struct fake_server *s = fake_server_start(script_big, 0);
+	struct box_client *client = fake_connect(s);
 	enum status status;
 	struct box_seatmap *map;
 	for (int i = 0; i < 3; i++) {
@@ -1160,7 +740,7 @@ Test(calls, large_seatmap_is_received_whole)
 		box_seatmap_destroy(map);
 	}
 	box_client_close(client);
-	server_stop(s);
+	fake_server_stop(s);
 }
 
 /* PROTOCOL.md's worked example, byte for byte (the request id is the client's own). */
@@ -1180,21 +760,19 @@ static bool script_example(struct fake_server *s, const struct proto_request *re
 			   enum status decoded)
 {
 	(void)decoded;
-	if (request->opcode == PROTO_HELLO) {
-		hello_reply(s, request);
+	if (fake_hello_answer(s, request))
 		return true;
-	}
 	uint8_t response[sizeof(example_response)];
 	memcpy(response, example_response, sizeof(response));
 	bytes_store_u64(response + 8, request->request_id);
-	write_all(s->fd, response, sizeof(response));
+	fake_write_all(s->fd, response, sizeof(response));
 	return true;
 }
 
 Test(calls, protocol_worked_example_matches)
 {
-	struct fake_server *s = server_start(script_example, 0);
-	struct box_client *client = connect_to(s);
+	struct fake_server *s = fake_server_start(script_example, 0);
+	struct box_client *client = fake_connect(s);
 	const uint32_t seats[] = { 3, 4 };
 	struct engine_result result;
 	cr_assert_eq(box_client_hold_seats(client, 10009, 42, 0, seats, 2, &result), 0);
@@ -1210,5 +788,5 @@ Test(calls, protocol_worked_example_matches)
 	cr_assert_eq(result.seats[0], 3);
 	cr_assert_eq(result.seats[1], 4);
 	box_client_close(client);
-	server_stop(s);
+	fake_server_stop(s);
 }
