@@ -217,14 +217,10 @@ static size_t show_response(struct worker *w, const struct proto_request *reques
 	if (status == STATUS_OK && request->opcode == PROTO_SEATMAP) {
 		struct engine_venue venue;
 		engine_venue_get(w->engine, show.venue_id, &venue);
-		bytes_put_u32(writer, venue.venue_id);
-		bytes_put_u32(writer, venue.layout.size);
-		bytes_put_raw(writer, venue.layout.bytes, venue.layout.size);
-		/* The states go straight after, a byte each, then are packed in place. */
 		uint8_t *states = w->scratch;
 		uint32_t count = engine_show_seat_states(w->engine, show.show_id, states,
 							 LAYOUT_SEATS_COUNT_MAX);
-		proto_put_states(writer, states, count);
+		proto_put_seatmap(writer, venue.venue_id, &venue.layout, states, count);
 	}
 	return proto_frame_end(writer, 0);
 }
@@ -299,12 +295,12 @@ static size_t event_response(struct worker *w, const struct proto_request *reque
 			struct engine_venue venue;
 			engine_show_get(w->engine, ids[i], &show);
 			engine_venue_get(w->engine, show.venue_id, &venue);
-			bytes_put_u32(writer, show.show_id);
-			bytes_put_u64(writer, (uint64_t)show.start_ms);
-			bytes_put_u64(writer, (uint64_t)show.end_ms);
-			bytes_put_u32(writer, venue.venue_id);
-			proto_put_text(writer, venue.name);
-			proto_put_text(writer, venue.address);
+			struct proto_event_show entry = {
+				.show_id = show.show_id, .start_ms = show.start_ms,
+				.end_ms = show.end_ms, .venue_id = venue.venue_id,
+				.venue_name = venue.name, .venue_address = venue.address
+			};
+			proto_put_event_show(writer, &entry);
 		}
 		first += count ? count : listed;
 	}
@@ -364,8 +360,7 @@ static size_t catalog_response(struct worker *w, const struct proto_request *req
 	enum status status = engine_search(w->engine, &request->search, hits, &count, &more);
 	proto_response_begin(writer, request->opcode, status, request->request_id);
 	if (status == STATUS_OK) {
-		bytes_put_u16(writer, (uint16_t)count);
-		bytes_put_u8(writer, more);
+		proto_put_search_header(writer, count, more);
 		for (uint32_t i = 0; i < count; i++)
 			proto_put_hit(writer, &hits[i]);
 	}
@@ -375,14 +370,15 @@ static size_t catalog_response(struct worker *w, const struct proto_request *req
 /* Requests every shard answers: catalog puts, stats, snapshots. */
 
 static uint32_t gather_open(struct worker *w, const struct proto_request *request,
-			    uint64_t conn_id)
+			    uint16_t origin, uint64_t conn_id)
 {
 	uint32_t index = 0;
 	while (index < w->gathers_capacity && w->gathers[index].used)
 		index++;
 	ARRAY_RESERVE(w->gathers, w->gathers_capacity, (uint64_t)index + 1);
 	struct gather *g = &w->gathers[index];
-	*g = (struct gather){ .used = true, .opcode = request->opcode, .conn_id = conn_id,
+	*g = (struct gather){ .used = true, .opcode = request->opcode, .worker = origin,
+			      .conn_id = conn_id,
 			      .request_id = request->request_id,
 			      .waiting = w->server->workers_count, .status = STATUS_OK };
 	return index;
@@ -422,30 +418,27 @@ static void gather_finish(struct worker *w, struct gather *g)
 	if (g->opcode == PROTO_STATS) {
 		uint32_t shards = w->server->workers_count;
 		bytes_put_u16(&writer, (uint16_t)(STATS_SUMMED + 2 * shards + 1));
-		for (uint32_t i = 0; i < STATS_SUMMED; i++) {
-			proto_put_text(&writer, text_from_cstr(stat_names[i]));
-			bytes_put_u64(&writer, (uint64_t)g->stats[i]);
-		}
+		for (uint32_t i = 0; i < STATS_SUMMED; i++)
+			proto_put_stat(&writer, text_from_cstr(stat_names[i]), g->stats[i]);
 		for (uint32_t s = 0; s < shards; s++) {
 			for (uint32_t k = 0; k < 2; k++) {
 				char name[48];
 				snprintf(name, sizeof(name), "shard%u.%s", s, stat_names[STATS_SUMMED + k]);
-				proto_put_text(&writer, text_from_cstr(name));
-				bytes_put_u64(&writer, (uint64_t)g->stats[STATS_SUMMED + 2 * s + k]);
+				proto_put_stat(&writer, text_from_cstr(name),
+					       g->stats[STATS_SUMMED + 2 * s + k]);
 			}
 		}
-		proto_put_text(&writer, text_from_cstr("uptime_ms"));
-		bytes_put_u64(&writer, (uint64_t)(w->now_ms - w->server->started_ms));
+		proto_put_stat(&writer, text_from_cstr("uptime_ms"),
+			       w->now_ms - w->server->started_ms);
 	} else if (g->opcode == PROTO_SNAPSHOT) {
-		bytes_put_u16(&writer, (uint16_t)w->server->workers_count);
-		for (uint32_t s = 0; s < w->server->workers_count; s++)
-			bytes_put_u64(&writer, g->snapshot_lsn[s]);
+		proto_put_snapshot_lsns(&writer, g->snapshot_lsn, w->server->workers_count);
 	} else if (g->status == STATUS_OK) {
 		proto_put_result(&writer, &g->result);
 	}
 	size_t size = proto_frame_end(&writer, 0);
 	g->used = false;
-	response_deliver(w, g->conn_id, w->frame, (uint32_t)size);
+	/* Every shard's part is durable by now: the answer goes out at once. */
+	pending_deliver(w, g->worker, PENDING_RESPONSE, g->conn_id, w->frame, (uint32_t)size);
 }
 
 /* A shard's reply to a gather this worker opened: [u16 shard][kind-specific]. */
@@ -469,15 +462,11 @@ static void gather_reply(struct worker *w, uint32_t gather_index, const uint8_t 
 	} else if (g->opcode == PROTO_SNAPSHOT) {
 		g->snapshot_lsn[shard] = bytes_get_u64(&r);
 	} else {
-		/* Every shard applies the same put to the same catalog; the first refusal
-		 * is the answer, else shard 0's result. */
+		/* Shard 0 accepted the put and every shard applies it in shard 0's order; a
+		 * shard refusing it (its log full, say) turns the answer into its refusal. */
 		enum status status = (enum status)bytes_get_u16(&r);
-		struct engine_result result;
-		proto_get_result(&r, &result);
 		if (g->status == STATUS_OK && status != STATUS_OK)
 			g->status = status;
-		if (shard == 0)
-			g->result = result;
 	}
 	ASSERT(g->waiting > 0);
 	if (--g->waiting == 0)
@@ -506,18 +495,55 @@ static void stats_answer(struct worker *w, uint16_t origin, uint32_t gather)
 	gather_answer(w, origin, gather, 0, payload, 2 + 8 * count);
 }
 
-static void apply_answer(struct worker *w, uint16_t origin, uint32_t gather,
-			 const struct command *command)
+/* This shard's part of a catalog put: its status, once what it appended is durable. */
+static void apply_answer(struct worker *w, uint16_t origin, uint32_t gather, uint64_t lsn,
+			 enum status status)
+{
+	uint8_t payload[2];
+	bytes_store_u16(payload, (uint16_t)status);
+	gather_answer(w, origin, gather, lsn ? lsn : worker_appended_lsn(w), payload,
+		      sizeof(payload));
+}
+
+static void apply_request(struct worker *w, uint16_t origin, uint32_t gather,
+			  const struct command *command)
 {
 	struct engine_result result;
 	uint64_t lsn = command_run(w, command, &result);
-	uint8_t payload[2 + 64];
-	struct bytes_writer writer;
-	bytes_writer_init(&writer, payload, sizeof(payload));
-	bytes_put_u16(&writer, (uint16_t)result.status);
-	proto_put_result(&writer, &result);
-	gather_answer(w, origin, gather, lsn ? lsn : worker_appended_lsn(w), payload,
-		      (uint32_t)writer.size);
+	apply_answer(w, origin, gather, lsn, result.status);
+}
+
+/*
+ * Catalog puts are decided by shard 0 alone, in the order it receives them: two clients
+ * racing to create the same id on different workers get one OK and one ALREADY_EXISTS,
+ * and every shard applies the accepted puts in shard 0's order (its mailboxes are FIFO),
+ * so the shards' catalogs never differ. A refusal is answered from shard 0; an accepted
+ * put is answered when every shard has applied it durably.
+ */
+static void catalog_decide(struct worker *w, const struct proto_request *request,
+			   uint16_t origin, uint64_t conn_id, const uint8_t *frame, uint32_t size)
+{
+	ASSERT(w->index == 0);
+	struct engine_result result;
+	uint64_t lsn = command_run(w, &request->command, &result);
+	if (lsn == 0)
+		lsn = worker_appended_lsn(w);
+	if (result.status != STATUS_OK) {
+		struct bytes_writer writer;
+		frame_writer(w, &writer);
+		proto_response_begin(&writer, request->opcode, result.status, request->request_id);
+		pending_add(w, lsn, origin, PENDING_RESPONSE, conn_id, w->frame,
+			    (uint32_t)proto_frame_end(&writer, 0));
+		return;
+	}
+	uint32_t gather = gather_open(w, request, origin, conn_id);
+	w->gathers[gather].result = result;
+	apply_answer(w, 0, gather, lsn, STATUS_OK);
+	uint8_t head[6];
+	bytes_store_u16(head, 0);
+	bytes_store_u32(head + 2, gather);
+	for (uint32_t t = 1; t < w->server->workers_count; t++)
+		worker_push(w, t, MESSAGE_APPLY, head, sizeof(head), frame, size, true);
 }
 
 /* A snapshot now (unless one is on its way): answered when it is on disk. */
@@ -604,12 +630,15 @@ void requests_message(struct worker *w, uint32_t kind, const uint8_t *bytes, uin
 		return;
 	}
 	uint16_t origin = bytes_get_u16(&r);
-	if (kind == MESSAGE_REQUEST) {
+	if (kind == MESSAGE_REQUEST || kind == MESSAGE_CATALOG_PUT) {
 		uint64_t conn_id = bytes_get_u64(&r);
 		struct proto_request request;
 		enum status status = proto_request_decode(bytes + 10, size - 10, &request);
 		ASSERT(status == STATUS_OK); /* decoded once already by the sender */
-		owner_execute(w, &request, origin, conn_id);
+		if (kind == MESSAGE_REQUEST)
+			owner_execute(w, &request, origin, conn_id);
+		else
+			catalog_decide(w, &request, origin, conn_id, bytes + 10, size - 10);
 		return;
 	}
 	uint32_t gather = bytes_get_u32(&r);
@@ -617,7 +646,7 @@ void requests_message(struct worker *w, uint32_t kind, const uint8_t *bytes, uin
 		struct proto_request request;
 		enum status status = proto_request_decode(bytes + 6, size - 6, &request);
 		ASSERT(status == STATUS_OK);
-		apply_answer(w, origin, gather, &request.command);
+		apply_request(w, origin, gather, &request.command);
 	} else if (kind == MESSAGE_STATS) {
 		stats_answer(w, origin, gather);
 	} else if (kind == MESSAGE_SNAPSHOT) {
@@ -638,12 +667,15 @@ static void hello_answer(struct worker *w, struct conn *conn, const struct proto
 	proto_response_begin(&writer, PROTO_HELLO, fits ? STATUS_OK : STATUS_BAD_REQUEST,
 			     request->request_id);
 	if (fits) {
-		bytes_put_u16(&writer, PROTO_VERSION);
-		bytes_put_u32(&writer, PROTO_FRAME_SIZE_MAX);
-		bytes_put_u16(&writer, (uint16_t)w->server->workers_count);
-		bytes_put_u16(&writer, HOLD_SEATS_COUNT_MAX);
-		bytes_put_u32(&writer, PROTO_WAIT_TIMEOUT_MS_MAX);
-		proto_put_text(&writer, text_from_cstr("boxoffice 0.1.0"));
+		struct proto_hello_info info = {
+			.version = PROTO_VERSION,
+			.frame_size_max = PROTO_FRAME_SIZE_MAX,
+			.workers = (uint16_t)w->server->workers_count,
+			.hold_seats_max = HOLD_SEATS_COUNT_MAX,
+			.wait_timeout_ms_max = PROTO_WAIT_TIMEOUT_MS_MAX,
+			.server_version = text_from_cstr("boxoffice 0.1.0"),
+		};
+		proto_put_hello_info(&writer, &info);
 	}
 	conn->hello_done = fits;
 	if (!fits)
@@ -656,12 +688,27 @@ static void hello_answer(struct worker *w, struct conn *conn, const struct proto
 static void broadcast(struct worker *w, const struct proto_request *request, uint64_t conn_id,
 		      uint32_t kind, const uint8_t *frame, uint32_t size)
 {
-	uint32_t gather = gather_open(w, request, conn_id);
+	uint32_t gather = gather_open(w, request, (uint16_t)w->index, conn_id);
 	uint8_t head[6];
 	bytes_store_u16(head, (uint16_t)w->index);
 	bytes_store_u32(head + 2, gather);
 	for (uint32_t t = 0; t < w->server->workers_count; t++)
 		worker_push(w, t, kind, head, sizeof(head), frame, size, true);
+}
+
+/* Hands a request to the shard that decides it. */
+static void forward(struct worker *w, struct conn *conn, const struct proto_request *request,
+		    uint32_t target, uint32_t kind, const uint8_t *frame, uint32_t size)
+{
+	uint8_t head[10];
+	bytes_store_u16(head, (uint16_t)w->index);
+	bytes_store_u64(head + 2, conn_id_of(w, conn));
+	w->counters.forwarded++;
+	if (!worker_push(w, target, kind, head, sizeof(head), frame, size, false)) {
+		/* The target's queue is full: say so now rather than queue without bound. */
+		conn->requests_in_flight--;
+		requests_error(w, conn, request->opcode, request->request_id, STATUS_OVERLOADED);
+	}
 }
 
 static void route(struct worker *w, struct conn *conn, const struct proto_request *request,
@@ -670,7 +717,11 @@ static void route(struct worker *w, struct conn *conn, const struct proto_reques
 	uint64_t conn_id = conn_id_of(w, conn);
 	uint16_t opcode = request->opcode;
 	if (opcode >= PROTO_LOCATION_PUT && opcode <= PROTO_SHOW_PUT) {
-		broadcast(w, request, conn_id, MESSAGE_APPLY, frame, size);
+		if (w->index == 0) {
+			catalog_decide(w, request, 0, conn_id, frame, size);
+			return;
+		}
+		forward(w, conn, request, 0, MESSAGE_CATALOG_PUT, frame, size);
 	} else if (opcode == PROTO_STATS || opcode == PROTO_SNAPSHOT) {
 		broadcast(w, request, conn_id,
 			  opcode == PROTO_STATS ? MESSAGE_STATS : MESSAGE_SNAPSHOT, NULL, 0);
@@ -688,15 +739,7 @@ static void route(struct worker *w, struct conn *conn, const struct proto_reques
 			owner_execute(w, request, (uint16_t)w->index, conn_id);
 			return;
 		}
-		uint8_t head[10];
-		bytes_store_u16(head, (uint16_t)w->index);
-		bytes_store_u64(head + 2, conn_id);
-		w->counters.forwarded++;
-		if (!worker_push(w, owner, MESSAGE_REQUEST, head, sizeof(head), frame, size, false)) {
-			/* The owner's queue is full: say so now rather than queue without bound. */
-			conn->requests_in_flight--;
-			requests_error(w, conn, opcode, request->request_id, STATUS_OVERLOADED);
-		}
+		forward(w, conn, request, owner, MESSAGE_REQUEST, frame, size);
 	}
 }
 

@@ -395,6 +395,11 @@ static void server_free(struct server *server)
 		memory_free(w->scratch);
 		memory_free(w->frame);
 		memory_free(w->record);
+		/* Zero is never one of these: stdin stays open. */
+		if (w->listen_fd > 0)
+			close(w->listen_fd);
+		if (w->wake_fd > 0)
+			close(w->wake_fd);
 	}
 	for (uint32_t i = 0; server->mailboxes && i < server->workers_count * server->workers_count; i++)
 		mailbox_finish(&server->mailboxes[i]);

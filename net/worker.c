@@ -405,9 +405,11 @@ static void outbound_flush(struct worker *w)
 			sent++;
 			w->wake_pending[target] = true;
 		}
-		memmove(w->outbound[target], w->outbound[target] + sent,
-			sizeof(struct outbound) * (w->outbound_count[target] - sent));
-		w->outbound_count[target] -= sent;
+		if (sent > 0) {
+			memmove(w->outbound[target], w->outbound[target] + sent,
+				sizeof(struct outbound) * (w->outbound_count[target] - sent));
+			w->outbound_count[target] -= sent;
+		}
 		if (w->wake_pending[target] && target != w->index) {
 			/* A completion on the other ring wakes its thread from its wait. */
 			struct io_uring_sqe *sqe = sqe_get(w);
@@ -600,6 +602,35 @@ static void loop_run(struct worker *w)
 	}
 }
 
+/* Gives back everything the worker owns, once its loop has ended. */
+static void worker_finish(struct worker *w)
+{
+	wal_writer_destroy(w->writer);
+	w->writer = NULL;
+	waits_finish(w);
+	for (uint32_t i = 0; i < w->conns_count; i++) {
+		struct conn *conn = &w->conns[i];
+		if (conn->state != CONN_FREE)
+			close(conn->fd);
+		memory_free(conn->in);
+		memory_free(conn->out);
+		memory_free(conn->next);
+	}
+	memory_free(w->conns);
+	for (uint32_t t = 0; t < w->server->workers_count; t++) {
+		for (uint32_t i = 0; i < w->outbound_count[t]; i++)
+			memory_free(w->outbound[t][i].bytes);
+		memory_free(w->outbound[t]);
+	}
+	memory_free(w->gathers);
+	memory_free(w->pendings);
+	memory_free(w->arena);
+	io_uring_queue_exit(&w->ring);
+	memory_free(w->recv_buffers);
+	if (w->recv_ring != NULL)
+		munmap(w->recv_ring, sizeof(struct io_uring_buf) * RECV_BUFFERS_COUNT);
+}
+
 void *worker_main(void *argument)
 {
 	struct worker *w = argument;
@@ -640,5 +671,6 @@ void *worker_main(void *argument)
 	tick_arm(w);
 	wake_arm(w);
 	loop_run(w);
+	worker_finish(w);
 	return NULL;
 }

@@ -103,6 +103,7 @@ struct pending {
 struct gather {
 	bool used;
 	uint16_t opcode;
+	uint16_t worker; /* the worker that owns the connection */
 	uint64_t conn_id;
 	uint64_t request_id;
 	uint32_t waiting;
@@ -136,6 +137,7 @@ enum message_kind {
 	MESSAGE_STATS_DONE = 6, /* u32 gather, u16 count, count x (u8 id, i64 value) */
 	MESSAGE_SNAPSHOT = 7,	/* u16 origin, u32 gather */
 	MESSAGE_SNAPSHOT_DONE = 8, /* u32 gather, u64 lsn */
+	MESSAGE_CATALOG_PUT = 9,   /* to shard 0: u16 origin, u64 conn id, then the put's frame */
 };
 
 /* A message that did not fit its mailbox, waiting to be pushed again. */
