@@ -1,0 +1,853 @@
+/*
+ * server_fixture.c — a real boxoffice server for the end-to-end tests (see
+ * server_fixture.h).
+ *
+ * Servers that run are listed in `live`, so that a failure anywhere kills them all
+ * before the test ends: a server must never outlive the test that started it.
+ */
+#include "server_fixture.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LIVE_MAX 8u
+#define LOG_TAIL_BYTES 3000
+
+const uint32_t fx_show_ids[FX_SHOWS_COUNT] = {
+	FX_SHOW_HALL_0, FX_SHOW_HALL_1, FX_SHOW_CLUB_0, FX_SHOW_CLUB_1,
+	FX_SHOW_FUTURE, FX_SHOW_SHORT,	FX_SHOW_GRAZ,
+};
+
+static struct fx_server *live[LIVE_MAX];
+static bool fail_exit;
+
+int64_t fx_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void fx_sleep_ms(int64_t ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		continue;
+}
+
+/* Failing. */
+
+void fx_fail_exit_set(bool exit_on_failure)
+{
+	fail_exit = exit_on_failure;
+}
+
+static void log_tail_print(const struct fx_server *server)
+{
+	FILE *file = fopen(server->log_path, "r");
+	if (file == NULL)
+		return;
+	fseek(file, 0, SEEK_END);
+	long size = ftell(file);
+	fseek(file, size > LOG_TAIL_BYTES ? size - LOG_TAIL_BYTES : 0, SEEK_SET);
+	char buffer[LOG_TAIL_BYTES + 1];
+	size_t read = fread(buffer, 1, LOG_TAIL_BYTES, file);
+	buffer[read] = '\0';
+	fclose(file);
+	fprintf(stderr, "---- tail of %s (pid %d) ----\n%s---- end ----\n", server->log_path,
+		(int)server->pid, buffer);
+}
+
+static int remove_one(const char *path, const struct stat *stat, int flag, struct FTW *ftw);
+
+/* Kills every live server after printing its log's tail; in a criterion test also
+ * removes its directory, since .fini does not run after a failed .init. */
+static void live_kill_all(void)
+{
+	for (uint32_t i = 0; i < LIVE_MAX; i++) {
+		struct fx_server *server = live[i];
+		if (server == NULL)
+			continue;
+		log_tail_print(server);
+		if (server->pid > 0) {
+			kill(server->pid, SIGKILL);
+			waitpid(server->pid, NULL, 0);
+			server->pid = 0;
+		}
+		if (!fail_exit && !server->keep_root && server->root[0] != '\0') {
+			nftw(server->root, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+			server->root[0] = '\0';
+		}
+		live[i] = NULL;
+	}
+}
+
+static _Noreturn void fail_message(const char *message)
+{
+	fprintf(stderr, "FAILED: %s\n", message);
+	live_kill_all();
+	if (fail_exit)
+		exit(1);
+	cr_assert_fail("%s", message);
+	abort(); /* not reached: the assertion ends the test */
+}
+
+void fx_fail(const char *format, ...)
+{
+	char message[2048];
+	va_list args;
+	va_start(args, format);
+	vsnprintf(message, sizeof(message), format, args);
+	va_end(args);
+	fail_message(message);
+}
+
+void fx_fail_at(const char *file, int line, const char *expression, const char *format, ...)
+{
+	char detail[1536];
+	va_list args;
+	va_start(args, format);
+	vsnprintf(detail, sizeof(detail), format, args);
+	va_end(args);
+	char message[2048];
+	snprintf(message, sizeof(message), "%s:%d: check failed: %s: %s", file, line, expression,
+		 detail);
+	fail_message(message);
+}
+
+void fx_rc(int rc, const char *what)
+{
+	if (rc != 0)
+		fx_fail("%s: transport error %d (%s)", what, rc, box_client_error_text(rc));
+}
+
+/* The server process. */
+
+static void live_add(struct fx_server *server)
+{
+	for (uint32_t i = 0; i < LIVE_MAX; i++) {
+		if (live[i] == server)
+			return;
+	}
+	for (uint32_t i = 0; i < LIVE_MAX; i++) {
+		if (live[i] == NULL) {
+			live[i] = server;
+			return;
+		}
+	}
+	fx_fail("more than %u fixture servers at once", LIVE_MAX);
+}
+
+static void live_remove(struct fx_server *server)
+{
+	for (uint32_t i = 0; i < LIVE_MAX; i++) {
+		if (live[i] == server)
+			live[i] = NULL;
+	}
+}
+
+void fx_server_init(struct fx_server *server, const char *binary, uint32_t workers,
+		    const char *const *extra_args)
+{
+	*server = (struct fx_server){ .workers = workers ? workers : FX_WORKERS_DEFAULT };
+	if (binary == NULL)
+		binary = getenv("BOXOFFICE_SERVER_BIN");
+	FX_CHECK(binary != NULL && binary[0] != '\0', "BOXOFFICE_SERVER_BIN is not set");
+	snprintf(server->binary, sizeof(server->binary), "%s", binary);
+	const char *tmp = getenv("TMPDIR");
+	snprintf(server->root, sizeof(server->root), "%s/boxoffice-test-XXXXXX",
+		 tmp && tmp[0] ? tmp : "/tmp");
+	FX_CHECK(mkdtemp(server->root) != NULL, "mkdtemp %s: %s", server->root, strerror(errno));
+	snprintf(server->data_dir, sizeof(server->data_dir), "%s/data", server->root);
+	snprintf(server->port_file, sizeof(server->port_file), "%s/port", server->root);
+	snprintf(server->log_path, sizeof(server->log_path), "%s/server.log", server->root);
+	server->keep_root = getenv("FX_KEEP") != NULL;
+	for (uint32_t i = 0; extra_args != NULL && extra_args[i] != NULL; i++) {
+		FX_CHECK(i < FX_ARGS_MAX, "too many extra flags");
+		snprintf(server->args[i], sizeof(server->args[i]), "%s", extra_args[i]);
+		server->args_count = i + 1;
+	}
+	live_add(server);
+}
+
+/* The child: dies with its parent, logs to a file, keeps no descriptor of ours. */
+static _Noreturn void server_exec(const struct fx_server *server, pid_t parent)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(120); /* the parent died before the line above took effect */
+	int log_fd = open(server->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	if (log_fd >= 0) {
+		dup2(log_fd, STDOUT_FILENO);
+		dup2(log_fd, STDERR_FILENO);
+	}
+	close_range(3, ~0u, 0);
+	/* In a sanitizer build, undefined behaviour stops the server, so that the test
+	 * that caused it fails (a report in the log alone can be missed). */
+	setenv("UBSAN_OPTIONS", "halt_on_error=1:abort_on_error=1:print_stacktrace=1", 0);
+	char workers[16];
+	snprintf(workers, sizeof(workers), "%u", server->workers);
+	const char *argv[16 + FX_ARGS_MAX] = {
+		server->binary, "--listen",  "127.0.0.1:0", "--port-file", server->port_file,
+		"--data",	server->data_dir, "--workers", workers, "--no-pin",
+	};
+	uint32_t count = 10;
+	for (uint32_t i = 0; i < server->args_count; i++)
+		argv[count++] = server->args[i];
+	argv[count] = NULL;
+	execv(server->binary, (char *const *)argv);
+	fprintf(stderr, "exec %s: %s\n", server->binary, strerror(errno));
+	_exit(127);
+}
+
+static bool port_file_read(struct fx_server *server)
+{
+	FILE *file = fopen(server->port_file, "r");
+	if (file == NULL)
+		return false;
+	unsigned port = 0;
+	bool ok = fscanf(file, "%u", &port) == 1 && port > 0 && port < 65536;
+	fclose(file);
+	if (ok)
+		snprintf(server->port, sizeof(server->port), "%u", port);
+	return ok;
+}
+
+void fx_server_start(struct fx_server *server)
+{
+	FX_CHECK(server->pid == 0, "the server already runs (pid %d)", (int)server->pid);
+	unlink(server->port_file);
+	live_add(server);
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	FX_CHECK(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0)
+		server_exec(server, parent);
+	server->pid = pid;
+	server->starts_count++;
+	int64_t deadline = monotonic_ms() + FX_START_TIMEOUT_MS;
+	while (!port_file_read(server)) {
+		int status;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			server->pid = 0;
+			fx_fail("the server exited while starting (status %#x)", status);
+		}
+		FX_CHECK(monotonic_ms() < deadline, "the server did not write %s within %d ms",
+			 server->port_file, FX_START_TIMEOUT_MS);
+		fx_sleep_ms(5);
+	}
+}
+
+/*
+ * A sanitizer build of the server reports what it finds in its log and may carry
+ * on: any such report fails the test, whatever the exit status says. Returns
+ * whether the log has one, with its line.
+ */
+static bool log_sanitizer_find(const struct fx_server *server, char *line, size_t size)
+{
+	static const char *const markers[] = { "runtime error:", "ERROR: AddressSanitizer",
+					       "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer" };
+	FILE *file = fopen(server->log_path, "r");
+	bool found = false;
+	while (file != NULL && !found && fgets(line, (int)size, file) != NULL) {
+		for (size_t i = 0; i < ARRAY_COUNT(markers) && !found; i++)
+			found = strstr(line, markers[i]) != NULL;
+	}
+	if (file != NULL)
+		fclose(file);
+	return found;
+}
+
+static void log_sanitizer_check(const struct fx_server *server)
+{
+	char line[1024];
+	if (log_sanitizer_find(server, line, sizeof(line)))
+		fx_fail("the server's log reports: %s", line);
+}
+
+void fx_server_stop(struct fx_server *server)
+{
+	FX_CHECK(server->pid > 0, "the server does not run");
+	FX_CHECK(kill(server->pid, SIGTERM) == 0, "kill: %s", strerror(errno));
+	int64_t deadline = monotonic_ms() + FX_STOP_TIMEOUT_MS;
+	int status = 0;
+	while (waitpid(server->pid, &status, WNOHANG) != server->pid) {
+		if (monotonic_ms() > deadline)
+			fx_fail("the server did not stop within %d ms of SIGTERM",
+				FX_STOP_TIMEOUT_MS);
+		fx_sleep_ms(5);
+	}
+	server->pid = 0;
+	log_sanitizer_check(server);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fx_fail("the server stopped by SIGTERM with %s %d, not exit 0",
+			WIFEXITED(status) ? "exit status" : "signal",
+			WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	}
+}
+
+void fx_server_kill(struct fx_server *server)
+{
+	FX_CHECK(server->pid > 0, "the server does not run");
+	kill(server->pid, SIGKILL);
+	int status;
+	FX_CHECK(waitpid(server->pid, &status, 0) == server->pid, "waitpid: %s", strerror(errno));
+	server->pid = 0;
+	log_sanitizer_check(server);
+}
+
+static int remove_one(const char *path, const struct stat *stat, int flag, struct FTW *ftw)
+{
+	(void)stat;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+void fx_server_finish(struct fx_server *server)
+{
+	if (server == NULL)
+		return;
+	if (server->pid > 0) {
+		kill(server->pid, SIGKILL);
+		waitpid(server->pid, NULL, 0);
+		server->pid = 0;
+	}
+	live_remove(server);
+	if (server->root[0] != '\0' && !server->keep_root)
+		nftw(server->root, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	server->root[0] = '\0';
+}
+
+/* Clients. */
+
+struct box_client *fx_connect(const struct fx_server *server)
+{
+	struct box_client_options options;
+	box_client_options_default(&options);
+	options.name = "e2e-test";
+	options.connect_timeout_ms = 10000;
+	options.timeout_ms = FX_CALL_TIMEOUT_MS;
+	char error[256];
+	struct box_client *client = box_client_connect_options("127.0.0.1", server->port, &options,
+							       error, sizeof(error));
+	FX_CHECK(client != NULL, "connecting to 127.0.0.1:%s: %s", server->port, error);
+	return client;
+}
+
+bool fx_raw_send(int fd, const void *bytes, size_t size)
+{
+	const uint8_t *p = bytes;
+	while (size > 0) {
+		ssize_t sent = send(fd, p, size, MSG_NOSIGNAL);
+		if (sent < 0 && errno == EINTR)
+			continue;
+		if (sent <= 0)
+			return false;
+		p += sent;
+		size -= (size_t)sent;
+	}
+	return true;
+}
+
+/* Reads exactly size bytes before the deadline: 1, 0 on EOF, or a negative errno. */
+static int read_exact(int fd, uint8_t *bytes, size_t size, int64_t deadline)
+{
+	while (size > 0) {
+		int64_t left = deadline - monotonic_ms();
+		if (left <= 0)
+			return -ETIMEDOUT;
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int ready = poll(&pfd, 1, (int)left);
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready < 0)
+			return -errno;
+		if (ready == 0)
+			return -ETIMEDOUT;
+		ssize_t got = recv(fd, bytes, size, 0);
+		if (got == 0)
+			return 0;
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return -errno;
+		bytes += got;
+		size -= (size_t)got;
+	}
+	return 1;
+}
+
+int fx_raw_frame_read(int fd, uint8_t *buffer, size_t capacity, int timeout_ms)
+{
+	int64_t deadline = monotonic_ms() + timeout_ms;
+	int rc = read_exact(fd, buffer, 4, deadline);
+	if (rc <= 0)
+		return rc;
+	uint32_t size = proto_frame_size(buffer);
+	if ((size_t)size + 4 > capacity || size < PROTO_HEADER_SIZE - 4)
+		return -EMSGSIZE;
+	rc = read_exact(fd, buffer + 4, size, deadline);
+	return rc <= 0 ? rc : (int)(size + 4);
+}
+
+bool fx_raw_wait_closed(int fd, int timeout_ms)
+{
+	int64_t deadline = monotonic_ms() + timeout_ms;
+	uint8_t sink[65536];
+	for (;;) {
+		int64_t left = deadline - monotonic_ms();
+		if (left <= 0)
+			return false;
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int ready = poll(&pfd, 1, (int)left);
+		if (ready <= 0)
+			continue;
+		ssize_t got = recv(fd, sink, sizeof(sink), 0);
+		if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN))
+			return true;
+	}
+}
+
+size_t fx_frame_build(uint8_t *buffer, size_t capacity, uint16_t opcode, uint64_t request_id,
+		      const void *payload, size_t payload_size)
+{
+	struct bytes_writer w;
+	bytes_writer_init(&w, buffer, capacity);
+	proto_request_begin(&w, opcode, request_id);
+	bytes_put_raw(&w, payload, payload_size);
+	size_t size = proto_frame_end(&w, 0);
+	FX_CHECK(size > 0, "a frame of %zu payload bytes does not fit in %zu", payload_size,
+		 capacity);
+	return size;
+}
+
+enum status fx_raw_call(int fd, uint16_t opcode, uint64_t request_id, const void *payload,
+			size_t payload_size, uint8_t *buffer, size_t capacity)
+{
+	size_t size = fx_frame_build(buffer, capacity, opcode, request_id, payload, payload_size);
+	FX_CHECK(fx_raw_send(fd, buffer, size), "sending opcode %#x", opcode);
+	int got = fx_raw_frame_read(fd, buffer, capacity, FX_CALL_TIMEOUT_MS);
+	FX_CHECK(got >= (int)PROTO_HEADER_SIZE, "opcode %#x: no answer (%d)", opcode, got);
+	struct proto_header header;
+	proto_header_decode(buffer, &header);
+	FX_CHECK(header.opcode == (uint16_t)(opcode | PROTO_RESPONSE_BIT) &&
+			 header.request_id == request_id,
+		 "opcode %#x, request %llu: answered as opcode %#x, request %llu", opcode,
+		 (unsigned long long)request_id, header.opcode,
+		 (unsigned long long)header.request_id);
+	return (enum status)header.word;
+}
+
+void fx_raw_check_open(int fd)
+{
+	uint8_t buffer[64];
+	FX_CHECK(fx_raw_call(fd, PROTO_PING, 999, "ok", 2, buffer, sizeof(buffer)) == STATUS_OK &&
+			 memcmp(buffer + PROTO_HEADER_SIZE, "ok", 2) == 0,
+		 "the connection does not answer a PING");
+}
+
+int fx_raw_connect(const struct fx_server *server, bool hello)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	FX_CHECK(fd >= 0, "socket: %s", strerror(errno));
+	struct sockaddr_in address = { .sin_family = AF_INET,
+				       .sin_port = htons((uint16_t)atoi(server->port)),
+				       .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	FX_CHECK(connect(fd, (struct sockaddr *)&address, sizeof(address)) == 0,
+		 "connect to port %s: %s", server->port, strerror(errno));
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (!hello)
+		return fd;
+	uint8_t frame[256];
+	struct bytes_writer w;
+	bytes_writer_init(&w, frame, sizeof(frame));
+	struct proto_hello request = { .version_min = 1, .version_max = 1,
+				       .client = text_from_cstr("raw") };
+	proto_encode_hello(&w, 1, &request);
+	FX_CHECK(fx_raw_send(fd, frame, w.size), "sending HELLO");
+	int size = fx_raw_frame_read(fd, frame, sizeof(frame), FX_CALL_TIMEOUT_MS);
+	FX_CHECK(size >= (int)PROTO_HEADER_SIZE, "HELLO response: %d", size);
+	struct proto_header header;
+	proto_header_decode(frame, &header);
+	FX_CHECK(header.opcode == (PROTO_HELLO | PROTO_RESPONSE_BIT) && header.word == STATUS_OK,
+		 "HELLO answered with opcode %#x status %u", header.opcode, header.word);
+	return fd;
+}
+
+/* The fixture of one criterion test. */
+
+static struct fx_server current;
+static bool current_made;
+
+struct fx_server *fx_up(const char *const *extra_args)
+{
+	fx_server_init(&current, NULL, 0, extra_args);
+	current_made = true;
+	fx_server_start(&current);
+	struct box_client *client = fx_connect(&current);
+	fx_catalog_load(client);
+	box_client_close(client);
+	return &current;
+}
+
+void fx_down(void)
+{
+	if (!current_made)
+		return;
+	current_made = false;
+	if (current.pid > 0) {
+		kill(current.pid, SIGKILL);
+		waitpid(current.pid, NULL, 0);
+		current.pid = 0;
+	}
+	/* Criterion ignores a failure in .fini: the report can only be printed here. */
+	char line[1024];
+	if (log_sanitizer_find(&current, line, sizeof(line)))
+		fprintf(stderr, "WARNING: the server's log reports: %s", line);
+	fx_server_finish(&current);
+}
+
+struct fx_server *fx_current(void)
+{
+	FX_CHECK(current_made, "fx_up() was not called");
+	return &current;
+}
+
+/* The test catalog. */
+
+static void put(struct box_client *client, const struct command *command, const char *what)
+{
+	struct engine_result result;
+	fx_rc(box_client_command(client, command, &result), what);
+	FX_CHECK(result.status == STATUS_OK, "%s: %s", what, status_name(result.status));
+}
+
+static void locations_put(struct box_client *client)
+{
+	static const struct {
+		uint32_t id;
+		const char *name;
+		char country[2];
+		int32_t lat_e6;
+		int32_t lon_e6;
+	} locations[] = {
+		{ FX_LOCATION_VIENNA, "Vienna", { 'A', 'T' }, 48208174, 16373819 },
+		{ FX_LOCATION_GRAZ, "Graz", { 'A', 'T' }, 47070714, 15439504 },
+		{ FX_LOCATION_LISBON, "Lisbon", { 'P', 'T' }, 38722252, -9139337 },
+	};
+	for (size_t i = 0; i < ARRAY_COUNT(locations); i++) {
+		struct command c = { .type = COMMAND_LOCATION_PUT };
+		c.location_put = (struct command_location_put){
+			.location_id = locations[i].id, .name = text_from_cstr(locations[i].name),
+			.country = { locations[i].country[0], locations[i].country[1] },
+			.lat_e6 = locations[i].lat_e6, .lon_e6 = locations[i].lon_e6 };
+		put(client, &c, "LOCATION_PUT");
+	}
+}
+
+/* Builds a venue's layout; the builder owns the bytes until it is finished. */
+static void venue_layout(uint32_t venue_id, struct layout_builder *b)
+{
+	layout_builder_init(b);
+	if (venue_id == FX_VENUE_HALL) {
+		static const char *const rows = "ABCDEFGHIJKL";
+		layout_builder_section(b, "Front");
+		for (int i = 0; i < 12; i++) {
+			if (i == 2)
+				layout_builder_section(b, "Middle");
+			if (i == 6)
+				layout_builder_section(b, "Back");
+			char name[2] = { rows[i], '\0' };
+			enum tier tier = i < 2 ? TIER_VIP : i < 6 ? TIER_REGULAR : TIER_ECONOMY;
+			layout_builder_row(b, name, 1, 10, tier);
+		}
+	} else if (venue_id == FX_VENUE_CLUB) {
+		static const uint8_t tiers[] = { TIER_ECONOMY, TIER_REGULAR, TIER_VIP };
+		static const uint16_t counts[] = { 4, 4, 4 };
+		layout_builder_section(b, "Floor");
+		layout_builder_row_runs(b, "A", 1, 3, tiers, counts);
+	} else {
+		layout_builder_section(b, "Saal");
+		layout_builder_row(b, "1", 1, 10, TIER_REGULAR);
+		layout_builder_row(b, "2", 1, 10, TIER_REGULAR);
+	}
+}
+
+static void venues_put(struct box_client *client)
+{
+	static const struct {
+		uint32_t id;
+		uint32_t location_id;
+		const char *name;
+		const char *address;
+		int32_t lat_e6;
+		int32_t lon_e6;
+	} venues[] = {
+		{ FX_VENUE_HALL, FX_LOCATION_VIENNA, "Grand Hall", "Opernring 2", 48202960,
+		  16368980 },
+		{ FX_VENUE_CLUB, FX_LOCATION_VIENNA, "Club", "Gürtel 8", 48219870, 16342230 },
+		{ FX_VENUE_STADTSAAL, FX_LOCATION_GRAZ, "Stadtsaal", "Hauptplatz 1", 47071000,
+		  15438000 },
+	};
+	for (size_t i = 0; i < ARRAY_COUNT(venues); i++) {
+		struct layout_builder builder;
+		venue_layout(venues[i].id, &builder);
+		struct command c = { .type = COMMAND_VENUE_PUT };
+		c.venue_put = (struct command_venue_put){
+			.venue_id = venues[i].id, .location_id = venues[i].location_id,
+			.name = text_from_cstr(venues[i].name),
+			.address = text_from_cstr(venues[i].address), .lat_e6 = venues[i].lat_e6,
+			.lon_e6 = venues[i].lon_e6 };
+		FX_CHECK(layout_builder_layout(&builder, &c.venue_put.layout) == STATUS_OK,
+			 "layout of venue %u", venues[i].id);
+		put(client, &c, "VENUE_PUT");
+		layout_builder_finish(&builder);
+	}
+}
+
+static void events_put(struct box_client *client)
+{
+	struct command c = { .type = COMMAND_EVENT_PUT };
+	c.event_put = (struct command_event_put){
+		.event_id = FX_EVENT_OPERA, .location_id = FX_LOCATION_VIENNA,
+		.title = text_from_cstr("Don Giovanni"),
+		.description = text_from_cstr("Opera in two acts by Mozart"),
+		.type = EVENT_TYPE_THEATRE, .language = text_from_cstr("it"), .duration_min = 180,
+		.tags_count = 2, .tags = { text_from_cstr("opera"), text_from_cstr("classic") } };
+	put(client, &c, "EVENT_PUT opera");
+	c.event_put = (struct command_event_put){
+		.event_id = FX_EVENT_ROCK, .location_id = FX_LOCATION_VIENNA,
+		.title = text_from_cstr("Rock Night"),
+		.description = text_from_cstr("Three bands, one loud evening"),
+		.type = EVENT_TYPE_CONCERT, .language = text_from_cstr("en"), .duration_min = 240,
+		.tags_count = 1, .tags = { text_from_cstr("rock") } };
+	put(client, &c, "EVENT_PUT rock");
+	c.event_put = (struct command_event_put){
+		.event_id = FX_EVENT_COMEDY, .location_id = FX_LOCATION_GRAZ,
+		.title = text_from_cstr("Comedy Abend"),
+		.description = text_from_cstr("Stand-up in Graz"), .type = EVENT_TYPE_COMEDY,
+		.language = text_from_cstr("de"), .duration_min = 90, .tags_count = 1,
+		.tags = { text_from_cstr("standup") } };
+	put(client, &c, "EVENT_PUT comedy");
+}
+
+struct command fx_show_command(uint32_t show_id)
+{
+	uint32_t event_id = FX_EVENT_OPERA;
+	uint32_t venue_id = FX_VENUE_HALL;
+	int64_t day = 86400000;
+	int64_t start = FX_T0_MS;
+	int64_t sale_opens = 1000;
+	uint32_t ttl = 0;
+	switch (show_id) {
+	case FX_SHOW_HALL_0:
+		start += 1 * day;
+		break;
+	case FX_SHOW_HALL_1:
+		start += 2 * day;
+		break;
+	case FX_SHOW_CLUB_0:
+	case FX_SHOW_CLUB_1:
+	case FX_SHOW_SHORT:
+		event_id = FX_EVENT_ROCK;
+		venue_id = FX_VENUE_CLUB;
+		start += (show_id == FX_SHOW_CLUB_0 ? 3 : show_id == FX_SHOW_CLUB_1 ? 4 : 6) * day;
+		ttl = show_id == FX_SHOW_SHORT ? FX_SHORT_TTL_MS : 0;
+		break;
+	case FX_SHOW_FUTURE:
+		start += 5 * day;
+		sale_opens = FX_T0_MS - 30 * day;
+		break;
+	case FX_SHOW_GRAZ:
+		event_id = FX_EVENT_COMEDY;
+		venue_id = FX_VENUE_STADTSAAL;
+		start += 7 * day;
+		break;
+	default:
+		/* Shows made by a test: the Grand Hall, a day each after the fixed ones. */
+		start += (int64_t)(10 + show_id % 1000) * day;
+		break;
+	}
+	struct command c = { .type = COMMAND_SHOW_PUT };
+	c.show_put = (struct command_show_put){
+		.show_id = show_id, .event_id = event_id, .venue_id = venue_id, .start_ms = start,
+		.end_ms = start + 3 * 3600000, .prices_minor = { 2500, 4900, 12000 },
+		.currency = { 'E', 'U', 'R' }, .user_seats_max = 0, .sale_opens_ms = sale_opens,
+		.sale_closes_ms = start, .hold_ttl_ms = ttl };
+	return c;
+}
+
+void fx_catalog_load(struct box_client *client)
+{
+	locations_put(client);
+	venues_put(client);
+	events_put(client);
+	const struct box_server_info *info = box_client_server(client);
+	for (uint32_t i = 0; i < FX_SHOWS_COUNT; i++) {
+		uint32_t id = fx_show_ids[i];
+		/* The ids were picked so that both shards of two own shows. */
+		if (info->workers == 2) {
+			bool shard1 = id == FX_SHOW_HALL_1 || id == FX_SHOW_CLUB_1 ||
+				      id == FX_SHOW_SHORT;
+			FX_CHECK(engine_show_shard(id, 2) == (shard1 ? 1u : 0u),
+				 "show %u is not on the shard the catalog expects", id);
+		}
+		struct command c = fx_show_command(id);
+		put(client, &c, "SHOW_PUT");
+	}
+}
+
+/* State of a show. */
+
+void fx_show_state_get(struct box_client *client, uint32_t show_id, struct fx_show_state *state)
+{
+	*state = (struct fx_show_state){ .show_id = show_id };
+	state->show = fx_show(client, show_id);
+	struct box_seatmap *map = fx_seatmap(client, show_id);
+	state->seats_count = map->seats_count;
+	state->states = malloc(map->seats_count ? map->seats_count : 1);
+	FX_CHECK(state->states != NULL, "out of memory");
+	memcpy(state->states, map->states, map->seats_count);
+	box_seatmap_destroy(map);
+}
+
+void fx_show_state_check_equal(const struct fx_show_state *a, const struct fx_show_state *b)
+{
+	FX_CHECK(a->show_id == b->show_id, "states of shows %u and %u", a->show_id, b->show_id);
+	FX_CHECK(a->seats_count == b->seats_count, "show %u: %u seats, then %u", a->show_id,
+		 a->seats_count, b->seats_count);
+	for (uint32_t i = 0; i < a->seats_count; i++) {
+		FX_CHECK(a->states[i] == b->states[i], "show %u seat %u: %s, then %s", a->show_id,
+			 i, seat_state_name(a->states[i]), seat_state_name(b->states[i]));
+	}
+	const struct engine_show *x = &a->show;
+	const struct engine_show *y = &b->show;
+	for (int t = 0; t < TIER_COUNT; t++) {
+		const struct engine_tier_counts *p = &x->tiers[t];
+		const struct engine_tier_counts *q = &y->tiers[t];
+		FX_CHECK(p->seats == q->seats && p->available == q->available &&
+				 p->held == q->held && p->pooled == q->pooled &&
+				 p->booked == q->booked && p->blocked == q->blocked &&
+				 p->waiters == q->waiters,
+			 "show %u tier %s: counts %u/%u/%u/%u/%u/%u/%u, then %u/%u/%u/%u/%u/%u/%u "
+			 "(seats/available/held/pooled/booked/blocked/waiters)",
+			 a->show_id, tier_name((enum tier)t), p->seats, p->available, p->held,
+			 p->pooled, p->booked, p->blocked, p->waiters, q->seats, q->available,
+			 q->held, q->pooled, q->booked, q->blocked, q->waiters);
+	}
+	FX_CHECK(x->event_id == y->event_id && x->venue_id == y->venue_id &&
+			 x->start_ms == y->start_ms && x->hold_ttl_ms == y->hold_ttl_ms &&
+			 x->sale_opens_ms == y->sale_opens_ms &&
+			 x->user_seats_max == y->user_seats_max,
+		 "show %u: its details changed", a->show_id);
+}
+
+void fx_show_state_finish(struct fx_show_state *state)
+{
+	free(state->states);
+	state->states = NULL;
+}
+
+uint32_t fx_seats_in_state(const struct fx_show_state *state, enum seat_state seat_state)
+{
+	uint32_t count = 0;
+	for (uint32_t i = 0; i < state->seats_count; i++)
+		count += state->states[i] == seat_state;
+	return count;
+}
+
+/* Shorthands. */
+
+struct engine_result fx_hold_seats(struct box_client *client, uint32_t show_id, uint64_t user_id,
+				   uint32_t ttl_ms, const uint32_t *seats, uint8_t count)
+{
+	struct engine_result result;
+	fx_rc(box_client_hold_seats(client, show_id, user_id, ttl_ms, seats, count, &result),
+	      "HOLD");
+	return result;
+}
+
+struct engine_result fx_hold_best(struct box_client *client, uint32_t show_id, uint64_t user_id,
+				  enum tier tier, uint8_t count, bool together)
+{
+	struct engine_result result;
+	fx_rc(box_client_hold_best(client, show_id, user_id, 0, tier, count, together, &result),
+	      "HOLD best");
+	return result;
+}
+
+struct engine_result fx_confirm(struct box_client *client, uint64_t hold_id, uint64_t user_id,
+				const char *payment_ref)
+{
+	struct engine_result result;
+	fx_rc(box_client_confirm(client, hold_id, user_id, text_from_cstr(payment_ref), &result),
+	      "CONFIRM");
+	return result;
+}
+
+struct engine_result fx_release(struct box_client *client, uint64_t hold_id, uint64_t user_id)
+{
+	struct engine_result result;
+	fx_rc(box_client_release(client, hold_id, user_id, &result), "RELEASE");
+	return result;
+}
+
+struct box_seatmap *fx_seatmap(struct box_client *client, uint32_t show_id)
+{
+	struct box_seatmap *map = NULL;
+	enum status status;
+	fx_rc(box_client_seatmap(client, show_id, &map, &status), "SEATMAP");
+	FX_CHECK(status == STATUS_OK && map != NULL, "SEATMAP of show %u: %s", show_id,
+		 status_name(status));
+	return map;
+}
+
+struct engine_show fx_show(struct box_client *client, uint32_t show_id)
+{
+	struct engine_show show;
+	enum status status;
+	fx_rc(box_client_show(client, show_id, &show, &status), "SHOW");
+	FX_CHECK(status == STATUS_OK, "SHOW %u: %s", show_id, status_name(status));
+	return show;
+}
+
+int64_t fx_stat(struct box_client *client, const char *name)
+{
+	const struct box_stat *stats;
+	uint32_t count;
+	enum status status;
+	fx_rc(box_client_stats(client, &stats, &count, &status), "STATS");
+	FX_CHECK(status == STATUS_OK, "STATS: %s", status_name(status));
+	for (uint32_t i = 0; i < count; i++) {
+		if (text_equal(stats[i].name, text_from_cstr(name)))
+			return stats[i].value;
+	}
+	return -1;
+}

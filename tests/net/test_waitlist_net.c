@@ -1,0 +1,406 @@
+/*
+ * test_waitlist_net.c — the waiting list (SPEC §6) and its long-poll (SPEC §7)
+ * over the wire: waiters keep a WAIT outstanding on their own connections and
+ * hear of offers, in join order, when holds expire or are released; offers can
+ * be confirmed; an offer left to expire goes to the next waiter; a WAIT with a
+ * timeout answers "waiting"; and when the last held seats are confirmed, every
+ * parked waiter hears "sold out".
+ *
+ * Holders ask for short lifetimes (the client may ask for less than the show's),
+ * so that offers, which live as long as the show's holds, last long enough to be
+ * confirmed. Before anything is allowed to happen the test waits, polling STATS,
+ * until every WAIT is parked. The `statuses` suite gives every waiting-list
+ * operation (join, leave, poll, WAIT) its success and each of its refusals.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <unistd.h>
+
+#include "server_fixture.h"
+
+#define WAIT_TIMEOUT_MS 20000u
+#define MANY_WAITERS 256u
+#define MANY_CONNECTIONS 8u
+
+static struct box_client *c;
+
+static void setup(void)
+{
+	fx_up(NULL);
+	c = fx_connect(fx_current());
+}
+
+static void teardown(void)
+{
+	box_client_close(c);
+	c = NULL;
+	fx_down();
+}
+
+TestSuite(waiting, .init = setup, .fini = teardown, .timeout = 90);
+TestSuite(statuses, .init = setup, .fini = teardown, .timeout = 60);
+
+#define STATUS_IS(got, want)                                                       \
+	cr_assert_eq((got), (want), "status %s, expected %s", status_name(got), \
+		     status_name(want))
+
+/* Joins a line that must then be line_length long; returns the entry's sequence number. */
+static uint64_t join(uint32_t show_id, uint64_t user_id, enum tier tier, uint8_t count,
+		     uint32_t line_length)
+{
+	struct engine_result r;
+	fx_rc(box_client_waitlist_join(c, show_id, user_id, tier, count, false, &r), "JOIN");
+	STATUS_IS(r.status, STATUS_OK);
+	cr_assert_eq(r.waiter_state, WAITER_WAITING);
+	cr_assert_eq(r.waiters_count, line_length);
+	cr_assert_gt(r.waiter_seq, 0);
+	return r.waiter_seq;
+}
+
+/* Every waiting-list operation's statuses (SPEC §6, PROTOCOL.md). */
+
+static struct engine_result join_result(uint32_t show_id, uint64_t user, enum tier tier,
+					uint8_t count)
+{
+	struct engine_result r;
+	fx_rc(box_client_waitlist_join(c, show_id, user, tier, count, false, &r), "JOIN");
+	return r;
+}
+
+Test(statuses, join_is_refused_while_seats_are_available_or_none_can_come_back)
+{
+	STATUS_IS(join_result(FX_SHOW_CLUB_0, 1, TIER_VIP, 2).status, STATUS_SEATS_AVAILABLE);
+	struct engine_result h = fx_hold_best(c, FX_SHOW_CLUB_0, 2, TIER_VIP, 3, false);
+	STATUS_IS(join_result(FX_SHOW_CLUB_0, 1, TIER_VIP, 1).status, STATUS_SEATS_AVAILABLE);
+	STATUS_IS(fx_confirm(c, h.hold_id, 2, "pay").status, STATUS_OK);
+	h = fx_hold_best(c, FX_SHOW_CLUB_0, 3, TIER_VIP, 1, false);
+	STATUS_IS(fx_confirm(c, h.hold_id, 3, "pay").status, STATUS_OK);
+	STATUS_IS(join_result(FX_SHOW_CLUB_0, 1, TIER_VIP, 1).status, STATUS_SOLD_OUT);
+	STATUS_IS(join_result(FX_SHOW_FUTURE, 1, TIER_VIP, 1).status, STATUS_NOT_ON_SALE);
+	STATUS_IS(join_result(999, 1, TIER_VIP, 1).status, STATUS_NOT_FOUND);
+	STATUS_IS(join_result(FX_SHOW_GRAZ, 1, TIER_VIP, 1).status, STATUS_BAD_REQUEST);
+}
+
+Test(statuses, join_poll_and_leave_of_a_waiting_entry)
+{
+	STATUS_IS(fx_hold_best(c, FX_SHOW_CLUB_1, 1, TIER_ECONOMY, 4, false).status, STATUS_OK);
+	struct engine_result r = join_result(FX_SHOW_CLUB_1, 2, TIER_ECONOMY, 2);
+	STATUS_IS(r.status, STATUS_OK);
+	cr_assert(r.waiter_state == WAITER_WAITING && r.tier == TIER_ECONOMY);
+	cr_assert_eq(r.waiters_count, 1);
+	STATUS_IS(join_result(FX_SHOW_CLUB_1, 2, TIER_ECONOMY, 1).status, STATUS_ALREADY_EXISTS);
+	STATUS_IS(join_result(FX_SHOW_CLUB_1, 2, TIER_REGULAR, 1).status, STATUS_ALREADY_EXISTS);
+	STATUS_IS(join_result(FX_SHOW_CLUB_1, 3, TIER_ECONOMY, 9).status, STATUS_OK);
+	STATUS_IS(join_result(FX_SHOW_CLUB_1, 1, TIER_ECONOMY, 7).status, STATUS_LIMIT_EXCEEDED);
+	fx_rc(box_client_waitlist_poll(c, FX_SHOW_CLUB_1, 2, &r), "POLL");
+	cr_assert(r.status == STATUS_OK && r.waiter_state == WAITER_WAITING);
+	cr_assert_eq(r.waiters_count, 2);
+	cr_assert_eq(fx_show(c, FX_SHOW_CLUB_1).tiers[TIER_ECONOMY].waiters, 2);
+	fx_rc(box_client_waitlist_leave(c, FX_SHOW_CLUB_1, 2, &r), "LEAVE");
+	STATUS_IS(r.status, STATUS_OK);
+	fx_rc(box_client_waitlist_leave(c, FX_SHOW_CLUB_1, 2, &r), "LEAVE");
+	STATUS_IS(r.status, STATUS_NOT_FOUND);
+	fx_rc(box_client_waitlist_poll(c, FX_SHOW_CLUB_1, 2, &r), "POLL");
+	STATUS_IS(r.status, STATUS_NOT_FOUND);
+	cr_assert_eq(fx_show(c, FX_SHOW_CLUB_1).tiers[TIER_ECONOMY].waiters, 1);
+}
+
+Test(statuses, released_seats_are_offered_to_the_head_and_the_offer_confirms)
+{
+	struct engine_result h = fx_hold_best(c, FX_SHOW_CLUB_0, 1, TIER_REGULAR, 4, false);
+	STATUS_IS(join_result(FX_SHOW_CLUB_0, 2, TIER_REGULAR, 2).status, STATUS_OK);
+	STATUS_IS(fx_release(c, h.hold_id, 1).status, STATUS_OK);
+	struct engine_show s = fx_show(c, FX_SHOW_CLUB_0);
+	/* Two seats went to the offer; the line is empty, so the other two are public. */
+	cr_assert(s.tiers[TIER_REGULAR].held == 2 && s.tiers[TIER_REGULAR].available == 2 &&
+		  s.tiers[TIER_REGULAR].pooled == 0 && s.tiers[TIER_REGULAR].waiters == 0);
+	struct engine_result r;
+	fx_rc(box_client_waitlist_poll(c, FX_SHOW_CLUB_0, 2, &r), "POLL");
+	cr_assert(r.status == STATUS_OK && r.waiter_state == WAITER_OFFERED && r.seats_count == 2);
+	cr_assert(r.hold_id == h.hold_id + 1 && r.deadline_ms > fx_now_ms());
+	struct engine_result b = fx_confirm(c, r.hold_id, 2, "pay-offer");
+	cr_assert(b.status == STATUS_OK && b.seats[0] == r.seats[0] && b.seats[1] == r.seats[1]);
+	cr_assert_eq(fx_show(c, FX_SHOW_CLUB_0).tiers[TIER_REGULAR].booked, 2);
+}
+
+Test(statuses, wait_returns_waiting_at_its_timeout_and_not_found_without_an_entry)
+{
+	struct engine_result r;
+	fx_rc(box_client_wait(c, FX_SHOW_CLUB_1, 5, 200, &r), "WAIT");
+	STATUS_IS(r.status, STATUS_NOT_FOUND);
+	STATUS_IS(fx_hold_best(c, FX_SHOW_CLUB_1, 1, TIER_VIP, 4, false).status, STATUS_OK);
+	STATUS_IS(join_result(FX_SHOW_CLUB_1, 5, TIER_VIP, 1).status, STATUS_OK);
+	int64_t before = fx_now_ms();
+	fx_rc(box_client_wait(c, FX_SHOW_CLUB_1, 5, 200, &r), "WAIT");
+	cr_assert(r.status == STATUS_OK && r.waiter_state == WAITER_WAITING && r.tier == TIER_VIP);
+	cr_assert_geq(fx_now_ms() - before, 190);
+	int fd = fx_raw_connect(fx_current(), true);
+	uint8_t payload[16];
+	bytes_store_u32(payload, FX_SHOW_CLUB_1);
+	bytes_store_u64(payload + 4, 5);
+	bytes_store_u32(payload + 12, PROTO_WAIT_TIMEOUT_MS_MAX + 1);
+	uint8_t buffer[128];
+	STATUS_IS(fx_raw_call(fd, PROTO_WAIT, 77, payload, 16, buffer, sizeof(buffer)),
+		  STATUS_BAD_REQUEST);
+	close(fd);
+}
+
+/* Sends a WAIT on its own connection, left outstanding. */
+static void wait_send(struct box_client *client, uint32_t show_id, uint64_t user_id,
+		      uint32_t timeout_ms)
+{
+	struct proto_wait wait = { .show_id = show_id, .user_id = user_id,
+				   .timeout_ms = timeout_ms };
+	uint64_t request_id;
+	fx_rc(box_client_send_wait(client, &wait, &request_id), "WAIT send");
+	fx_rc(box_client_flush(client, FX_CALL_TIMEOUT_MS), "WAIT flush");
+}
+
+/* The outstanding WAIT's answer. */
+static struct engine_result wait_answer(struct box_client *client)
+{
+	struct box_response response;
+	fx_rc(box_client_next(client, &response, (int)WAIT_TIMEOUT_MS + 5000), "WAIT answer");
+	cr_assert_eq(response.opcode, PROTO_WAIT);
+	struct engine_result result;
+	fx_rc(box_response_result(&response, &result), "WAIT result");
+	return result;
+}
+
+/* Polls STATS until `count` WAITs are parked, so nothing can happen before. */
+static void parked_wait_for(int64_t count)
+{
+	int64_t deadline = fx_now_ms() + 10000;
+	while (fx_stat(c, "waits_parked") != count) {
+		cr_assert_lt(fx_now_ms(), deadline, "%lld WAITs parked, expected %lld",
+			     (long long)fx_stat(c, "waits_parked"), (long long)count);
+		fx_sleep_ms(5);
+	}
+}
+
+static void offer_check(const struct engine_result *r, uint64_t hold_id, uint32_t seat)
+{
+	STATUS_IS(r->status, STATUS_OK);
+	cr_assert_eq(r->waiter_state, WAITER_OFFERED, "waiter state %u", r->waiter_state);
+	cr_assert_eq(r->hold_id, hold_id, "offer %#llx, expected %#llx",
+		     (unsigned long long)r->hold_id, (unsigned long long)hold_id);
+	cr_assert(r->seats_count == 1 && r->seats[0] == seat, "offered seat %u, expected %u",
+		  r->seats[0], seat);
+	cr_assert_gt(r->deadline_ms, fx_now_ms());
+}
+
+Test(waiting, parked_waiters_are_offered_in_join_order_as_holds_expire)
+{
+	uint32_t show = FX_SHOW_CLUB_1;
+	uint64_t base = (uint64_t)show << 32;
+	/* The regular seats 4-7: two held for long, 6 for 1 s, 7 for 1.4 s. */
+	STATUS_IS(fx_hold_seats(c, show, 100, 0, (uint32_t[]){ 4, 5 }, 2).status, STATUS_OK);
+	struct engine_result first_hold = fx_hold_seats(c, show, 101, 1000, (uint32_t[]){ 6 }, 1);
+	STATUS_IS(first_hold.status, STATUS_OK);
+	STATUS_IS(fx_hold_seats(c, show, 102, 1400, (uint32_t[]){ 7 }, 1).status, STATUS_OK);
+	struct box_client *waiters[3];
+	uint64_t sequence[3];
+	for (uint32_t i = 0; i < 3; i++) {
+		sequence[i] = join(show, 201 + i, TIER_REGULAR, 1, i + 1);
+		cr_assert(i == 0 || sequence[i] > sequence[i - 1], "join sequence numbers go up");
+		waiters[i] = fx_connect(fx_current());
+		wait_send(waiters[i], show, 201 + i, WAIT_TIMEOUT_MS);
+	}
+	parked_wait_for(3);
+	cr_assert_lt(fx_now_ms(), first_hold.deadline_ms,
+		     "setting up took longer than the first hold lives: too slow to test this");
+	/* The first expiry goes to the first waiter, the second to the second. */
+	struct engine_result first = wait_answer(waiters[0]);
+	offer_check(&first, base | 4, 6);
+	struct engine_result second = wait_answer(waiters[1]);
+	offer_check(&second, base | 5, 7);
+	cr_assert(first.waiter_seq == sequence[0] && second.waiter_seq == sequence[1],
+		  "offers name entries %llu and %llu, joined as %llu and %llu",
+		  (unsigned long long)first.waiter_seq, (unsigned long long)second.waiter_seq,
+		  (unsigned long long)sequence[0], (unsigned long long)sequence[1]);
+	struct box_response response;
+	cr_assert_eq(box_client_next(waiters[2], &response, 0), -ETIMEDOUT,
+		     "the third waiter heard something while seats could still come back");
+	struct engine_result b = fx_confirm(c, first.hold_id, 201, "offer-1");
+	cr_assert(b.status == STATUS_OK && b.seats_count == 1 && b.seats[0] == 6);
+	b = fx_confirm(c, second.hold_id, 202, "offer-2");
+	cr_assert(b.status == STATUS_OK && b.seats[0] == 7);
+	/* The last held seats are booked: none can come back to the third waiter. */
+	STATUS_IS(fx_confirm(c, base | 1, 100, "holder").status, STATUS_OK);
+	struct engine_result third = wait_answer(waiters[2]);
+	STATUS_IS(third.status, STATUS_OK);
+	cr_assert_eq(third.waiter_state, WAITER_SOLD_OUT);
+	cr_assert_eq(third.tier, TIER_REGULAR);
+	cr_assert_eq(third.waiter_seq, sequence[2]);
+	struct engine_show s = fx_show(c, show);
+	cr_assert(s.tiers[TIER_REGULAR].booked == 4 && s.tiers[TIER_REGULAR].waiters == 0);
+	for (uint32_t i = 0; i < 3; i++)
+		box_client_close(waiters[i]);
+}
+
+Test(waiting, wait_with_a_timeout_answers_waiting_and_can_be_issued_again)
+{
+	STATUS_IS(fx_hold_best(c, FX_SHOW_CLUB_0, 1, TIER_VIP, 4, false).status, STATUS_OK);
+	join(FX_SHOW_CLUB_0, 2, TIER_VIP, 1, 1);
+	for (int round = 0; round < 2; round++) {
+		int64_t before = fx_now_ms();
+		struct engine_result r;
+		fx_rc(box_client_wait(c, FX_SHOW_CLUB_0, 2, 300, &r), "WAIT");
+		STATUS_IS(r.status, STATUS_OK);
+		cr_assert_eq(r.waiter_state, WAITER_WAITING);
+		cr_assert_eq(r.tier, TIER_VIP);
+		cr_assert_geq(fx_now_ms() - before, 290, "answered before its timeout");
+	}
+	cr_assert_eq(fx_stat(c, "waits_parked"), 0);
+}
+
+Test(waiting, wait_after_the_offer_was_made_answers_it_at_once)
+{
+	struct engine_result h = fx_hold_best(c, FX_SHOW_CLUB_0, 1, TIER_ECONOMY, 4, false);
+	join(FX_SHOW_CLUB_0, 2, TIER_ECONOMY, 3, 1);
+	STATUS_IS(fx_release(c, h.hold_id, 1).status, STATUS_OK);
+	struct engine_result r;
+	fx_rc(box_client_wait(c, FX_SHOW_CLUB_0, 2, WAIT_TIMEOUT_MS, &r), "WAIT");
+	STATUS_IS(r.status, STATUS_OK);
+	cr_assert(r.waiter_state == WAITER_OFFERED && r.seats_count == 3);
+	cr_assert_eq(r.hold_id, h.hold_id + 1);
+	STATUS_IS(fx_confirm(c, r.hold_id, 2, "offer").status, STATUS_OK);
+}
+
+Test(waiting, an_offer_left_to_expire_goes_to_the_next_waiter)
+{
+	/* A show of its own whose holds, and so offers, live 1.5 s. */
+	struct command put = fx_show_command(160);
+	put.show_put.venue_id = FX_VENUE_CLUB;
+	put.show_put.event_id = FX_EVENT_ROCK;
+	put.show_put.hold_ttl_ms = 1500;
+	struct engine_result r;
+	fx_rc(box_client_command(c, &put, &r), "SHOW_PUT");
+	STATUS_IS(r.status, STATUS_OK);
+	uint64_t base = (uint64_t)160 << 32;
+	struct engine_result h = fx_hold_best(c, 160, 1, TIER_ECONOMY, 4, false);
+	STATUS_IS(h.status, STATUS_OK);
+	struct box_client *waiters[3];
+	for (uint32_t i = 0; i < 3; i++) {
+		join(160, 11 + i, TIER_ECONOMY, 2, i + 1);
+		waiters[i] = fx_connect(fx_current());
+		wait_send(waiters[i], 160, 11 + i, WAIT_TIMEOUT_MS);
+	}
+	parked_wait_for(3);
+	STATUS_IS(fx_release(c, h.hold_id, 1).status, STATUS_OK);
+	struct engine_result first = wait_answer(waiters[0]);
+	struct engine_result second = wait_answer(waiters[1]);
+	cr_assert(first.waiter_state == WAITER_OFFERED && first.hold_id == (base | 2));
+	cr_assert(second.waiter_state == WAITER_OFFERED && second.hold_id == (base | 3));
+	/* Nobody confirms: the first offer's seats go to the third waiter. */
+	struct engine_result third = wait_answer(waiters[2]);
+	cr_assert_eq(third.waiter_state, WAITER_OFFERED);
+	cr_assert_eq(third.hold_id, base | 4);
+	cr_assert(third.seats_count == 2 && third.seats[0] == first.seats[0] &&
+		  third.seats[1] == first.seats[1]);
+	STATUS_IS(fx_confirm(c, first.hold_id, 11, "too-late").status, STATUS_HOLD_EXPIRED);
+	for (uint32_t i = 0; i < 3; i++)
+		box_client_close(waiters[i]);
+}
+
+Test(waiting, many_parked_waits_all_hear_sold_out_when_the_last_holds_are_confirmed)
+{
+	uint32_t show = FX_SHOW_HALL_1;
+	uint64_t base = (uint64_t)show << 32;
+	/* Every vip seat held by two users, then a long line of waiters. */
+	STATUS_IS(fx_hold_best(c, show, 1, TIER_VIP, 10, false).status, STATUS_OK);
+	STATUS_IS(fx_hold_best(c, show, 2, TIER_VIP, 10, false).status, STATUS_OK);
+	struct box_client *connections[MANY_CONNECTIONS];
+	for (uint32_t i = 0; i < MANY_CONNECTIONS; i++)
+		connections[i] = fx_connect(fx_current());
+	for (uint32_t i = 0; i < MANY_WAITERS; i++) {
+		join(show, 1000 + i, TIER_VIP, 1 + i % 3, i + 1);
+		wait_send(connections[i % MANY_CONNECTIONS], show, 1000 + i, WAIT_TIMEOUT_MS);
+	}
+	parked_wait_for(MANY_WAITERS);
+	STATUS_IS(fx_confirm(c, base | 1, 1, "first").status, STATUS_OK);
+	struct box_response response;
+	cr_assert_eq(box_client_next(connections[0], &response, 0), -ETIMEDOUT,
+		     "a waiter heard something while seats could still come back");
+	STATUS_IS(fx_confirm(c, base | 2, 2, "last").status, STATUS_OK);
+	for (uint32_t i = 0; i < MANY_WAITERS; i++) {
+		struct engine_result r = wait_answer(connections[i % MANY_CONNECTIONS]);
+		STATUS_IS(r.status, STATUS_OK);
+		cr_assert_eq(r.waiter_state, WAITER_SOLD_OUT, "waiter %u heard %u", i,
+			     r.waiter_state);
+	}
+	cr_assert_eq(fx_stat(c, "waits_parked"), 0);
+	cr_assert_eq(fx_show(c, show).tiers[TIER_VIP].waiters, 0);
+	struct engine_result r;
+	fx_rc(box_client_waitlist_join(c, show, 5000, TIER_VIP, 1, false, &r), "JOIN");
+	STATUS_IS(r.status, STATUS_SOLD_OUT);
+	for (uint32_t i = 0; i < MANY_CONNECTIONS; i++)
+		box_client_close(connections[i]);
+}
+
+Test(waiting, sigterm_answers_parked_waits_and_the_line_survives_the_restart)
+{
+	STATUS_IS(fx_hold_best(c, FX_SHOW_CLUB_1, 1, TIER_ECONOMY, 4, false).status, STATUS_OK);
+	struct box_client *waiters[4];
+	for (uint32_t i = 0; i < 4; i++) {
+		join(FX_SHOW_CLUB_1, 10 + i, TIER_ECONOMY, 1, i + 1);
+		waiters[i] = fx_connect(fx_current());
+		wait_send(waiters[i], FX_SHOW_CLUB_1, 10 + i, WAIT_TIMEOUT_MS);
+	}
+	parked_wait_for(4);
+	box_client_close(c);
+	c = NULL;
+	fx_server_stop(fx_current()); /* exit status 0 with WAITs parked */
+	for (uint32_t i = 0; i < 4; i++) {
+		/* Each heard "waiting" before the server went, or lost its connection. */
+		struct box_response response;
+		int rc = box_client_next(waiters[i], &response, 5000);
+		cr_assert(rc == 0 || rc == -ECONNRESET, "waiter %u: %s", i,
+			  box_client_error_text(rc));
+		if (rc == 0) {
+			struct engine_result r;
+			fx_rc(box_response_result(&response, &r), "WAIT result");
+			cr_assert(r.status == STATUS_OK && r.waiter_state == WAITER_WAITING);
+		}
+		box_client_close(waiters[i]);
+	}
+	fx_server_start(fx_current());
+	c = fx_connect(fx_current());
+	struct engine_show s = fx_show(c, FX_SHOW_CLUB_1);
+	cr_assert_eq(s.tiers[TIER_ECONOMY].waiters, 4);
+	struct engine_result r;
+	fx_rc(box_client_waitlist_poll(c, FX_SHOW_CLUB_1, 13, &r), "POLL");
+	cr_assert(r.status == STATUS_OK && r.waiter_state == WAITER_WAITING);
+	cr_assert_eq(r.waiters_count, 4);
+}
+
+Test(idle, a_waiter_that_never_polls_lapses_and_one_that_keeps_waiting_does_not,
+     .fini = teardown, .timeout = 60)
+{
+	/* Entries lapse 2 s after their last poll; a parked WAIT answers by half that. */
+	fx_up((const char *const[]){ "--waitlist-idle-ms", "2000", NULL });
+	c = fx_connect(fx_current());
+	STATUS_IS(fx_hold_best(c, FX_SHOW_CLUB_0, 1, TIER_VIP, 4, false).status, STATUS_OK);
+	int64_t joined = fx_now_ms();
+	join(FX_SHOW_CLUB_0, 2, TIER_VIP, 1, 1); /* keeps a WAIT outstanding */
+	join(FX_SHOW_CLUB_0, 3, TIER_VIP, 1, 2); /* never polls */
+	struct box_client *waiter = fx_connect(fx_current());
+	uint32_t answers = 0;
+	while (fx_now_ms() < joined + 2300) {
+		struct engine_result r;
+		fx_rc(box_client_wait(waiter, FX_SHOW_CLUB_0, 2, 5000, &r), "WAIT");
+		STATUS_IS(r.status, STATUS_OK);
+		cr_assert_eq(r.waiter_state, WAITER_WAITING, "the waiter heard %u", r.waiter_state);
+		answers++;
+	}
+	cr_assert_geq(answers, 2, "a WAIT of 5 s was not cut to half the idle limit");
+	/* The lazy entry lapsed after 2 s and is removed only 2 s after that. */
+	struct engine_result r;
+	fx_rc(box_client_waitlist_poll(c, FX_SHOW_CLUB_0, 3, &r), "POLL");
+	STATUS_IS(r.status, STATUS_OK);
+	cr_assert_eq(r.waiter_state, WAITER_LAPSED);
+	fx_rc(box_client_waitlist_poll(c, FX_SHOW_CLUB_0, 2, &r), "POLL");
+	cr_assert(r.status == STATUS_OK && r.waiter_state == WAITER_WAITING);
+	cr_assert_eq(r.waiters_count, 1);
+	box_client_close(waiter);
+}
