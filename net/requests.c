@@ -233,6 +233,10 @@ static void owner_execute(struct worker *w, const struct proto_request *request,
 	frame_writer(w, &writer);
 	uint64_t lsn = worker_appended_lsn(w);
 	if (request->opcode == PROTO_SHOW || request->opcode == PROTO_SEATMAP) {
+		/* A read for a client that has gone is skipped: one that queued thousands of
+		 * seat maps and left must not keep this shard busy for nobody. */
+		if (origin != w->index && conn_gone(&w->server->workers[origin], conn_id))
+			return;
 		size_t size = show_response(w, request, &writer);
 		pending_add(w, lsn, origin, PENDING_RESPONSE, conn_id, w->frame, (uint32_t)size);
 		return;

@@ -314,6 +314,11 @@ static int workers_init(struct server *server)
 		w->scratch = memory_alloc(PROTO_FRAME_SIZE_MAX + LAYOUT_SEATS_COUNT_MAX + 64);
 		w->frame = memory_alloc(PROTO_FRAME_SIZE_MAX + 4);
 		w->record = memory_alloc(COMMAND_SIZE_MAX);
+		/* Closing connections keep their slot until the kernel lets go of them. */
+		w->conns_slots = server->config.max_connections + 1024;
+		w->conns_live = memory_alloc(sizeof(*w->conns_live) * w->conns_slots);
+		for (uint32_t c = 0; c < w->conns_slots; c++)
+			atomic_init(&w->conns_live[c], 0);
 		w->wake_fd = eventfd(0, EFD_CLOEXEC);
 		int error = w->wake_fd < 0 ? -errno : worker_ring_init(w);
 		if (error < 0) {
@@ -395,6 +400,7 @@ static void server_free(struct server *server)
 		memory_free(w->scratch);
 		memory_free(w->frame);
 		memory_free(w->record);
+		memory_free((void *)w->conns_live);
 		/* Zero is never one of these: stdin stays open. */
 		if (w->listen_fd > 0)
 			close(w->listen_fd);

@@ -143,6 +143,14 @@ struct conn *worker_conn(struct worker *w, uint64_t conn_id)
 	return conn;
 }
 
+bool conn_gone(const struct worker *owner, uint64_t conn_id)
+{
+	uint32_t index = (uint32_t)(conn_id & CONN_ID_INDEX_MASK);
+	return index < owner->conns_slots &&
+	       atomic_load_explicit(&owner->conns_live[index], memory_order_relaxed) !=
+		       (uint16_t)(conn_id >> 32);
+}
+
 static void recv_arm(struct worker *w, struct conn *conn)
 {
 	struct io_uring_sqe *sqe = sqe_get(w);
@@ -175,6 +183,12 @@ static void conn_open(struct worker *w, int fd)
 	if (index != UINT32_MAX) {
 		w->conns_free = w->conns[index].next_free;
 	} else {
+		if (w->conns_count == w->conns_slots) {
+			/* Only when many closed connections still wait for the kernel. */
+			atomic_fetch_sub(&server->connections, 1);
+			close(fd);
+			return;
+		}
 		ARRAY_RESERVE(w->conns, w->conns_capacity, (uint64_t)w->conns_count + 1);
 		index = w->conns_count++;
 	}
@@ -182,6 +196,7 @@ static void conn_open(struct worker *w, int fd)
 	uint16_t generation = (uint16_t)(conn->generation + 1);
 	*conn = (struct conn){ .fd = fd, .generation = generation, .state = CONN_OPEN,
 			       .last_activity_ms = w->now_ms, .next_free = UINT32_MAX };
+	atomic_store_explicit(&w->conns_live[index], generation, memory_order_relaxed);
 	w->conns_open++;
 	w->counters.connections_accepted++;
 	recv_arm(w, conn);
@@ -209,6 +224,8 @@ void conn_close(struct worker *w, struct conn *conn, const char *why)
 		return;
 	log_debug("closing connection %u: %s", (unsigned)(conn - w->conns), why);
 	conn->state = CONN_CLOSING;
+	atomic_store_explicit(&w->conns_live[conn - w->conns], (uint16_t)~conn->generation,
+			      memory_order_relaxed);
 	/* Makes the armed receive and any send complete now. */
 	shutdown(conn->fd, SHUT_RDWR);
 	w->conns_open--;

@@ -177,6 +177,10 @@ struct worker {
 	uint32_t ticks;
 
 	struct conn *conns;
+	/* Each slot's generation while its connection is open, anything else once closed:
+	 * read by other shards to skip reads nobody is left to receive. */
+	_Atomic uint16_t *conns_live;
+	uint32_t conns_slots; /* of conns_live: no connection index reaches it */
 	uint32_t conns_count; /* slots in use or ever used */
 	uint32_t conns_capacity;
 	uint32_t conns_free;
@@ -244,6 +248,8 @@ void conn_output(struct worker *worker, struct conn *conn, const uint8_t *bytes,
 uint32_t conn_output_pending(const struct conn *conn);
 void conn_close(struct worker *worker, struct conn *conn, const char *why);
 uint64_t conn_id_of(const struct worker *worker, const struct conn *conn);
+/* Whether a connection of another worker has closed (safe from any shard). */
+bool conn_gone(const struct worker *owner, uint64_t conn_id);
 int64_t worker_clock(struct worker *worker);
 bool worker_push(struct worker *worker, uint32_t target, uint32_t kind, const void *first,
 		 uint32_t first_size, const void *second, uint32_t second_size, bool may_queue);

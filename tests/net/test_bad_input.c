@@ -394,9 +394,9 @@ Test(limits, client_that_never_reads_is_disconnected_while_others_are_served)
 			cr_assert_eq(box_client_ping(c, "alive", 5), 0);
 		}
 	}
-	/* The server closes the connection: STATS counts only ours again. Requests read
-	 * before the close are still served (to nobody), which takes the owner shard a
-	 * while when it is another worker's: the deadline is generous. */
+	/* The server closes the connection: STATS counts only ours again. Seat maps read
+	 * before the close and queued on another shard are skipped there once it sees the
+	 * connection has gone; the deadline is generous for a loaded machine. */
 	int64_t deadline = fx_now_ms() + 60000;
 	while (fx_stat(c, "connections") != 1) {
 		cr_assert_lt(fx_now_ms(), deadline,
