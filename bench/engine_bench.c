@@ -216,6 +216,28 @@ static double bench_best_available(bool fragmented, bool together)
 	return batches * 100.0 / elapsed;
 }
 
+/* Public seat states of the whole 50,000-seat show (the SEATMAP read), 90% held at random. */
+static double run_seat_states(void)
+{
+	struct engine *engine = bench_engine();
+	fill_ninety_percent(engine, true, 1);
+	uint8_t *states = malloc(SEATS_COUNT);
+	uint32_t maps = 20000 / scale;
+	uint64_t check = 0;
+	double start = seconds_now();
+	for (uint32_t i = 0; i < maps; i++) {
+		if (engine_show_seat_states(engine, SHOW_ID, states, SEATS_COUNT) != SEATS_COUNT)
+			abort();
+		check += states[i % SEATS_COUNT];
+	}
+	double elapsed = seconds_now() - start;
+	if (check > (uint64_t)maps * 3)
+		abort();
+	free(states);
+	engine_destroy(engine);
+	return maps / elapsed;
+}
+
 /* Confirms of 2-seat holds: the holds are made untimed, the confirms timed. */
 static double bench_confirm(void)
 {
@@ -358,6 +380,7 @@ int main(int argc, char **argv)
 	report_rate("best_available_4_together_front_filled_90pct_per_s",
 		    run_best_front_together, "holds/s");
 	report_rate("best_available_4_fragmented_90pct_per_s", run_best_fragmented, "holds/s");
+	report_rate("seat_states_50k_seats_per_s", run_seat_states, "maps/s");
 	report_rate("confirms_per_s", bench_confirm, "confirms/s");
 	report_rate("expiries_per_s", bench_expiry, "expiries/s");
 	if (wanted("seat_state") || wanted("hold_bytes"))

@@ -169,6 +169,36 @@ bool engine_show_get(const struct engine *engine, uint32_t show_id, struct engin
 	return true;
 }
 
+/* count (at most 64) bits of a bitmap from bit first, in the low bits. */
+static uint64_t bits_at(const uint64_t *words, uint32_t first, uint32_t count)
+{
+	uint32_t w = first / 64, shift = first % 64;
+	uint64_t value = words[w] >> shift;
+	if (shift != 0 && shift + count > 64)
+		value |= words[w + 1] << (64 - shift);
+	return count == 64 ? value : value & ((UINT64_C(1) << count) - 1);
+}
+
+/* Byte i of nibble[b] is bit i of b. */
+static const uint32_t nibble[16] = {
+	0x00000000u, 0x00000001u, 0x00000100u, 0x00000101u,
+	0x00010000u, 0x00010001u, 0x00010100u, 0x00010101u,
+	0x01000000u, 0x01000001u, 0x01000100u, 0x01000101u,
+	0x01010000u, 0x01010001u, 0x01010100u, 0x01010101u,
+};
+
+/* Byte i of the result is bit i of the byte b. */
+static uint64_t spread(uint32_t b)
+{
+	return nibble[b & 15] | (uint64_t)nibble[(b >> 4) & 15] << 32;
+}
+
+/*
+ * Public states, a byte per seat in seat order, built a segment at a time from the
+ * bitmaps (a segment's seats are consecutive both as seat ids and as slots), 64 slots
+ * per step: available = free; held = not free, not booked, not blocked (pooled seats
+ * look held); booked; blocked. The two bits of each state are spread 8 seats at a time.
+ */
 uint32_t engine_show_seat_states(const struct engine *engine, uint32_t show_id,
 				 uint8_t *states, uint32_t capacity)
 {
@@ -180,13 +210,28 @@ uint32_t engine_show_seat_states(const struct engine *engine, uint32_t show_id,
 	const struct venue *venue = &catalog->venues[catalog->shows[index].venue_index];
 	if (capacity < state->seats_count)
 		return 0;
-	static const uint8_t public_state[] = {
-		[SEAT_IS_FREE] = SEAT_AVAILABLE, [SEAT_IS_HELD] = SEAT_HELD,
-		[SEAT_IS_BOOKED] = SEAT_BOOKED, [SEAT_IS_BLOCKED] = SEAT_BLOCKED,
-		[SEAT_IS_POOLED] = SEAT_HELD,
-	};
-	for (uint32_t seat = 0; seat < state->seats_count; seat++)
-		states[seat] = public_state[inventory_seat_state(state, venue->slot_of_seat[seat])];
+	_Static_assert(SEAT_AVAILABLE == 0 && SEAT_HELD == 1 && SEAT_BOOKED == 2 &&
+			       SEAT_BLOCKED == 3,
+		       "the bit arithmetic below relies on these values");
+	for (uint32_t s = 0; s < venue->segments_count; s++) {
+		const struct segment *segment = &venue->segments[s];
+		uint8_t *out = states + segment->seat_first;
+		for (uint32_t done = 0; done < segment->seats_count; done += 64) {
+			uint32_t slot = segment->slot_first + done;
+			uint32_t n = segment->seats_count - done < 64 ? segment->seats_count - done : 64;
+			uint64_t free = bits_at(state->free, slot, n);
+			uint64_t booked = bits_at(state->booked, slot, n);
+			uint64_t blocked = bits_at(state->blocked, slot, n);
+			uint64_t low = ~free & ~booked;	 /* held or blocked */
+			uint64_t high = booked | blocked; /* booked or blocked */
+			for (uint32_t i = 0; i < n; i += 8) {
+				uint64_t eight = spread((uint32_t)(low >> i)) |
+						 spread((uint32_t)(high >> i)) << 1;
+				uint32_t take = n - i < 8 ? n - i : 8;
+				memcpy(out + done + i, &eight, take); /* little-endian: byte j = seat j */
+			}
+		}
+	}
 	return state->seats_count;
 }
 

@@ -523,9 +523,17 @@ void proto_put_states(struct bytes_writer *w, const uint8_t *states, uint32_t co
 	uint8_t *p = bytes_reserve(w, (count + 3) / 4);
 	if (p == NULL)
 		return;
-	memset(p, 0, (count + 3) / 4);
-	for (uint32_t i = 0; i < count; i++)
-		p[i / 4] |= (uint8_t)((states[i] & 3) << (2 * (i % 4)));
+	/* Four states (each 0..3) in a little-endian u32 fold into one byte. */
+	uint32_t whole = count / 4;
+	for (uint32_t i = 0; i < whole; i++) {
+		uint32_t x = bytes_load_u32(states + 4 * i) & 0x03030303u;
+		p[i] = (uint8_t)(x | x >> 6 | x >> 12 | x >> 18);
+	}
+	if (whole * 4 < count) {
+		p[whole] = 0;
+		for (uint32_t i = whole * 4; i < count; i++)
+			p[whole] |= (uint8_t)((states[i] & 3) << (2 * (i % 4)));
+	}
 }
 
 void proto_states_unpack(const uint8_t *packed, uint32_t count, uint8_t *states)
