@@ -235,6 +235,65 @@ uint32_t engine_show_seat_states(const struct engine *engine, uint32_t show_id,
 	return state->seats_count;
 }
 
+/* Bit i of x moves to bit 2i. */
+static uint64_t interleave_zeros(uint32_t x)
+{
+	uint64_t v = x;
+	v = (v | v << 16) & UINT64_C(0x0000ffff0000ffff);
+	v = (v | v << 8) & UINT64_C(0x00ff00ff00ff00ff);
+	v = (v | v << 4) & UINT64_C(0x0f0f0f0f0f0f0f0f);
+	v = (v | v << 2) & UINT64_C(0x3333333333333333);
+	v = (v | v << 1) & UINT64_C(0x5555555555555555);
+	return v;
+}
+
+/* ORs the 64-bit value into the bit string at bit position, within its words. */
+static void bits_or(uint64_t *words, uint64_t position, uint64_t value)
+{
+	uint64_t w = position / 64;
+	uint32_t shift = (uint32_t)(position % 64);
+	words[w] |= value << shift;
+	if (shift != 0 && (value >> (64 - shift)) != 0)
+		words[w + 1] |= value >> (64 - shift);
+}
+
+uint32_t engine_show_seat_states_packed(const struct engine *engine, uint32_t show_id,
+					uint64_t *words, uint32_t words_capacity)
+{
+	const struct catalog *catalog = &engine->catalog;
+	uint32_t index = catalog_show_find(catalog, show_id);
+	if (index == CATALOG_NONE || catalog->shows[index].state == NULL)
+		return 0;
+	const struct show_state *state = catalog->shows[index].state;
+	const struct venue *venue = &catalog->venues[catalog->shows[index].venue_index];
+	uint32_t words_count = (state->seats_count + 31) / 32;
+	if (words_capacity < words_count)
+		return 0;
+	memset(words, 0, sizeof(uint64_t) * words_count);
+	for (uint32_t s = 0; s < venue->segments_count; s++) {
+		const struct segment *segment = &venue->segments[s];
+		for (uint32_t done = 0; done < segment->seats_count; done += 64) {
+			uint32_t slot = segment->slot_first + done;
+			uint32_t n = segment->seats_count - done < 64 ? segment->seats_count - done : 64;
+			uint64_t free = bits_at(state->free, slot, n);
+			uint64_t booked = bits_at(state->booked, slot, n);
+			uint64_t blocked = bits_at(state->blocked, slot, n);
+			uint64_t low = ~free & ~booked & (n == 64 ? ~UINT64_C(0)
+								  : (UINT64_C(1) << n) - 1);
+			uint64_t high = booked | blocked;
+			uint64_t position = 2 * (uint64_t)(segment->seat_first + done);
+			bits_or(words, position,
+				interleave_zeros((uint32_t)low) |
+					interleave_zeros((uint32_t)high) << 1);
+			if (n > 32)
+				bits_or(words, position + 64,
+					interleave_zeros((uint32_t)(low >> 32)) |
+						interleave_zeros((uint32_t)(high >> 32)) << 1);
+		}
+	}
+	return state->seats_count;
+}
+
 void search_query_init(struct search_query *query)
 {
 	*query = (struct search_query){ .from_ms = 0, .to_ms = INT64_MAX, .type = -1,

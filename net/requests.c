@@ -24,6 +24,9 @@
 
 #define EVENT_SHOWS_LISTED_MAX 1000u
 
+/* Packed seat maps go from u64 words to the wire byte for byte. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "little-endian hosts only");
+
 uint64_t worker_appended_lsn(const struct worker *w)
 {
 	return wal_writer_next_lsn(w->writer) - 1;
@@ -217,10 +220,11 @@ static size_t show_response(struct worker *w, const struct proto_request *reques
 	if (status == STATUS_OK && request->opcode == PROTO_SEATMAP) {
 		struct engine_venue venue;
 		engine_venue_get(w->engine, show.venue_id, &venue);
-		uint8_t *states = w->scratch;
-		uint32_t count = engine_show_seat_states(w->engine, show.show_id, states,
-							 LAYOUT_SEATS_COUNT_MAX);
-		proto_put_seatmap(writer, venue.venue_id, &venue.layout, states, count);
+		uint64_t *packed = (uint64_t *)(void *)w->scratch; /* malloc'd: aligned */
+		uint32_t count = engine_show_seat_states_packed(
+			w->engine, show.show_id, packed, LAYOUT_SEATS_COUNT_MAX / 32 + 1);
+		proto_put_seatmap_packed(writer, venue.venue_id, &venue.layout,
+					 (const uint8_t *)packed, count);
 	}
 	return proto_frame_end(writer, 0);
 }
