@@ -61,6 +61,8 @@ struct show_state {
 	/* Per segment, its longest run of free slots, capped at SEGMENT_RUN_CAP: enough
 	 * to tell whether a segment can hold a group of up to HOLD_SEATS_COUNT_MAX + 2. */
 	uint8_t *segment_run;
+	/* Public states in seat order, two bits each (SEATMAP's form; see inventory.c). */
+	uint64_t *public_map;
 	struct tier_state tiers[TIER_COUNT];
 	uint32_t hold_next;	  /* n of the next hold; ids below it were issued */
 	uint64_t *expired;	  /* bit n: hold n expired (rather than was released) */
@@ -193,6 +195,8 @@ void inventory_tier_unpool(struct show_state *state, const struct venue *venue, 
 void inventory_recount(struct show_state *state, const struct venue *venue);
 void inventory_expired_mark(struct show_state *state, uint32_t n);
 bool inventory_expired_test(const struct show_state *state, uint32_t n);
+#define PUBLIC_MAP_WORDS(seats) (((seats) + 31) / 32)
+const uint64_t *inventory_public_map(const struct show_state *state);
 size_t inventory_memory(const struct show_state *state, const struct venue *venue);
 void inventory_check(const struct show_state *state, const struct venue *venue);
 

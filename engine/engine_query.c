@@ -169,128 +169,33 @@ bool engine_show_get(const struct engine *engine, uint32_t show_id, struct engin
 	return true;
 }
 
-/* count (at most 64) bits of a bitmap from bit first, in the low bits. */
-static uint64_t bits_at(const uint64_t *words, uint32_t first, uint32_t count)
+/* Public states come from the show's public map (kept by inventory.c). */
+static const struct show_state *owned_state(const struct engine *engine, uint32_t show_id)
 {
-	uint32_t w = first / 64, shift = first % 64;
-	uint64_t value = words[w] >> shift;
-	if (shift != 0 && shift + count > 64)
-		value |= words[w + 1] << (64 - shift);
-	return count == 64 ? value : value & ((UINT64_C(1) << count) - 1);
+	uint32_t index = catalog_show_find(&engine->catalog, show_id);
+	return index == CATALOG_NONE ? NULL : engine->catalog.shows[index].state;
 }
 
-/* Byte i of nibble[b] is bit i of b. */
-static const uint32_t nibble[16] = {
-	0x00000000u, 0x00000001u, 0x00000100u, 0x00000101u,
-	0x00010000u, 0x00010001u, 0x00010100u, 0x00010101u,
-	0x01000000u, 0x01000001u, 0x01000100u, 0x01000101u,
-	0x01010000u, 0x01010001u, 0x01010100u, 0x01010101u,
-};
-
-/* Byte i of the result is bit i of the byte b. */
-static uint64_t spread(uint32_t b)
-{
-	return nibble[b & 15] | (uint64_t)nibble[(b >> 4) & 15] << 32;
-}
-
-/*
- * Public states, a byte per seat in seat order, built a segment at a time from the
- * bitmaps (a segment's seats are consecutive both as seat ids and as slots), 64 slots
- * per step: available = free; held = not free, not booked, not blocked (pooled seats
- * look held); booked; blocked. The two bits of each state are spread 8 seats at a time.
- */
 uint32_t engine_show_seat_states(const struct engine *engine, uint32_t show_id,
 				 uint8_t *states, uint32_t capacity)
 {
-	const struct catalog *catalog = &engine->catalog;
-	uint32_t index = catalog_show_find(catalog, show_id);
-	if (index == CATALOG_NONE || catalog->shows[index].state == NULL)
+	const struct show_state *state = owned_state(engine, show_id);
+	if (state == NULL || capacity < state->seats_count)
 		return 0;
-	const struct show_state *state = catalog->shows[index].state;
-	const struct venue *venue = &catalog->venues[catalog->shows[index].venue_index];
-	if (capacity < state->seats_count)
-		return 0;
-	_Static_assert(SEAT_AVAILABLE == 0 && SEAT_HELD == 1 && SEAT_BOOKED == 2 &&
-			       SEAT_BLOCKED == 3,
-		       "the bit arithmetic below relies on these values");
-	for (uint32_t s = 0; s < venue->segments_count; s++) {
-		const struct segment *segment = &venue->segments[s];
-		uint8_t *out = states + segment->seat_first;
-		for (uint32_t done = 0; done < segment->seats_count; done += 64) {
-			uint32_t slot = segment->slot_first + done;
-			uint32_t n = segment->seats_count - done < 64 ? segment->seats_count - done : 64;
-			uint64_t free = bits_at(state->free, slot, n);
-			uint64_t booked = bits_at(state->booked, slot, n);
-			uint64_t blocked = bits_at(state->blocked, slot, n);
-			uint64_t low = ~free & ~booked;	 /* held or blocked */
-			uint64_t high = booked | blocked; /* booked or blocked */
-			for (uint32_t i = 0; i < n; i += 8) {
-				uint64_t eight = spread((uint32_t)(low >> i)) |
-						 spread((uint32_t)(high >> i)) << 1;
-				uint32_t take = n - i < 8 ? n - i : 8;
-				memcpy(out + done + i, &eight, take); /* little-endian: byte j = seat j */
-			}
-		}
-	}
+	const uint64_t *map = inventory_public_map(state);
+	for (uint32_t seat = 0; seat < state->seats_count; seat++)
+		states[seat] = (uint8_t)(map[seat / 32] >> (2 * (seat % 32))) & 3;
 	return state->seats_count;
-}
-
-/* Bit i of x moves to bit 2i. */
-static uint64_t interleave_zeros(uint32_t x)
-{
-	uint64_t v = x;
-	v = (v | v << 16) & UINT64_C(0x0000ffff0000ffff);
-	v = (v | v << 8) & UINT64_C(0x00ff00ff00ff00ff);
-	v = (v | v << 4) & UINT64_C(0x0f0f0f0f0f0f0f0f);
-	v = (v | v << 2) & UINT64_C(0x3333333333333333);
-	v = (v | v << 1) & UINT64_C(0x5555555555555555);
-	return v;
-}
-
-/* ORs the 64-bit value into the bit string at bit position, within its words. */
-static void bits_or(uint64_t *words, uint64_t position, uint64_t value)
-{
-	uint64_t w = position / 64;
-	uint32_t shift = (uint32_t)(position % 64);
-	words[w] |= value << shift;
-	if (shift != 0 && (value >> (64 - shift)) != 0)
-		words[w + 1] |= value >> (64 - shift);
 }
 
 uint32_t engine_show_seat_states_packed(const struct engine *engine, uint32_t show_id,
 					uint64_t *words, uint32_t words_capacity)
 {
-	const struct catalog *catalog = &engine->catalog;
-	uint32_t index = catalog_show_find(catalog, show_id);
-	if (index == CATALOG_NONE || catalog->shows[index].state == NULL)
+	const struct show_state *state = owned_state(engine, show_id);
+	if (state == NULL || words_capacity < PUBLIC_MAP_WORDS(state->seats_count))
 		return 0;
-	const struct show_state *state = catalog->shows[index].state;
-	const struct venue *venue = &catalog->venues[catalog->shows[index].venue_index];
-	uint32_t words_count = (state->seats_count + 31) / 32;
-	if (words_capacity < words_count)
-		return 0;
-	memset(words, 0, sizeof(uint64_t) * words_count);
-	for (uint32_t s = 0; s < venue->segments_count; s++) {
-		const struct segment *segment = &venue->segments[s];
-		for (uint32_t done = 0; done < segment->seats_count; done += 64) {
-			uint32_t slot = segment->slot_first + done;
-			uint32_t n = segment->seats_count - done < 64 ? segment->seats_count - done : 64;
-			uint64_t free = bits_at(state->free, slot, n);
-			uint64_t booked = bits_at(state->booked, slot, n);
-			uint64_t blocked = bits_at(state->blocked, slot, n);
-			uint64_t low = ~free & ~booked & (n == 64 ? ~UINT64_C(0)
-								  : (UINT64_C(1) << n) - 1);
-			uint64_t high = booked | blocked;
-			uint64_t position = 2 * (uint64_t)(segment->seat_first + done);
-			bits_or(words, position,
-				interleave_zeros((uint32_t)low) |
-					interleave_zeros((uint32_t)high) << 1);
-			if (n > 32)
-				bits_or(words, position + 64,
-					interleave_zeros((uint32_t)(low >> 32)) |
-						interleave_zeros((uint32_t)(high >> 32)) << 1);
-		}
-	}
+	memcpy(words, inventory_public_map(state),
+	       sizeof(uint64_t) * PUBLIC_MAP_WORDS(state->seats_count));
 	return state->seats_count;
 }
 

@@ -5,8 +5,10 @@
  *   - every slot is in exactly one state: free, pooled, booked and blocked bits are
  *     disjoint, and a slot with none of them is held;
  *   - each tier's counters equal the population of its slot range in each state;
- *   - segment_run[s] is min(longest run of free slots in segment s, SEGMENT_RUN_CAP).
- * Memory: four bits per seat, plus one byte per segment (a row's run of one tier,
+ *   - segment_run[s] is min(longest run of free slots in segment s, SEGMENT_RUN_CAP);
+ *   - public_map holds every seat's public state (enum seat_state) in seat order, two
+ *     bits each: SEATMAP copies it rather than recomputing it per read.
+ * Memory: six bits per seat, plus one byte per segment (a row's run of one tier,
  * typically 10 to 100 seats).
  *
  * segment_run lets best-available skip, eight segments per word read, every row
@@ -57,6 +59,91 @@ static uint8_t segment_run_measure(const uint64_t *bits, const struct segment *s
 	return (uint8_t)(longest < SEGMENT_RUN_CAP ? longest : SEGMENT_RUN_CAP);
 }
 
+/* Public state of each internal state: pooled seats look held. */
+static const uint8_t public_of[] = {
+	[SEAT_IS_FREE] = SEAT_AVAILABLE, [SEAT_IS_HELD] = SEAT_HELD,
+	[SEAT_IS_BOOKED] = SEAT_BOOKED, [SEAT_IS_BLOCKED] = SEAT_BLOCKED,
+	[SEAT_IS_POOLED] = SEAT_HELD,
+};
+
+/* count (at most 64) bits of a bitmap from bit first, in the low bits. */
+static uint64_t bits_at(const uint64_t *words, uint32_t first, uint32_t count)
+{
+	uint32_t w = first / 64, shift = first % 64;
+	uint64_t value = words[w] >> shift;
+	if (shift != 0 && shift + count > 64)
+		value |= words[w + 1] << (64 - shift);
+	return count == 64 ? value : value & ((UINT64_C(1) << count) - 1);
+}
+
+/* Sets count (at most 64) bits of a bit string from bit position to value's low bits. */
+static void bits_assign(uint64_t *words, uint64_t position, uint32_t count, uint64_t value)
+{
+	uint64_t mask = count == 64 ? ~UINT64_C(0) : (UINT64_C(1) << count) - 1;
+	uint64_t w = position / 64;
+	uint32_t shift = (uint32_t)(position % 64);
+	words[w] = (words[w] & ~(mask << shift)) | (value & mask) << shift;
+	if (shift != 0 && shift + count > 64)
+		words[w + 1] = (words[w + 1] & ~(mask >> (64 - shift))) |
+			       (value & mask) >> (64 - shift);
+}
+
+/* Bit i of x moves to bit 2i. */
+static uint64_t interleave_zeros(uint32_t x)
+{
+	uint64_t v = x;
+	v = (v | v << 16) & UINT64_C(0x0000ffff0000ffff);
+	v = (v | v << 8) & UINT64_C(0x00ff00ff00ff00ff);
+	v = (v | v << 4) & UINT64_C(0x0f0f0f0f0f0f0f0f);
+	v = (v | v << 2) & UINT64_C(0x3333333333333333);
+	v = (v | v << 1) & UINT64_C(0x5555555555555555);
+	return v;
+}
+
+/*
+ * The public states of a segment's seats, written to `map` from the bitmaps 64 slots
+ * at a time (a segment's seats are consecutive both as seat ids and as slots): the
+ * low bit is "held or blocked" (neither free nor booked, pooled included), the high
+ * bit "booked or blocked".
+ */
+static void public_segment_write(const struct show_state *state, const struct segment *segment,
+				 uint64_t *map)
+{
+	_Static_assert(SEAT_AVAILABLE == 0 && SEAT_HELD == 1 && SEAT_BOOKED == 2 &&
+			       SEAT_BLOCKED == 3,
+		       "the bit arithmetic relies on these values");
+	for (uint32_t done = 0; done < segment->seats_count; done += 64) {
+		uint32_t slot = segment->slot_first + done;
+		uint32_t n = segment->seats_count - done < 64 ? segment->seats_count - done : 64;
+		uint64_t free = bits_at(state->free, slot, n);
+		uint64_t booked = bits_at(state->booked, slot, n);
+		uint64_t blocked = bits_at(state->blocked, slot, n);
+		uint64_t low = ~free & ~booked;
+		uint64_t high = booked | blocked;
+		uint64_t position = 2 * (uint64_t)(segment->seat_first + done);
+		uint32_t first_half = n < 32 ? n : 32;
+		bits_assign(map, position, 2 * first_half,
+			    interleave_zeros((uint32_t)low) |
+				    interleave_zeros((uint32_t)high) << 1);
+		if (n > 32)
+			bits_assign(map, position + 64, 2 * (n - 32),
+				    interleave_zeros((uint32_t)(low >> 32)) |
+					    interleave_zeros((uint32_t)(high >> 32)) << 1);
+	}
+}
+
+static void public_segments_write(struct show_state *state, const struct venue *venue,
+				  uint32_t first, uint32_t end)
+{
+	for (uint32_t s = first; s < end; s++)
+		public_segment_write(state, &venue->segments[s], state->public_map);
+}
+
+const uint64_t *inventory_public_map(const struct show_state *state)
+{
+	return state->public_map;
+}
+
 struct show_state *inventory_create(const struct venue *venue)
 {
 	uint32_t seats = venue->layout.seats_count;
@@ -70,6 +157,8 @@ struct show_state *inventory_create(const struct venue *venue)
 	state->booked = bits + 2 * state->words_count;
 	state->blocked = bits + 3 * state->words_count;
 	bitmap_set_range(state->free, 0, seats);
+	state->public_map = memory_alloc(sizeof(uint64_t) * PUBLIC_MAP_WORDS(seats));
+	memset(state->public_map, 0, sizeof(uint64_t) * PUBLIC_MAP_WORDS(seats));
 	state->segment_run = memory_alloc(venue->segments_count);
 	for (uint32_t s = 0; s < venue->segments_count; s++) {
 		uint32_t seats_count = venue->segments[s].seats_count;
@@ -93,6 +182,7 @@ void inventory_destroy(struct show_state *state)
 		return;
 	memory_free(state->free); /* the four bitmaps share one allocation */
 	memory_free(state->segment_run);
+	memory_free(state->public_map);
 	memory_free(state->expired);
 	u64map_finish(&state->user_totals);
 	u64map_finish(&state->waiter_of);
@@ -161,6 +251,11 @@ void inventory_seat_move(struct show_state *state, const struct venue *venue, ui
 		bitmap_set(to_bits, slot);
 	(*tier_counter(tier, from))--;
 	(*tier_counter(tier, to))++;
+	if (public_of[from] != public_of[to]) {
+		const struct segment *segment = &venue->segments[venue->segment_of_slot[slot]];
+		uint32_t seat = segment->seat_first + (slot - segment->slot_first);
+		bits_assign(state->public_map, 2 * (uint64_t)seat, 2, public_of[to]);
+	}
 	if (from == SEAT_IS_FREE || to == SEAT_IS_FREE) {
 		uint32_t s = venue->segment_of_slot[slot];
 		state->segment_run[s] = segment_run_measure(state->free, &venue->segments[s]);
@@ -334,6 +429,7 @@ void inventory_tier_pool(struct show_state *state, const struct venue *venue, ui
 	t->free = 0;
 	uint32_t first = venue->tier_segment_first[tier];
 	memset(state->segment_run + first, 0, venue->tier_segment_first[tier + 1] - first);
+	public_segments_write(state, venue, first, venue->tier_segment_first[tier + 1]);
 }
 
 void inventory_tier_unpool(struct show_state *state, const struct venue *venue, uint8_t tier)
@@ -346,6 +442,8 @@ void inventory_tier_unpool(struct show_state *state, const struct venue *venue, 
 	for (uint32_t s = venue->tier_segment_first[tier]; s < venue->tier_segment_first[tier + 1];
 	     s++)
 		state->segment_run[s] = segment_run_measure(state->free, &venue->segments[s]);
+	public_segments_write(state, venue, venue->tier_segment_first[tier],
+			      venue->tier_segment_first[tier + 1]);
 }
 
 void inventory_recount(struct show_state *state, const struct venue *venue)
@@ -362,6 +460,7 @@ void inventory_recount(struct show_state *state, const struct venue *venue)
 	}
 	for (uint32_t s = 0; s < venue->segments_count; s++)
 		state->segment_run[s] = segment_run_measure(state->free, &venue->segments[s]);
+	public_segments_write(state, venue, 0, venue->segments_count);
 }
 
 void inventory_expired_mark(struct show_state *state, uint32_t n)
@@ -381,7 +480,7 @@ bool inventory_expired_test(const struct show_state *state, uint32_t n)
 size_t inventory_memory(const struct show_state *state, const struct venue *venue)
 {
 	return sizeof(*state) + sizeof(uint64_t) * 4 * state->words_count +
-	       venue->segments_count;
+	       sizeof(uint64_t) * PUBLIC_MAP_WORDS(state->seats_count) + venue->segments_count;
 }
 
 void inventory_check(const struct show_state *state, const struct venue *venue)
@@ -418,4 +517,18 @@ void inventory_check(const struct show_state *state, const struct venue *venue)
 		ASSERT(state->segment_run[s] ==
 		       (longest < SEGMENT_RUN_CAP ? longest : SEGMENT_RUN_CAP));
 	}
+	/* The public map, seat by seat, and nothing past the last seat. */
+	for (uint32_t s = 0; s < venue->segments_count; s++) {
+		const struct segment *segment = &venue->segments[s];
+		for (uint32_t i = 0; i < segment->seats_count; i++) {
+			uint64_t seat = segment->seat_first + i;
+			uint32_t public = (uint32_t)(state->public_map[seat / 32] >>
+						     (2 * (seat % 32))) & 3;
+			ASSERT(public ==
+			       public_of[inventory_seat_state(state, segment->slot_first + i)]);
+		}
+	}
+	uint32_t last = PUBLIC_MAP_WORDS(state->seats_count) - 1;
+	ASSERT(state->seats_count % 32 == 0 ||
+	       state->public_map[last] >> (2 * (state->seats_count % 32)) == 0);
 }
