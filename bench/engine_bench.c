@@ -243,8 +243,8 @@ static double run_seat_states_packed(void)
 {
 	struct engine *engine = bench_engine();
 	fill_ninety_percent(engine, true, 1);
-	uint32_t words = SEATS_COUNT / 32 + 1;
-	uint64_t *packed = malloc(sizeof(uint64_t) * words);
+	uint32_t words = SEATS_COUNT / 4 + 1;
+	uint8_t *packed = malloc(words);
 	uint32_t maps = 100000 / scale;
 	uint64_t check = 0;
 	double start = seconds_now();

@@ -210,13 +210,12 @@ bool engine_show_get(const struct engine *engine, uint32_t show_id, struct engin
 uint32_t engine_show_seat_states(const struct engine *engine, uint32_t show_id,
 				 uint8_t *states, uint32_t capacity);
 /*
- * The same states packed two bits per seat, seat i in bits 2i and 2i+1 of the
- * little-endian bit string words[] (the SEATMAP wire form: on a little-endian host the
- * first (n + 3) / 4 bytes of words are the packed states). Returns the number of
- * seats n, or 0 as above when words_capacity < (n + 31) / 32.
+ * The same states packed two bits per seat, seat i in bits 2i and 2i+1 of byte i / 4
+ * (SEATMAP's wire form), into packed[0 .. (n + 3) / 4). Returns the number of seats n,
+ * or 0 as above when capacity < (n + 3) / 4.
  */
 uint32_t engine_show_seat_states_packed(const struct engine *engine, uint32_t show_id,
-					uint64_t *words, uint32_t words_capacity);
+					uint8_t *packed, uint32_t capacity);
 
 /* Search (SPEC §2). Results are shows, in (start_ms, show_id) order. */
 struct search_query {

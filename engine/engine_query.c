@@ -189,13 +189,15 @@ uint32_t engine_show_seat_states(const struct engine *engine, uint32_t show_id,
 }
 
 uint32_t engine_show_seat_states_packed(const struct engine *engine, uint32_t show_id,
-					uint64_t *words, uint32_t words_capacity)
+					uint8_t *packed, uint32_t capacity)
 {
+	/* The map's u64 words hold seat 32w + i in bits 2i, 2i + 1: in memory on a
+	 * little-endian host, byte b holds seats 4b .. 4b + 3 as the wire wants. */
+	_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "little-endian hosts only");
 	const struct show_state *state = owned_state(engine, show_id);
-	if (state == NULL || words_capacity < PUBLIC_MAP_WORDS(state->seats_count))
+	if (state == NULL || capacity < (state->seats_count + 3) / 4)
 		return 0;
-	memcpy(words, inventory_public_map(state),
-	       sizeof(uint64_t) * PUBLIC_MAP_WORDS(state->seats_count));
+	memcpy(packed, inventory_public_map(state), (state->seats_count + 3) / 4);
 	return state->seats_count;
 }
 

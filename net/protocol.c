@@ -584,15 +584,14 @@ void proto_put_seatmap(struct bytes_writer *w, uint32_t venue_id, const struct l
 	proto_put_states(w, states, seats_count);
 }
 
-void proto_put_seatmap_packed(struct bytes_writer *w, uint32_t venue_id,
-			      const struct layout *layout, const uint8_t *packed,
-			      uint32_t seats_count)
+uint8_t *proto_put_seatmap_head(struct bytes_writer *w, uint32_t venue_id,
+				const struct layout *layout)
 {
 	bytes_put_u32(w, venue_id);
 	bytes_put_u32(w, layout->size);
 	bytes_put_raw(w, layout->bytes, layout->size);
-	bytes_put_u32(w, seats_count);
-	bytes_put_raw(w, packed, (seats_count + 3) / 4);
+	bytes_put_u32(w, layout->seats_count);
+	return bytes_reserve(w, (layout->seats_count + 3) / 4);
 }
 
 bool proto_get_seatmap(struct bytes_reader *r, uint32_t *venue_id, struct layout *layout,

@@ -198,10 +198,10 @@ bool proto_get_hello_info(struct bytes_reader *r, struct proto_hello_info *info)
  * the packed state of each of the layout's seats. */
 void proto_put_seatmap(struct bytes_writer *w, uint32_t venue_id, const struct layout *layout,
 		       const uint8_t *states, uint32_t seats_count);
-/* The same, with the states already packed (four per byte, as on the wire). */
-void proto_put_seatmap_packed(struct bytes_writer *w, uint32_t venue_id,
-			      const struct layout *layout, const uint8_t *packed,
-			      uint32_t seats_count);
+/* The same up to the states: reserves room for them and returns where they go (packed,
+ * four per byte), or NULL when the frame is full. */
+uint8_t *proto_put_seatmap_head(struct bytes_writer *w, uint32_t venue_id,
+				const struct layout *layout);
 /* The states count must be layout->seats_count; unpack them with proto_states_unpack. */
 bool proto_get_seatmap(struct bytes_reader *r, uint32_t *venue_id, struct layout *layout,
 		       const uint8_t **states_packed);

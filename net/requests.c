@@ -24,8 +24,6 @@
 
 #define EVENT_SHOWS_LISTED_MAX 1000u
 
-/* Packed seat maps go from u64 words to the wire byte for byte. */
-_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "little-endian hosts only");
 
 uint64_t worker_appended_lsn(const struct worker *w)
 {
@@ -220,11 +218,12 @@ static size_t show_response(struct worker *w, const struct proto_request *reques
 	if (status == STATUS_OK && request->opcode == PROTO_SEATMAP) {
 		struct engine_venue venue;
 		engine_venue_get(w->engine, show.venue_id, &venue);
-		uint64_t *packed = (uint64_t *)(void *)w->scratch; /* malloc'd: aligned */
-		uint32_t count = engine_show_seat_states_packed(
-			w->engine, show.show_id, packed, LAYOUT_SEATS_COUNT_MAX / 32 + 1);
-		proto_put_seatmap_packed(writer, venue.venue_id, &venue.layout,
-					 (const uint8_t *)packed, count);
+		/* The engine copies its packed map straight into the frame. */
+		uint8_t *packed = proto_put_seatmap_head(writer, venue.venue_id, &venue.layout);
+		uint32_t room = (venue.layout.seats_count + 3) / 4;
+		if (packed != NULL &&
+		    engine_show_seat_states_packed(w->engine, show.show_id, packed, room) == 0)
+			memset(packed, 0, room);
 	}
 	return proto_frame_end(writer, 0);
 }

@@ -314,12 +314,12 @@ static void show_compare(struct diff *d, const struct world *w, uint32_t show_id
 		}
 	}
 	/* The packed form (SEATMAP's) holds the same states, two bits each. */
-	static uint64_t e_packed[SEATS_MAP_MAX / 32 + 1];
+	static uint8_t e_packed[SEATS_MAP_MAX / 4 + 1];
 	uint32_t p_count = engine_show_seat_states_packed(w->engine, show_id, e_packed,
-							  SEATS_MAP_MAX / 32 + 1);
+							  SEATS_MAP_MAX / 4 + 1);
 	diff_int(d, "packed seat map size", e_count, p_count);
 	for (uint32_t s = 0; s < p_count && s < e_count; s++) {
-		uint32_t packed = (uint32_t)(e_packed[s / 32] >> (2 * (s % 32))) & 3;
+		uint32_t packed = (uint32_t)(e_packed[s / 4] >> (2 * (s % 4))) & 3;
 		if (packed != e_states[s]) {
 			diff_add(d, "  show %u seat %u: packed %s, bytes %s\n", show_id, s,
 				 seat_state_name((enum seat_state)packed),
@@ -327,7 +327,7 @@ static void show_compare(struct diff *d, const struct world *w, uint32_t show_id
 			break;
 		}
 	}
-	if (p_count % 32 != 0 && p_count > 0 && e_packed[p_count / 32] >> (2 * (p_count % 32)))
+	if (p_count % 4 != 0 && e_packed[p_count / 4] >> (2 * (p_count % 4)))
 		diff_add(d, "  show %u: bits set past the last seat of the packed map\n", show_id);
 }
 
