@@ -239,7 +239,7 @@ static int runs_read(struct loader *l, json_t *runs, const char *path, struct ro
 		return fail(l, path, "runs must have 1..%u entries", LAYOUT_ROW_RUNS_COUNT_MAX);
 	for (size_t i = 0; i < count; i++) {
 		char where[PATH_SIZE];
-		long long seats;
+		long long seats = 0;
 		path_item(where, path, "runs", i);
 		json_t *run = json_array_get(runs, i);
 		int rc = object_check(l, run, where, keys);
@@ -263,7 +263,7 @@ static int runs_read(struct loader *l, json_t *runs, const char *path, struct ro
 static int row_shape_read(struct loader *l, json_t *row, const char *path,
 			  struct row_shape *shape)
 {
-	long long value;
+	long long value = 0;
 	*shape = (struct row_shape){ 0 };
 	int rc = get_integer(l, row, path, "first", 1, UINT16_MAX, false, 1, &value);
 	if (rc < 0)

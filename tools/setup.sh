@@ -31,5 +31,9 @@ setup_build() {
 	if [ ! -f "$dir/build.ninja" ]; then
 		meson setup "$dir" "$@" >/dev/null
 	fi
-	meson compile -C "$dir" >/dev/null
+	if ! meson compile -C "$dir" >"$dir/compile.log" 2>&1; then
+		grep -E -B2 -A8 "error|FAILED" "$dir/compile.log" | head -60 >&2
+		echo "setup: the build in $dir failed (whole log: $dir/compile.log)" >&2
+		return 1
+	fi
 }

@@ -1,0 +1,323 @@
+#!/usr/bin/env python3
+"""report.py — turns benchmark output into the markdown of bench/RESULTS.md (see run.sh).
+
+  report.py medians --title T --command C FILE...   `name: value unit` lines, medians over files
+  report.py median-of NAME FILE...                 the median of one figure, as a bare number
+  report.py net --title T --command C FILE...      net_bench output as tables
+  report.py onsale --rates "R..." --results DIR --command C   boxbench JSON as tables
+  report.py assemble --quick yes|no --results DIR  RESULTS.md from the part files
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+LINE = re.compile(r"^([a-z0-9_]+): ([-0-9.]+) ?(.*)$")
+
+# (figure, "<=" or ">=", threshold, what the target says)
+TARGETS = {
+    "engine": [
+        ("hold_release_pairs_per_s", ">=", 3e6, "≥ 3,000,000 hold+release pairs/s"),
+        ("best_available_4_front_filled_90pct_per_s", ">=", 1e6,
+         "≥ 1,000,000 best-available holds/s (90% full)"),
+        ("best_available_4_fragmented_90pct_per_s", ">=", 1e6,
+         "≥ 1,000,000 best-available holds/s (90% full, fragmented)"),
+        ("seat_state_bytes_per_seat", "<=", 1.0, "≤ 1 byte of seat state per seat"),
+        ("hold_bytes_per_hold_1_seat", "<=", 68.0, "a hold ≤ 64 + 4 bytes per seat (1 seat)"),
+        ("hold_bytes_per_hold_4_seats", "<=", 80.0, "a hold ≤ 64 + 4 bytes per seat (4 seats)"),
+        ("search_p99_us", "<=", 1000.0, "search p99 ≤ 1 ms"),
+    ],
+    "wal": [
+        ("durable_records_per_s_4096_appenders", ">=", 1e6,
+         "≥ 1,000,000 durable 64-byte records/s (4,096 appenders)"),
+        ("durable_records_per_s_256_appenders", ">=", 1e6,
+         "≥ 1,000,000 durable 64-byte records/s (256 appenders)"),
+        ("replay_records_per_s", ">=", 5e6, "replay ≥ 5,000,000 records/s"),
+        ("recovery_full_replay_s", "<=", 3.0, "recovery of 10M records < 3 s"),
+    ],
+    "net": [
+        ("durable_requests_per_s_64conn_pipeline1", ">=", 2e5,
+         "≥ 200,000 requests/s unpipelined at 64 connections (durable holds)"),
+        ("ping_requests_per_s_64conn_pipeline1", ">=", 2e5,
+         "≥ 200,000 requests/s unpipelined at 64 connections (ping)"),
+        ("durable_requests_per_s_64conn_pipeline32", ">=", 1e6,
+         "≥ 1,000,000 operations/s pipelined (durable holds)"),
+        ("ping_requests_per_s_64conn_pipeline32", ">=", 1e6,
+         "≥ 1,000,000 operations/s pipelined (ping)"),
+        ("half_max_latency_p99_us", "<=", 1000.0,
+         "durable hold p99 ≤ 1 ms at half the maximum rate"),
+        ("server_rss_growth_mib", "<=", 100.0, "10,000 idle connections ≤ 100 MB"),
+    ],
+}
+
+
+def parse_file(path):
+    """Figures of one run, in order: name -> (value, unit)."""
+    figures = {}
+    with open(path) as f:
+        for line in f:
+            m = LINE.match(line.strip())
+            if m:
+                figures.setdefault(m.group(1), (float(m.group(2)), m.group(3)))
+    return figures
+
+
+def parse_net_file(path):
+    """net_bench output: latency lines belong to the requests/s line before them."""
+    figures = {}
+    case = None
+    with open(path) as f:
+        for line in f:
+            m = LINE.match(line.strip())
+            if not m:
+                continue
+            name, value, unit = m.group(1), float(m.group(2)), m.group(3)
+            c = re.match(r"^(\w+?)_requests_per_s_(\d+conn_pipeline\d+)$", name)
+            if c:
+                case = name
+            elif name.startswith("latency_") and case:
+                name = case.replace("requests_per_s", name[len("latency_"):])
+            figures[name] = (value, unit)
+    return figures
+
+
+def gather(runs):
+    """name -> (values over runs, unit), in first-seen order."""
+    out = {}
+    for run in runs:
+        for name, (value, unit) in run.items():
+            out.setdefault(name, ([], unit))[0].append(value)
+    return out
+
+
+def fmt(value):
+    if value >= 1000:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}"
+
+
+def targets_table(part, figures):
+    rows = []
+    for name, op, threshold, text in TARGETS.get(part, []):
+        if name not in figures:
+            continue
+        counted = re.search(r"\((\d+) records", figures[name][1])
+        if counted and int(counted.group(1)) < 10_000_000:
+            continue  # a --quick log: the target is about 10M records
+        median = statistics.median(figures[name][0])
+        met = median >= threshold if op == ">=" else median <= threshold
+        rows.append(f"| {text} | {fmt(median)} {figures[name][1]} | "
+                    f"{'met' if met else '**not met**'} |")
+    if not rows:
+        return ""
+    return ("\nTargets (medians):\n\n| target | measured | |\n|---|---|---|\n" +
+            "\n".join(rows) + "\n")
+
+
+def medians_table(figures):
+    lines = ["| figure | median | min | max | unit | runs |", "|---|---|---|---|---|---|"]
+    for name, (values, unit) in figures.items():
+        lines.append(f"| `{name}` | {fmt(statistics.median(values))} | {fmt(min(values))} | "
+                     f"{fmt(max(values))} | {unit} | {len(values)} |")
+    return "\n".join(lines) + "\n"
+
+
+def cmd_medians(args):
+    figures = gather(parse_file(p) for p in args.files)
+    part = "engine" if "engine" in os.path.basename(args.files[0]) else "wal"
+    print(f"## {args.title}\n\n`{args.command}`\n")
+    print(medians_table(figures))
+    print(targets_table(part, figures))
+
+
+def cmd_median_of(args):
+    figures = gather(parse_file(p) for p in args.files)
+    print(int(statistics.median(figures[args.name][0])))
+
+
+def cmd_net(args):
+    figures = gather(parse_net_file(p) for p in args.files)
+    med = {name: statistics.median(v) for name, (v, _) in figures.items()}
+    print(f"## {args.title}\n\n`{args.command}`\n")
+    print("Medians over the runs; latency from each request's send (closed loop).\n")
+    print("| request | connections | in flight each | requests/s | p50 µs | p99 µs | p99.9 µs |")
+    print("|---|---|---|---|---|---|---|")
+    for name in figures:
+        c = re.match(r"^(\w+?)_requests_per_s_(\d+)conn_pipeline(\d+)$", name)
+        if not c or name.startswith("half_max"):
+            continue
+        op, conns, depth = c.groups()
+        key = f"{op}_{{}}_{conns}conn_pipeline{depth}"
+        label = {"durable": "hold/release (durable)", "show": "show (read)",
+                 "ping": "ping"}.get(op, op)
+        print(f"| {label} | {conns} | {depth} | {fmt(med[name])} | "
+              f"{fmt(med.get(key.format('p50_us'), 0))} | {fmt(med.get(key.format('p99_us'), 0))} | "
+              f"{fmt(med.get(key.format('p999_us'), 0))} |")
+    if "half_max_durable_requests_per_s" in med:
+        print(f"\nDurable holds offered open loop at half the maximum pipelined rate "
+              f"({fmt(med.get('offered_rate', 0))}/s; latency from each request's intended send "
+              f"time): achieved {fmt(med['half_max_durable_requests_per_s'])}/s, "
+              f"p50 {fmt(med.get('half_max_latency_p50_us', 0))} µs, "
+              f"p99 {fmt(med.get('half_max_latency_p99_us', 0))} µs, "
+              f"p99.9 {fmt(med.get('half_max_latency_p999_us', 0))} µs.")
+    if "server_bytes_per_idle_connection" in med:
+        print(f"\n{fmt(med['idle_connections'])} idle connections: the server grew by "
+              f"{fmt(med['server_rss_growth_mib'])} MiB "
+              f"({fmt(med['server_bytes_per_idle_connection'])} bytes each).")
+    print(targets_table("net", figures))
+
+
+def load(results, name):
+    path = os.path.join(results, f"onsale-{name}.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def phase(run, name):
+    for p in run["phases"]:
+        if p["name"] == name:
+            return p["stats"]
+    return None
+
+
+def audit_text(run):
+    a = run.get("audit", {})
+    return "passed" if a.get("passed") else "**FAILED**"
+
+
+def cmd_onsale(args):
+    targets = ["boxoffice", "postgres", "redis"]
+    names = {"boxoffice": "boxoffice", "postgres": "PostgreSQL 15", "redis": "Redis 7"}
+    print("## On-sale: boxoffice, PostgreSQL and Redis on the same machine\n")
+    print(f"`{args.command}` — boxbench's on-sale workload (bench/WORKLOAD.md): one show of "
+          "50,000 seats, users view the seat map, hold 1–4 seats (explicit, skewed to the "
+          "front, or best-available by tier), confirm with p = 0.7 after 0.5–3 s or let the "
+          "10 s hold expire, join the waiting line when told and confirm offers. 64 "
+          "connections. Every system acknowledges a change only after fsync (boxoffice: "
+          "group commit; PostgreSQL: synchronous_commit = on; Redis: appendfsync always). "
+          "Settings: bench/peers/.\n")
+    print("### Maximum sustained rate (closed loop, 256 operations in flight)\n")
+    print("| system | operations/s | p50 ms | p99 ms | p99.9 ms | bookings | audit | "
+          "boxoffice is × faster |")
+    print("|---|---|---|---|---|---|---|---|")
+    closed = {t: load(args.results, f"{t}-closed") for t in targets}
+    base = phase(closed["boxoffice"], "run") if closed["boxoffice"] else None
+    for t in targets:
+        run = closed[t]
+        if run is None:
+            continue
+        s = phase(run, "run")
+        ratio = base["achieved_per_s"] / s["achieved_per_s"] if base and s["achieved_per_s"] else 0
+        lat = s["latency_ms"]
+        print(f"| {names[t]} | {fmt(s['achieved_per_s'])} | {fmt(lat['p50'])} | "
+              f"{fmt(lat['p99'])} | {fmt(lat['p999'])} | {run['users']['booked']:,} | "
+              f"{audit_text(run)} | {'—' if t == 'boxoffice' else f'{ratio:.1f}'} |")
+    print("\n### The same spike offered to each (open loop, latency from intended send "
+          "time)\n")
+    print("Users arrive at the baseline rate, then at 50 × for the spike, then at the baseline "
+          "again. Figures are for operations sent during the spike (WAITs excluded: their "
+          "latency is time in the line).\n")
+    print("| baseline users/s | system | offered ops/s | achieved ops/s | p50 ms | p99 ms | "
+          "p99.9 ms | max ms | audit | p99 / boxoffice's |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for rate in args.rates.split():
+        runs = {t: load(args.results, f"{t}-open-{rate}") for t in targets}
+        base = phase(runs["boxoffice"], "spike") if runs["boxoffice"] else None
+        for t in targets:
+            run = runs[t]
+            if run is None:
+                continue
+            s = phase(run, "spike")
+            lat = s["latency_ms"]
+            ratio = lat["p99"] / base["latency_ms"]["p99"] if base and base["latency_ms"]["p99"] else 0
+            print(f"| {rate} | {names[t]} | {fmt(s['offered_per_s'])} | "
+                  f"{fmt(s['achieved_per_s'])} | {fmt(lat['p50'])} | {fmt(lat['p99'])} | "
+                  f"{fmt(lat['p999'])} | {fmt(lat['max'])} | {audit_text(run)} | "
+                  f"{'—' if t == 'boxoffice' else f'{ratio:.1f}'} |")
+    top = args.rates.split()[-1]
+    print(f"\nThroughput and p99 per second across the spike at {top} users/s baseline:\n")
+    for t in targets:
+        png = f"results/onsale-{t}-open-{top}.png"
+        if os.path.exists(os.path.join(args.results, os.path.basename(png))):
+            print(f"- {names[t]}: ![{names[t]}]({png})")
+    print("\nRaw JSON and per-second CSV for every run: `bench/results/onsale-*`.")
+    print("\nTargets (issue 5): boxoffice ≥ 10 × Redis and ≥ 30 × PostgreSQL in sustained "
+          "throughput, with p99 at most a tenth of theirs at equal offered load. The "
+          "ratios above are the measurement, met or not.")
+
+
+def run_text(command):
+    try:
+        return subprocess.run(command, shell=True, capture_output=True, text=True,
+                              check=False).stdout.strip()
+    except OSError:
+        return ""
+
+
+def cmd_assemble(args):
+    cpu = run_text("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip()
+    debian = run_text("cat /etc/debian_version")
+    commit = run_text("git rev-parse --short HEAD")
+    dirty = run_text("git status --porcelain --untracked-files=no")
+    print("# Benchmark results\n")
+    print("Written by `bash bench/run.sh` (see its header for what each part runs); every "
+          "figure is printed by a benchmark program, never asserted by a test.\n")
+    if args.quick == "yes":
+        print("> **--quick run**: short runs that check the script works; do not quote these "
+              "figures.\n")
+    print(f"- Date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}")
+    print(f"- Machine: {os.cpu_count()} CPUs ({cpu}), "
+          f"{round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB, "
+          f"Debian {debian}, Linux {platform.release()}")
+    print(f"- Commit: {commit}{' (with uncommitted changes)' if dirty else ''}, "
+          "release build (`build-bench/`)")
+    print("- The machine is a shared virtual machine: figures vary from run to run; the "
+          "tables give medians (and min/max) over the runs.\n")
+    for part in ("engine", "wal", "net", "onsale"):
+        path = os.path.join(args.results, f"{part}.md")
+        if os.path.exists(path):
+            with open(path) as f:
+                print(f.read().rstrip() + "\n")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    sub = parser.add_subparsers(dest="command_name", required=True)
+    p = sub.add_parser("medians")
+    p.add_argument("--title", required=True)
+    p.add_argument("--command", required=True)
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=cmd_medians)
+    p = sub.add_parser("median-of")
+    p.add_argument("name")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=cmd_median_of)
+    p = sub.add_parser("net")
+    p.add_argument("--title", required=True)
+    p.add_argument("--command", required=True)
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=cmd_net)
+    p = sub.add_parser("onsale")
+    p.add_argument("--rates", required=True)
+    p.add_argument("--results", required=True)
+    p.add_argument("--command", required=True)
+    p.set_defaults(func=cmd_onsale)
+    p = sub.add_parser("assemble")
+    p.add_argument("--quick", default="no")
+    p.add_argument("--results", required=True)
+    p.set_defaults(func=cmd_assemble)
+    args = parser.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
