@@ -495,7 +495,7 @@ int bench_drive_down(const struct bench_target_ops *ops, struct bench_target *ta
 {
 	int64_t deadline_ns = clock_ns() + (int64_t)timeout_ms * 1000000;
 	while (*in_flight > level) {
-		int rc = ops->poll(target, 10);
+		int rc = ops->poll(target, 10000);
 		if (rc < 0)
 			return rc;
 		if (clock_ns() > deadline_ns) {
@@ -519,7 +519,7 @@ static int read_back_all(const struct bench_ledger *ledger, const struct bench_t
 		int rc = bench_drive_down(ops, target, &rb->in_flight, AUDIT_IN_FLIGHT_MAX - 1,
 					  AUDIT_TIMEOUT_MS);
 		while (rc == 0 && (rc = ops->submit(target, &request, read_back_done, &items[i])) == -EAGAIN)
-			rc = ops->poll(target, 10) < 0 ? -EIO : 0;
+			rc = ops->poll(target, 10000) < 0 ? -EIO : 0;
 		if (rc < 0)
 			return rc;
 		rb->in_flight++;

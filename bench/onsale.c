@@ -728,7 +728,7 @@ static int seatmap_audit(struct onsale *o, struct bench_audit_report *report)
 	struct bench_request request = { .op = BENCH_SEATMAP, .show_id = BENCH_SHOW_ID };
 	int rc;
 	while ((rc = o->ops->submit(o->target, &request, seatmap_checked, &check)) == -EAGAIN)
-		o->ops->poll(o->target, 10);
+		o->ops->poll(o->target, 10000);
 	if (rc == 0) {
 		check.in_flight = 1;
 		rc = bench_drive_down(o->ops, o->target, &check.in_flight, 0, AUDIT_TIMEOUT_MS);

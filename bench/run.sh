@@ -182,11 +182,15 @@ part_net() {
 			sed 's/^durable_requests_per_s_64conn_pipeline64/half_max_durable_requests_per_s/;
 			     s/^latency_/half_max_latency_/' >>"$work/net.$i"
 	done
+	server_stop
+	# Memory per idle connection, each time on a fresh server (a server that already
+	# held 10,000 connections would not grow again).
 	for i in $(seq "$runs"); do
+		server_start
 		"$build/bench/net_bench" --server "$address" --idle 10000 --server-pid "$server_pid" \
 			>>"$work/net.$i"
+		server_stop
 	done
-	server_stop
 	report net --title "Server over loopback (durability on, 2 workers, load generator on the same 2 cores)" \
 		--command "build-bench/tools/boxoffice --listen 127.0.0.1:0 --data \$TMP; build-bench/bench/net_bench --server ADDRESS --seconds $seconds OPTIONS  (x $runs)" \
 		"$work"/net.* >"$results/net.md"

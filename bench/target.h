@@ -107,8 +107,9 @@ struct bench_target_ops {
 	int (*setup)(struct bench_target *target, uint32_t hold_ttl_ms, uint32_t idle_ms);
 	int (*submit)(struct bench_target *target, const struct bench_request *request,
 		      bench_done_fn *done, void *context);
-	/* Drives I/O for up to timeout_ms; returns how many operations completed. */
-	int (*poll)(struct bench_target *target, int timeout_ms);
+	/* Drives I/O for up to timeout_us microseconds (waiting precisely: an open-loop
+	 * harness must neither send late nor spin); returns how many operations completed. */
+	int (*poll)(struct bench_target *target, int64_t timeout_us);
 	/* Operations submitted and not yet done. */
 	uint32_t (*in_flight)(const struct bench_target *target);
 	/* Blocking: reads the show back for the audit. */

@@ -507,13 +507,16 @@ static int flush_dirty(struct bench_target *t)
 	return 0;
 }
 
-static int target_poll(struct bench_target *t, int timeout_ms)
+static int target_poll(struct bench_target *t, int64_t timeout_us)
 {
 	int rc = flush_dirty(t);
 	if (rc < 0)
 		return rc;
 	struct epoll_event events[EVENTS_BATCH];
-	int ready = epoll_wait(t->epoll_fd, events, EVENTS_BATCH, timeout_ms);
+	struct timespec timeout = { .tv_sec = timeout_us / 1000000,
+				    .tv_nsec = (long)(timeout_us % 1000000) * 1000 };
+	int ready = epoll_pwait2(t->epoll_fd, events, EVENTS_BATCH,
+				 timeout_us < 0 ? NULL : &timeout, NULL);
 	if (ready < 0)
 		return errno == EINTR ? 0 : -errno;
 	int completed = 0;

@@ -616,15 +616,18 @@ static void pg_timers_run(struct bench_target *target, int64_t now_ms)
 	}
 }
 
-static int pg_timeout_ms(const struct bench_target *target, int64_t now_ms, int timeout_ms)
+/* How long to wait: up to timeout_us (negative: no limit), and no later than the
+ * sweeper's next run or the first parked WAIT's deadline. */
+static int64_t pg_timeout_us(const struct bench_target *target, int64_t now_ms,
+			     int64_t timeout_us)
 {
 	int64_t next = target->sweep_next_ms;
 	if (target->park_head != NULL && target->park_head->wait_deadline_ms < next)
 		next = target->park_head->wait_deadline_ms;
-	int64_t until = next > now_ms ? next - now_ms : 0;
-	if (timeout_ms < 0 || until < timeout_ms)
-		return (int)until;
-	return timeout_ms;
+	int64_t until = next > now_ms ? (next - now_ms) * 1000 : 0;
+	if (timeout_us < 0 || until < timeout_us)
+		return until;
+	return timeout_us;
 }
 
 /* Whether libpq already holds a whole result of `c` (read while it was sending), which
@@ -635,7 +638,7 @@ static bool pg_connection_buffered(const struct pg_connection *c)
 }
 
 /* One poll(2) over every socket; flushes what libpq could not send at once. */
-static int pg_poll_once(struct bench_target *target, int timeout_ms)
+static int pg_poll_once(struct bench_target *target, int64_t timeout_us)
 {
 	uint32_t count = target->connections_count;
 	for (uint32_t i = 0; i <= count; i++) {
@@ -644,7 +647,7 @@ static int pg_poll_once(struct bench_target *target, int timeout_ms)
 		if (flushed < 0)
 			c->broken = true;
 		if (pg_connection_buffered(c))
-			timeout_ms = 0;
+			timeout_us = 0;
 		target->pollfds[i] = (struct pollfd){
 			.fd = c->broken ? -1 : PQsocket(c->conn),
 			.events = (short)(POLLIN | (flushed == 1 ? POLLOUT : 0)),
@@ -652,7 +655,9 @@ static int pg_poll_once(struct bench_target *target, int timeout_ms)
 	}
 	target->pollfds[count + 1] = (struct pollfd){.fd = PQsocket(target->listener),
 						      .events = POLLIN};
-	int ready = poll(target->pollfds, count + 2, timeout_ms);
+	struct timespec timeout = { .tv_sec = timeout_us / 1000000,
+				    .tv_nsec = (long)(timeout_us % 1000000) * 1000 };
+	int ready = ppoll(target->pollfds, count + 2, &timeout, NULL);
 	if (ready < 0)
 		return errno == EINTR ? 0 : -errno;
 	for (uint32_t i = 0; i <= count; i++) {
@@ -667,22 +672,32 @@ static int pg_poll_once(struct bench_target *target, int timeout_ms)
 	return 0;
 }
 
-/* A negative timeout_ms waits until something completes. */
-static int pg_poll(struct bench_target *target, int timeout_ms)
+static int64_t pg_clock_us(void)
 {
-	int64_t deadline_ms = timeout_ms < 0 ? INT64_MAX : pg_clock_ms() + timeout_ms;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* A negative timeout_us waits until something completes. */
+static int pg_poll(struct bench_target *target, int64_t timeout_us)
+{
+	int64_t deadline_us = timeout_us < 0 ? INT64_MAX : pg_clock_us() + timeout_us;
 	target->completed_count = 0;
 	for (;;) {
 		int64_t now_ms = pg_clock_ms();
 		pg_sweeper_tick(target, now_ms);
 		pg_timers_run(target, now_ms);
-		int64_t left_ms = deadline_ms > now_ms ? deadline_ms - now_ms : 0;
-		int wait_ms = target->completed_count > 0 ? 0
-			      : pg_timeout_ms(target, now_ms, left_ms > INT32_MAX ? -1 : (int)left_ms);
-		int error = pg_poll_once(target, wait_ms);
+		int64_t now_us = pg_clock_us();
+		int64_t left_us = deadline_us == INT64_MAX ? -1
+				  : deadline_us > now_us   ? deadline_us - now_us
+							   : 0;
+		int64_t wait_us = target->completed_count > 0 ? 0
+				  : pg_timeout_us(target, now_ms, left_us);
+		int error = pg_poll_once(target, wait_us);
 		if (error < 0)
 			return error;
-		if (target->completed_count > 0 || pg_clock_ms() >= deadline_ms)
+		if (target->completed_count > 0 || pg_clock_us() >= deadline_us)
 			return (int)target->completed_count;
 	}
 }

@@ -612,8 +612,8 @@ static void sweep_start(struct redis_target *target, int64_t now)
 	redisAsyncCommand(target->sweeper->async, sweep_replied, target, "FCALL bx_expire 0");
 }
 
-/* Waits up to timeout_ms for I/O, then handles it: replies run their callbacks. */
-static void io_run(struct redis_target *target, int timeout_ms)
+/* Waits up to timeout_us for I/O, then handles it: replies run their callbacks. */
+static void io_run(struct redis_target *target, int64_t timeout_us)
 {
 	uint32_t count = 0;
 	for (uint32_t i = 0; i < target->conns_count + 2; i++) {
@@ -624,7 +624,9 @@ static void io_run(struct redis_target *target, int timeout_ms)
 							  .events = conn->events };
 		target->poll_conns[count++] = conn;
 	}
-	int ready = poll(target->pollfds, count, timeout_ms);
+	struct timespec timeout = { .tv_sec = timeout_us / 1000000,
+				    .tv_nsec = (long)(timeout_us % 1000000) * 1000 };
+	int ready = ppoll(target->pollfds, count, &timeout, NULL);
 	if (ready < 0 && errno != EINTR)
 		target_error(target, "poll", strerror(errno));
 	for (uint32_t i = 0; ready > 0 && i < count; i++) {
@@ -637,7 +639,7 @@ static void io_run(struct redis_target *target, int timeout_ms)
 	}
 }
 
-static int redis_poll(struct bench_target *opaque, int timeout_ms)
+static int redis_poll(struct bench_target *opaque, int64_t timeout_us)
 {
 	struct redis_target *target = (struct redis_target *)opaque;
 	int64_t now = now_ms();
@@ -646,12 +648,14 @@ static int redis_poll(struct bench_target *opaque, int timeout_ms)
 	conns_flush(target);
 	/* Sleep no longer than the caller allows, than the sweeper's period, or than the
 	 * first WAIT timeout. */
-	int64_t wake = now + (timeout_ms < 0 ? 1000 : timeout_ms);
+	int64_t wait_us = timeout_us < 0 ? 1000000 : timeout_us;
+	int64_t wake = now + wait_us / 1000 + 1;
 	if (target->ready && !target->sweeping && target->sweep_due_ms < wake)
 		wake = target->sweep_due_ms;
 	if (target->waits_count > 0 && target->waits_scan_ms < wake)
 		wake = target->waits_scan_ms;
-	io_run(target, wake > now ? (int)(wake - now) : 0);
+	int64_t until_us = wake > now ? (wake - now) * 1000 : 0;
+	io_run(target, until_us < wait_us ? until_us : wait_us);
 	now = now_ms();
 	waits_expire(target, now);
 	sweep_start(target, now);
