@@ -173,7 +173,7 @@ static void idtable_grow(struct idtable *table)
 void idtable_add(struct idtable *table, uint32_t reference)
 {
 	ASSERT(reference != IDTABLE_EMPTY);
-	if ((table->count + 1) * 2 > table->capacity)
+	if ((uint64_t)(table->count + 1) * 4 > (uint64_t)table->capacity * 3)
 		idtable_grow(table);
 	uint32_t i = idtable_find(table, table->key_of(table->context, reference));
 	ASSERT(table->slots[i] == IDTABLE_EMPTY);

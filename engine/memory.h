@@ -3,7 +3,8 @@
  *
  * The engine aborts when memory runs out instead of unwinding: a command is either
  * applied whole or the process stops, and the write-ahead log holds everything that
- * was acknowledged. Growable arrays double, so appends are amortised O(1).
+ * was acknowledged. Growable arrays grow geometrically (they double while small, then
+ * grow by a quarter), so appends are amortised O(1).
  */
 #ifndef BOXOFFICE_MEMORY_H
 #define BOXOFFICE_MEMORY_H
