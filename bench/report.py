@@ -18,7 +18,7 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 
-LINE = re.compile(r"^([a-z0-9_]+): ([-0-9.]+) ?(.*)$")
+LINE = re.compile(r"^([A-Za-z0-9_]+): ([-0-9.]+) ?(.*)$")
 
 # (figure, "<=" or ">=", threshold, what the target says)
 TARGETS = {
