@@ -24,13 +24,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_time.h"
 #include "browse.h"
 #include "histogram.h"
 #include "onsale.h"
 #include "target.h"
 
-#define NS_PER_MS 1000000LL
-#define NS_PER_S 1000000000LL
 #define POLL_TIMEOUT_MS_MAX 10
 #define SERIES_SLACK_S 120u
 
@@ -291,13 +290,6 @@ static void options_parse(int argc, char **argv, struct options *o)
 		usage_fail("--address is needed for this target", o->target->name);
 	if (o->profile == PROFILE_BROWSE && o->target != &bench_target_boxoffice)
 		usage_fail("--profile browse drives boxoffice only", o->target->name);
-}
-
-static int64_t clock_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
 }
 
 static int64_t wall_ms(void)

@@ -14,10 +14,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_time.h"
 #include "demo.h"
 
-#define NS_PER_MS 1000000LL
-#define NS_PER_S 1000000000LL
 #define SLOTS_OPEN 65536u /* operations in flight at most, open loop */
 #define DEMO_EVENT_ID_FIRST 1001u
 #define DAY_MS (24LL * 3600 * 1000)
@@ -64,31 +63,6 @@ struct browse {
 	struct bench_ledger ledger;
 	struct browse_totals totals;
 };
-
-static uint64_t rng_next(uint64_t *state)
-{
-	uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-static double rng_unit(uint64_t *state)
-{
-	return (double)(rng_next(state) >> 11) * 0x1.0p-53;
-}
-
-static uint32_t rng_below(uint64_t *state, uint32_t bound)
-{
-	return (uint32_t)(rng_next(state) % bound);
-}
-
-static int64_t clock_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
 
 /* Searches. */
 

@@ -9,7 +9,8 @@
 #include <string.h>
 #include <time.h>
 
-#define NS_PER_S 1000000000LL
+#include "bench_time.h"
+
 #define AUDIT_IN_FLIGHT_MAX 512u
 #define AUDIT_TIMEOUT_MS 60000
 #define TABLE_HEADER "%-12s %9s %9s %9s %9s %9s %9s %9s %9s  statuses\n"
@@ -481,13 +482,6 @@ static void read_back_done(void *context, const struct bench_result *result)
 			(unsigned long long)b->hold_id, (unsigned long long)b->user_id,
 			status_name(result->status));
 	rb->in_flight--;
-}
-
-static int64_t clock_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
 }
 
 int bench_drive_down(const struct bench_target_ops *ops, struct bench_target *target,

@@ -18,10 +18,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_time.h"
 #include "engine.h"
 
-#define NS_PER_MS 1000000LL
-#define NS_PER_S 1000000000LL
 #define USERS_CLOSED_CAPACITY (1u << 18) /* users alive at once in closed loop */
 #define USERS_OPEN_SLACK 4096u
 #define OFFERS_CAPACITY_MIN 65536u
@@ -104,33 +103,6 @@ struct onsale {
 	uint64_t confirms_unknown;
 	struct onsale_totals totals;
 };
-
-/* Randomness: splitmix64, one stream per run. */
-
-static uint64_t rng_next(uint64_t *state)
-{
-	uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-static double rng_unit(uint64_t *state) /* [0, 1) */
-{
-	return (double)(rng_next(state) >> 11) * 0x1.0p-53;
-}
-
-static uint32_t rng_below(uint64_t *state, uint32_t bound)
-{
-	return (uint32_t)(rng_next(state) % bound);
-}
-
-static int64_t clock_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
 
 /* The heap of (due time, user). */
 
