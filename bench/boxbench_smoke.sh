@@ -1,13 +1,15 @@
 #!/bin/sh
-# boxbench_smoke.sh — a quick end-to-end check of boxbench against a real server:
-# starts boxoffice on an ephemeral port with a temporary data directory and the demo
-# catalog, runs a few seconds of on-sale at a low rate and a short browse run, and
-# checks that both audits pass and that the CSV, PNG and JSON outputs exist. About
-# 15 seconds. A check of timing would be flaky on a shared machine, so there is none.
+# boxbench_smoke.sh — a quick end-to-end check of the network benchmarks against a
+# real server: starts boxoffice on an ephemeral port with a temporary data directory
+# and the demo catalog, runs a few seconds of on-sale at a low rate and a short browse
+# run, and checks that both audits pass and that the CSV, PNG and JSON outputs exist;
+# then runs net_bench briefly, closed and open loop, and checks that every request
+# was answered ok. About 20 seconds. A check of timing would be flaky on a shared
+# machine, so there is none.
 #
-# Usage: boxbench_smoke.sh [BOXBENCH [BOXOFFICE [PLOT_SCRIPT]]]
+# Usage: boxbench_smoke.sh [BOXBENCH [BOXOFFICE [PLOT_SCRIPT [NET_BENCH]]]]
 # (defaults: build/bench/boxbench, build/tools/boxoffice, bench/plot.gp from the
-# source tree this script is in). Exit 0 on success, 1 on failure, 77 (skip) when a
+# source tree this script is in, build/bench/net_bench). Exit 0 on success, 1 on failure, 77 (skip) when a
 # program is missing.
 set -u
 
@@ -16,8 +18,9 @@ root=$(dirname "$here")
 boxbench=${1:-$root/build/bench/boxbench}
 boxoffice=${2:-$root/build/tools/boxoffice}
 plot_script=${3:-$here/plot.gp}
+net_bench=${4:-$root/build/bench/net_bench}
 
-for program in "$boxbench" "$boxoffice"; do
+for program in "$boxbench" "$boxoffice" "$net_bench"; do
 	if [ ! -x "$program" ]; then
 		echo "boxbench_smoke: $program is not built: skipped"
 		exit 77
@@ -92,6 +95,18 @@ status=$?
 grep -q '"passed": true' "$work/browse.json" || fail "browse JSON does not say the audit passed"
 for op in SEARCH SHOW SEATMAP EVENT; do
 	grep -q "\"$op\"" "$work/browse.json" || fail "browse JSON has no $op statistics"
+done
+
+# net_bench: durable holds and releases, pipelined; then pings, open loop.
+for args in "--op holds --connections 8 --pipeline 4" "--op ping --connections 4 --rate 2000"; do
+	# shellcheck disable=SC2086 # args is a list of words
+	"$net_bench" --server "$address" --seconds 1 $args >"$work/net.out" 2>"$work/net.err" ||
+		fail "net_bench $args exited with $?"
+	grep -Eq '^(durable|ping)_requests_per_s_[0-9a-z_]+: [1-9][0-9]* requests/s$' "$work/net.out" ||
+		fail "net_bench $args reported no requests: $(cat "$work/net.out")"
+	grep -Eq '^latency_p99_us: [0-9]+ us$' "$work/net.out" || fail "net_bench $args: no p99"
+	grep -Eq '^statuses: ok=[0-9]+$' "$work/net.out" ||
+		fail "net_bench $args: a request was not ok: $(grep statuses "$work/net.out")"
 done
 
 echo "boxbench_smoke: ok"

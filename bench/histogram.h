@@ -1,14 +1,8 @@
 /*
- * histogram.h — what a boxbench run keeps account of: latency histograms; the
+ * histogram.h — what a boxbench run keeps account of: latency histograms (latency.h); the
  * recorder that files every completed operation into them, per operation, per phase
  * of the run and per second (the time series behind the CSV and the plot); and the
  * ledger of acknowledged bookings that the audit checks.
- *
- * The histogram is log-linear (HdrHistogram's layout): values below 256 us have a
- * bucket each; above, every power of two is cut into 128 equal buckets, so a bucket
- * is at most 1/128 of its lower bound wide and its midpoint is within 0.4% of any
- * value in it. Values are microseconds up to 2^40 (12 days); larger ones are counted
- * in the last bucket. Min, max, count and sum are exact. 4,352 buckets: 34 KiB.
  *
  * The recorder allocates everything at bench_recorder_init; recording an operation
  * is a few additions, never an allocation.
@@ -26,34 +20,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "latency.h"
 #include "target.h"
-
-#define HISTOGRAM_SUB_BITS 7u
-#define HISTOGRAM_SUB_COUNT (1u << HISTOGRAM_SUB_BITS)
-#define HISTOGRAM_VALUE_BITS 40u
-#define HISTOGRAM_BUCKETS_COUNT \
-	((HISTOGRAM_VALUE_BITS - HISTOGRAM_SUB_BITS + 1u) * HISTOGRAM_SUB_COUNT)
-
-struct histogram {
-	uint64_t count;
-	uint64_t sum_us;
-	uint64_t min_us; /* UINT64_MAX while empty */
-	uint64_t max_us;
-	uint64_t buckets[HISTOGRAM_BUCKETS_COUNT];
-};
-
-void histogram_reset(struct histogram *histogram);
-void histogram_record(struct histogram *histogram, uint64_t value_us);
-void histogram_merge(struct histogram *into, const struct histogram *from);
-/* The value at quantile q (0 < q <= 1, nearest rank), in us; 0 when empty. The
- * top quantile (q = 1) is the exact maximum. */
-uint64_t histogram_quantile(const struct histogram *histogram, double q);
-/* Asserts the counts add up. */
-void histogram_check(const struct histogram *histogram);
-
-/* Bucket index of a value and the midpoint of a bucket: exposed for the tests. */
-uint32_t histogram_bucket_of(uint64_t value_us);
-uint64_t histogram_bucket_value(uint32_t bucket);
 
 /* The statistics of one operation kind, or of one phase. */
 struct bench_op_stats {

@@ -1,7 +1,10 @@
 /*
  * net_bench — requests per second and latency of a running server over loopback,
- * with durability on: N connections from one thread (epoll), each keeping D
- * requests in flight (D = 1: unpipelined).
+ * with durability on: N connections from one thread, each keeping D requests in
+ * flight (D = 1: unpipelined). The connections run on one io_uring: a multishot
+ * receive per connection into a ring of provided buffers, and one send per
+ * connection per loop, all submitted in one system call, so the load generator
+ * spends its CPU on the TCP work it must do rather than on readiness calls.
  *
  * Usage: net_bench --server HOST:PORT [--connections N] [--pipeline D] [--seconds S]
  *                  [--op holds|show|ping] [--rate R] [--idle N --server-pid PID]
@@ -24,36 +27,51 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <liburing.h>
+
+#include "bench_time.h"
 #include "demo.h"
+#include "histogram.h"
 #include "protocol.h"
 
 #define SHOWS_COUNT 32u
 #define SHOW_FIRST 90001u
 #define PIPELINE_MAX 256u
-#define HISTOGRAM_BUCKETS 4096u
+#define REQUEST_SIZE_MAX 64u
+#define RECV_BUFFERS_COUNT 4096u
+#define RECV_BUFFER_SIZE 4096u
+#define RECV_GROUP 1
 
 enum op { OP_HOLDS, OP_SHOW, OP_PING };
 
 struct slot {
 	uint64_t hold_id; /* the hold to release next, 0: hold next */
-	double sent;	  /* intended send time */
+	int64_t sent_ns;  /* intended send time */
 	bool busy;
 };
 
+/*
+ * Output: bytes [out_head, out_size) are unsent; while a send is in flight it
+ * covers [out_head, sending_end) and new requests are appended after out_size.
+ * Every slot has at most one request in the buffer, so it never overflows.
+ */
 struct connection {
 	int fd;
 	uint32_t index;
-	uint8_t in[PROTO_FRAME_SIZE_MAX + 4];
+	uint8_t *in; /* a response cut between receive buffers, PROTO_FRAME_SIZE_MAX + 4 */
 	uint32_t in_size;
-	uint8_t out[PIPELINE_MAX * 64];
+	uint8_t out[PIPELINE_MAX * REQUEST_SIZE_MAX];
+	uint32_t out_head;
 	uint32_t out_size;
+	bool sending;
+	bool dirty; /* on the list of connections with output to send */
 	struct slot slots[PIPELINE_MAX];
 	uint32_t in_flight;
 };
@@ -71,53 +89,9 @@ static struct {
 } options = { .host = "127.0.0.1", .port = "7878", .connections = 64, .pipeline = 1,
 	      .seconds = 5, .op = OP_HOLDS };
 
-/* A log-linear histogram of microseconds: ≤ 1% error above 100 us. */
-static uint64_t histogram[HISTOGRAM_BUCKETS];
+static struct histogram latency;
 static uint64_t statuses[STATUS_COUNT];
 static uint64_t completed;
-
-static uint32_t bucket_of(double us)
-{
-	if (us < 100)
-		return (uint32_t)us;
-	uint32_t bucket = 100;
-	double edge = 100;
-	while (bucket < HISTOGRAM_BUCKETS - 1 && us >= edge * 1.01) {
-		edge *= 1.01;
-		bucket++;
-	}
-	return bucket;
-}
-
-static double bucket_value(uint32_t bucket)
-{
-	if (bucket < 100)
-		return bucket + 0.5;
-	double edge = 100;
-	for (uint32_t b = 100; b < bucket; b++)
-		edge *= 1.01;
-	return edge * 1.005;
-}
-
-static double percentile(double p)
-{
-	uint64_t total = 0, seen = 0;
-	for (uint32_t b = 0; b < HISTOGRAM_BUCKETS; b++)
-		total += histogram[b];
-	for (uint32_t b = 0; b < HISTOGRAM_BUCKETS; b++) {
-		seen += histogram[b];
-		if (seen > 0 && (double)seen >= p * (double)total)
-			return bucket_value(b);
-	}
-	return 0;
-}
-
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void fatal(const char *what, const char *detail)
 {
@@ -236,8 +210,15 @@ static void catalog_put(int fd)
 	}
 }
 
+static struct connection *connections;
+static struct io_uring ring;
+static struct io_uring_buf_ring *recv_ring;
+static uint8_t *recv_buffers;
+static uint32_t *dirty; /* indexes of connections with output to send */
+static uint32_t dirty_count;
+
 /* Queues the next request of a slot into its connection's output. */
-static void slot_send(struct connection *c, uint32_t slot_index, double intended)
+static void slot_send(struct connection *c, uint32_t slot_index, int64_t intended_ns)
 {
 	struct slot *slot = &c->slots[slot_index];
 	struct bytes_writer w;
@@ -262,33 +243,66 @@ static void slot_send(struct connection *c, uint32_t slot_index, double intended
 		command.release = (struct command_release){ .hold_id = slot->hold_id, .user_id = user };
 		proto_encode_command(&w, slot_index, &command);
 	}
-	if (w.failed)
-		fatal("encode", "output buffer full");
+	if (w.failed || w.size > REQUEST_SIZE_MAX)
+		fatal("encode", "a request larger than REQUEST_SIZE_MAX");
 	c->out_size += (uint32_t)w.size;
 	slot->busy = true;
-	slot->sent = intended;
+	slot->sent_ns = intended_ns;
 	c->in_flight++;
+	if (!c->dirty) {
+		c->dirty = true;
+		dirty[dirty_count++] = c->index;
+	}
 }
 
-static void flush_out(struct connection *c)
+static struct io_uring_sqe *sqe_get(void)
 {
-	uint32_t done = 0;
-	while (done < c->out_size) {
-		ssize_t n = write(c->fd, c->out + done, c->out_size - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			break;
-		if (n <= 0)
-			fatal("write", strerror(errno));
-		done += (uint32_t)n;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+	if (sqe == NULL) {
+		io_uring_submit(&ring);
+		sqe = io_uring_get_sqe(&ring);
 	}
-	memmove(c->out, c->out + done, c->out_size - done);
-	c->out_size -= done;
+	if (sqe == NULL)
+		fatal("io_uring", "no submission entry");
+	return sqe;
+}
+
+/* One send of everything unsent, unless one is in flight (its completion sends the rest). */
+static void send_arm(struct connection *c)
+{
+	if (c->sending || c->out_head == c->out_size)
+		return;
+	if (c->out_head > 0) {
+		memmove(c->out, c->out + c->out_head, c->out_size - c->out_head);
+		c->out_size -= c->out_head;
+		c->out_head = 0;
+	}
+	struct io_uring_sqe *sqe = sqe_get();
+	io_uring_prep_send(sqe, c->fd, c->out, c->out_size, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, (uint64_t)c->index << 1 | 1);
+	c->sending = true;
+}
+
+static void send_complete(struct connection *c, int32_t result)
+{
+	if (result <= 0)
+		fatal("send", result == 0 ? "sent nothing" : strerror(-result));
+	c->sending = false;
+	c->out_head += (uint32_t)result;
+	send_arm(c);
+}
+
+static void recv_arm(struct connection *c)
+{
+	struct io_uring_sqe *sqe = sqe_get();
+	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = RECV_GROUP;
+	io_uring_sqe_set_data64(sqe, (uint64_t)c->index << 1);
 }
 
 /* Handles one response; returns the slot it freed. */
-static uint32_t response_handle(struct connection *c, const uint8_t *frame, double now)
+static uint32_t response_handle(struct connection *c, const uint8_t *frame, int64_t now_ns)
 {
 	struct proto_header header;
 	proto_header_decode(frame, &header);
@@ -298,7 +312,8 @@ static uint32_t response_handle(struct connection *c, const uint8_t *frame, doub
 	struct slot *slot = &c->slots[slot_index];
 	enum status status = (enum status)header.word;
 	statuses[status < STATUS_COUNT ? status : STATUS_INTERNAL]++;
-	histogram[bucket_of((now - slot->sent) * 1e6)]++;
+	int64_t waited_ns = now_ns - slot->sent_ns;
+	histogram_record(&latency, waited_ns > 0 ? (uint64_t)waited_ns / 1000 : 0);
 	completed++;
 	if (options.op == OP_HOLDS) {
 		uint16_t opcode = header.opcode & (uint16_t)~PROTO_RESPONSE_BIT;
@@ -312,52 +327,112 @@ static uint32_t response_handle(struct connection *c, const uint8_t *frame, doub
 	return slot_index;
 }
 
-/* Reads what is there; parses whole responses; in closed loop, refills slots. */
-static uint32_t connection_read(struct connection *c, double now, uint32_t *freed)
+/* Handles the whole responses in bytes; in closed loop, refills their slots.
+ * Returns how many bytes were used. */
+static uint32_t responses_handle(struct connection *c, const uint8_t *bytes, uint32_t size,
+				 int64_t now_ns)
 {
-	uint32_t count = 0;
-	for (;;) {
-		ssize_t n = read(c->fd, c->in + c->in_size, sizeof(c->in) - c->in_size);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			break;
-		if (n <= 0)
-			fatal("read", n == 0 ? "the server closed the connection" : strerror(errno));
-		c->in_size += (uint32_t)n;
-		uint32_t offset = 0;
-		while (c->in_size - offset >= 4 &&
-		       c->in_size - offset >= 4 + proto_frame_size(c->in + offset)) {
-			freed[count++] = response_handle(c, c->in + offset, now);
-			offset += 4 + proto_frame_size(c->in + offset);
-		}
-		memmove(c->in, c->in + offset, c->in_size - offset);
-		c->in_size -= offset;
+	uint32_t offset = 0;
+	while (size - offset >= 4 && size - offset >= 4 + proto_frame_size(bytes + offset)) {
+		uint32_t slot = response_handle(c, bytes + offset, now_ns);
+		if (options.rate == 0)
+			slot_send(c, slot, now_ns);
+		offset += 4 + proto_frame_size(bytes + offset);
 	}
-	return count;
+	return offset;
 }
 
-static struct connection *connections;
-static int epoll_fd;
+static void received(struct connection *c, const uint8_t *bytes, uint32_t size, int64_t now_ns)
+{
+	if (c->in_size == 0) {
+		/* Usual case: whole responses straight from the receive buffer. */
+		uint32_t used = responses_handle(c, bytes, size, now_ns);
+		bytes += used;
+		size -= used;
+		if (size == 0)
+			return;
+	}
+	if (c->in_size + size > PROTO_FRAME_SIZE_MAX + 4)
+		fatal("read", "a response larger than the largest frame");
+	memcpy(c->in + c->in_size, bytes, size);
+	c->in_size += size;
+	uint32_t used = responses_handle(c, c->in, c->in_size, now_ns);
+	memmove(c->in, c->in + used, c->in_size - used);
+	c->in_size -= used;
+}
 
-static void connections_open(uint32_t count)
+static void recv_complete(struct connection *c, const struct io_uring_cqe *cqe, int64_t now_ns)
+{
+	if (cqe->res == 0)
+		fatal("read", "the server closed the connection");
+	if (cqe->res < 0 && cqe->res != -ENOBUFS)
+		fatal("read", strerror(-cqe->res));
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		uint16_t id = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		uint8_t *buffer = recv_buffers + (size_t)id * RECV_BUFFER_SIZE;
+		received(c, buffer, (uint32_t)cqe->res, now_ns);
+		io_uring_buf_ring_add(recv_ring, buffer, RECV_BUFFER_SIZE, id,
+				      io_uring_buf_ring_mask(RECV_BUFFERS_COUNT), 0);
+		io_uring_buf_ring_advance(recv_ring, 1);
+	}
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		recv_arm(c);
+}
+
+static void ring_open(uint32_t count)
+{
+	struct io_uring_params params = { .flags = IORING_SETUP_SINGLE_ISSUER |
+						   IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE,
+					  .cq_entries = 65536 };
+	int error = io_uring_queue_init_params(4096, &ring, &params);
+	if (error < 0)
+		fatal("io_uring_queue_init", strerror(-error));
+	/* (Debian 12's liburing has no io_uring_setup_buf_ring: the ring is mapped here.) */
+	size_t ring_size = sizeof(struct io_uring_buf) * RECV_BUFFERS_COUNT;
+	recv_ring = mmap(NULL, ring_size, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+	if (recv_ring == MAP_FAILED)
+		fatal("mmap", strerror(errno));
+	struct io_uring_buf_reg registration = { .ring_addr = (uint64_t)(uintptr_t)recv_ring,
+						 .ring_entries = RECV_BUFFERS_COUNT,
+						 .bgid = RECV_GROUP };
+	error = io_uring_register_buf_ring(&ring, &registration, 0);
+	if (error < 0)
+		fatal("io_uring_register_buf_ring", strerror(-error));
+	io_uring_buf_ring_init(recv_ring);
+	recv_buffers = malloc((size_t)RECV_BUFFERS_COUNT * RECV_BUFFER_SIZE);
+	dirty = malloc(sizeof(*dirty) * count);
+	if (recv_buffers == NULL || dirty == NULL)
+		fatal("malloc", "out of memory");
+	for (uint32_t i = 0; i < RECV_BUFFERS_COUNT; i++)
+		io_uring_buf_ring_add(recv_ring, recv_buffers + (size_t)i * RECV_BUFFER_SIZE,
+				      RECV_BUFFER_SIZE, (unsigned short)i,
+				      io_uring_buf_ring_mask(RECV_BUFFERS_COUNT), (int)i);
+	io_uring_buf_ring_advance(recv_ring, RECV_BUFFERS_COUNT);
+}
+
+static void connections_open(uint32_t count, bool active)
 {
 	connections = calloc(count, sizeof(*connections));
-	epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (connections == NULL)
+		fatal("calloc", "out of memory");
+	if (active)
+		ring_open(count);
 	for (uint32_t i = 0; i < count; i++) {
 		struct connection *c = &connections[i];
 		c->index = i;
 		c->fd = connect_to();
 		hello(c->fd);
-		if (fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK) < 0)
-			fatal("fcntl", strerror(errno));
-		struct epoll_event event = { .events = EPOLLIN, .data.u32 = i };
-		epoll_ctl(epoll_fd, EPOLL_CTL_ADD, c->fd, &event);
+		if (!active)
+			continue;
+		c->in = malloc(PROTO_FRAME_SIZE_MAX + 4);
+		if (c->in == NULL)
+			fatal("malloc", "out of memory");
+		recv_arm(c);
 	}
 }
 
 /* Intended send times not yet sent (open loop): a ring. */
-static double *backlog;
+static int64_t *backlog;
 static uint64_t backlog_head, backlog_tail;
 #define BACKLOG_CAPACITY (1u << 22)
 
@@ -380,22 +455,53 @@ static void backlog_assign(uint32_t *cursor)
 	}
 }
 
+static void sends_arm(void)
+{
+	for (uint32_t i = 0; i < dirty_count; i++) {
+		struct connection *c = &connections[dirty[i]];
+		c->dirty = false;
+		send_arm(c);
+	}
+	dirty_count = 0;
+}
+
+static void completions_handle(int64_t now_ns)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, seen = 0;
+	io_uring_for_each_cqe(&ring, head, cqe)
+	{
+		uint64_t data = io_uring_cqe_get_data64(cqe);
+		struct connection *c = &connections[data >> 1];
+		if (data & 1)
+			send_complete(c, cqe->res);
+		else
+			recv_complete(c, cqe, now_ns);
+		seen++;
+	}
+	io_uring_cq_advance(&ring, seen);
+}
+
 static void run(double seconds)
 {
-	double start = now_seconds(), warm = start + seconds * 0.1, end = start + seconds;
-	double interval = options.rate > 0 ? 1.0 / options.rate : 0, next = start;
+	int64_t start = clock_ns(), warm = start + (int64_t)(seconds * 0.1 * NS_PER_S);
+	int64_t end = start + (int64_t)(seconds * NS_PER_S);
+	int64_t interval = options.rate > 0 ? (int64_t)(NS_PER_S / options.rate) : 0, next = start;
 	uint32_t cursor = 0;
-	uint32_t freed[PIPELINE_MAX * 4];
 	bool warmed = false;
 	uint64_t completed_at_warm = 0;
-	if (options.rate > 0)
-		backlog = malloc(sizeof(double) * BACKLOG_CAPACITY);
+	histogram_reset(&latency);
+	if (options.rate > 0) {
+		backlog = malloc(sizeof(*backlog) * BACKLOG_CAPACITY);
+		if (backlog == NULL || interval == 0)
+			fatal("--rate", "out of memory, or above 1e9 requests/s");
+	}
 	for (uint32_t i = 0; i < options.connections && options.rate == 0; i++)
 		for (uint32_t s = 0; s < options.pipeline; s++)
 			slot_send(&connections[i], s, start);
-	for (double now = start; now < end; now = now_seconds()) {
+	for (int64_t now = start; now < end; now = clock_ns()) {
 		if (!warmed && now >= warm) {
-			memset(histogram, 0, sizeof(histogram));
+			histogram_reset(&latency);
 			memset(statuses, 0, sizeof(statuses));
 			completed_at_warm = completed;
 			warmed = true;
@@ -404,37 +510,32 @@ static void run(double seconds)
 		     next += interval)
 			backlog[backlog_tail++ % BACKLOG_CAPACITY] = next;
 		backlog_assign(&cursor);
-		for (uint32_t i = 0; i < options.connections; i++)
-			if (connections[i].out_size > 0)
-				flush_out(&connections[i]);
-		struct epoll_event events[256];
+		sends_arm();
 		/* Open loop: wake when the next request is due, but batch sends over 50 us at
 		 * high rates so that timer wake-ups do not eat the CPU the server needs. A
 		 * late send still counts from its intended time. */
-		double wait = options.rate > 0 ? next - now_seconds() : 0.01;
-		if (wait < 50e-6)
-			wait = 50e-6;
-		struct timespec timeout = { .tv_sec = (time_t)wait,
-					    .tv_nsec = (long)((wait - (double)(time_t)wait) * 1e9) };
-		int ready = epoll_pwait2(epoll_fd, events, 256, &timeout, NULL);
-		double arrived = now_seconds();
-		for (int e = 0; e < ready; e++) {
-			struct connection *c = &connections[events[e].data.u32];
-			uint32_t count = connection_read(c, arrived, freed);
-			for (uint32_t k = 0; k < count && options.rate == 0; k++)
-				slot_send(c, freed[k], arrived);
-		}
+		int64_t wait = options.rate > 0 ? next - clock_ns() : 10 * NS_PER_MS;
+		if (wait < 50000)
+			wait = 50000;
+		struct __kernel_timespec timeout = { .tv_sec = wait / NS_PER_S,
+						     .tv_nsec = wait % NS_PER_S };
+		struct io_uring_cqe *cqe;
+		int error = io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &timeout, NULL);
+		if (error < 0 && error != -ETIME && error != -EINTR && error != -EBUSY)
+			fatal("io_uring_submit_and_wait_timeout", strerror(-error));
+		completions_handle(clock_ns());
 	}
-	double elapsed = end - warm;
+	double elapsed = (double)(end - warm) / NS_PER_S;
 	uint64_t done = completed - completed_at_warm;
 	const char *op = options.op == OP_HOLDS ? "durable" : options.op == OP_SHOW ? "show" : "ping";
 	printf("%s_requests_per_s_%uconn_pipeline%u: %.0f requests/s\n", op, options.connections,
 	       options.pipeline, (double)done / elapsed);
 	if (options.rate > 0)
 		printf("offered_rate: %.0f requests/s\n", options.rate);
-	printf("latency_p50_us: %.1f us\n", percentile(0.50));
-	printf("latency_p99_us: %.1f us\n", percentile(0.99));
-	printf("latency_p999_us: %.1f us\n", percentile(0.999));
+	printf("latency_p50_us: %llu us\n", (unsigned long long)histogram_quantile(&latency, 0.50));
+	printf("latency_p99_us: %llu us\n", (unsigned long long)histogram_quantile(&latency, 0.99));
+	printf("latency_p999_us: %llu us\n",
+	       (unsigned long long)histogram_quantile(&latency, 0.999));
 	printf("statuses:");
 	for (uint32_t s = 0; s < STATUS_COUNT; s++)
 		if (statuses[s] > 0)
@@ -461,7 +562,7 @@ static void idle_measure(void)
 	if (options.server_pid <= 0)
 		fatal("--idle", "needs --server-pid");
 	long before = rss_kib(options.server_pid);
-	connections_open(options.idle);
+	connections_open(options.idle, false);
 	usleep(500000);
 	long after = rss_kib(options.server_pid);
 	printf("idle_connections: %u\n", options.idle);
@@ -528,7 +629,7 @@ int main(int argc, char **argv)
 	hello(setup);
 	catalog_put(setup);
 	close(setup);
-	connections_open(options.connections);
+	connections_open(options.connections, true);
 	run(options.seconds);
 	layout_builder_finish(&layout);
 	return 0;
