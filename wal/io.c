@@ -17,16 +17,24 @@ static void queue_push(struct wal_io_sync *sync, uint64_t token, int32_t result)
 	sync->count++;
 }
 
+int32_t wal_io_pwrite(struct wal_io *io, int fd, const void *bytes, uint32_t size,
+		      uint64_t offset)
+{
+	(void)io;
+	ssize_t written;
+	do
+		written = pwrite(fd, bytes, size, (off_t)offset);
+	while (written < 0 && errno == EINTR);
+	return written < 0 ? -errno : (int32_t)written;
+}
+
 static int sync_write(struct wal_io *io, int fd, const void *bytes, uint32_t size,
-		      uint64_t offset, uint64_t token, bool linked)
+		      uint64_t offset, uint64_t token)
 {
 	struct wal_io_sync *sync = (struct wal_io_sync *)io;
 	if (sync->count == WAL_IO_SYNC_QUEUE_MAX)
 		return -EAGAIN;
-	ssize_t written = pwrite(fd, bytes, size, (off_t)offset);
-	int32_t result = written < 0 ? -errno : (int32_t)written;
-	sync->cancel_next_sync = linked && result != (int32_t)size;
-	queue_push(sync, token, result);
+	queue_push(sync, token, wal_io_pwrite(io, fd, bytes, size, offset));
 	return 0;
 }
 
@@ -35,17 +43,15 @@ static int sync_sync(struct wal_io *io, int fd, bool data_only, uint64_t token)
 	struct wal_io_sync *sync = (struct wal_io_sync *)io;
 	if (sync->count == WAL_IO_SYNC_QUEUE_MAX)
 		return -EAGAIN;
-	int32_t result = -ECANCELED;
-	if (!sync->cancel_next_sync)
-		result = (data_only ? fdatasync(fd) : fsync(fd)) < 0 ? -errno : 0;
-	sync->cancel_next_sync = false;
+	int32_t result = (data_only ? fdatasync(fd) : fsync(fd)) < 0 ? -errno : 0;
 	queue_push(sync, token, result);
 	return 0;
 }
 
 void wal_io_sync_init(struct wal_io_sync *sync)
 {
-	*sync = (struct wal_io_sync){ .io = { .write = sync_write, .sync = sync_sync } };
+	*sync = (struct wal_io_sync){
+		.io = { .write = sync_write, .write_now = wal_io_pwrite, .sync = sync_sync } };
 }
 
 uint32_t wal_io_sync_deliver(struct wal_io_sync *sync, wal_io_complete_fn *complete, void *owner)
@@ -63,23 +69,34 @@ uint32_t wal_io_sync_deliver(struct wal_io_sync *sync, wal_io_complete_fn *compl
 	return delivered;
 }
 
+/* Counts a write; true when this one gets the fault. */
+static bool fault_write_hit(struct wal_io_fault *fault)
+{
+	fault->writes++;
+	return !fault->on_sync && fault->writes == fault->fail_at && fault->kind != WAL_FAULT_NONE;
+}
+
 static int fault_write(struct wal_io *io, int fd, const void *bytes, uint32_t size,
-		       uint64_t offset, uint64_t token, bool linked)
+		       uint64_t offset, uint64_t token)
 {
 	struct wal_io_fault *fault = (struct wal_io_fault *)io;
-	fault->writes++;
-	if (fault->on_sync || fault->writes != fault->fail_at || fault->kind == WAL_FAULT_NONE)
-		return fault->inner->write(fault->inner, fd, bytes, size, offset, token, linked);
-	if (fault->kind == WAL_FAULT_SHORT) {
-		/* Half the bytes really reach the file, as a short write would leave them. */
-		int result = fault->inner->write(fault->inner, fd, bytes, size / 2, offset, token,
-						 false);
-		fault->queue->cancel_next_sync = linked;
-		return result;
-	}
-	fault->queue->cancel_next_sync = linked;
+	if (!fault_write_hit(fault))
+		return fault->inner->write(fault->inner, fd, bytes, size, offset, token);
+	if (fault->kind == WAL_FAULT_SHORT) /* half the bytes really reach the file */
+		return fault->inner->write(fault->inner, fd, bytes, size / 2, offset, token);
 	queue_push(fault->queue, token, fault->error);
 	return 0;
+}
+
+static int32_t fault_write_now(struct wal_io *io, int fd, const void *bytes, uint32_t size,
+			       uint64_t offset)
+{
+	struct wal_io_fault *fault = (struct wal_io_fault *)io;
+	if (!fault_write_hit(fault))
+		return fault->inner->write_now(fault->inner, fd, bytes, size, offset);
+	if (fault->kind == WAL_FAULT_SHORT)
+		return fault->inner->write_now(fault->inner, fd, bytes, size / 2, offset);
+	return fault->error;
 }
 
 static int fault_sync(struct wal_io *io, int fd, bool data_only, uint64_t token)
@@ -88,7 +105,6 @@ static int fault_sync(struct wal_io *io, int fd, bool data_only, uint64_t token)
 	fault->syncs++;
 	if (!fault->on_sync || fault->syncs != fault->fail_at || fault->kind != WAL_FAULT_ERROR)
 		return fault->inner->sync(fault->inner, fd, data_only, token);
-	fault->queue->cancel_next_sync = false;
 	queue_push(fault->queue, token, fault->error);
 	return 0;
 }
@@ -97,7 +113,9 @@ void wal_io_fault_init(struct wal_io_fault *fault, struct wal_io_sync *inner,
 		       enum wal_fault_kind kind, bool on_sync, int32_t error, uint32_t fail_at)
 {
 	ASSERT(error <= 0);
-	*fault = (struct wal_io_fault){ .io = { .write = fault_write, .sync = fault_sync },
+	*fault = (struct wal_io_fault){ .io = { .write = fault_write,
+						.write_now = fault_write_now,
+						.sync = fault_sync },
 					.inner = &inner->io, .kind = kind, .on_sync = on_sync,
 					.error = error, .fail_at = fail_at, .queue = inner };
 }

@@ -25,25 +25,14 @@ static uint64_t user_data(const struct wal_io_uring *uring, uint64_t token)
 }
 
 static int uring_write(struct wal_io *io, int fd, const void *bytes, uint32_t size,
-		       uint64_t offset, uint64_t token, bool linked)
+		       uint64_t offset, uint64_t token)
 {
 	struct wal_io_uring *uring = (struct wal_io_uring *)io;
-	/* A linked pair must go to the kernel in one submission: a link at the end of
-	 * a submission is cut, and the sync could then run before the write. */
-	if (linked && io_uring_sq_space_left(uring->ring) < 2)
-		io_uring_submit(uring->ring);
-	if (linked && io_uring_sq_space_left(uring->ring) < 2)
-		return -EAGAIN;
 	struct io_uring_sqe *sqe = sqe_get(uring->ring);
 	if (sqe == NULL)
 		return -EAGAIN;
 	io_uring_prep_write(sqe, fd, bytes, size, offset);
 	io_uring_sqe_set_data64(sqe, user_data(uring, token));
-	/* A flush's fdatasync is queued right after its write: the link makes the
-	 * kernel run it only after the write, and cancel it if the write fails or is
-	 * short, so a sync never vouches for data that did not reach the file. */
-	if (linked)
-		sqe->flags |= IOSQE_IO_LINK;
 	return 0;
 }
 
@@ -60,6 +49,8 @@ static int uring_sync(struct wal_io *io, int fd, bool data_only, uint64_t token)
 
 void wal_io_uring_init(struct wal_io_uring *uring, struct io_uring *ring, uint8_t tag)
 {
-	*uring = (struct wal_io_uring){ .io = { .write = uring_write, .sync = uring_sync },
+	*uring = (struct wal_io_uring){ .io = { .write = uring_write,
+						.write_now = wal_io_pwrite,
+						.sync = uring_sync },
 					.ring = ring, .tag = tag };
 }

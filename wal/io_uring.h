@@ -4,8 +4,8 @@
  * A shard thread has one ring for its sockets, timers and log. This backend puts
  * the log's requests on it, with user_data = tag << 56 | token; the thread's loop
  * hands every completion whose top byte is the tag to wal_writer_complete().
- * A flush's fdatasync is linked to its write (IOSQE_IO_LINK), so it runs only
- * after the write, and is cancelled when the write fails or comes up short.
+ * A flush's bytes are written at once (write_now, see io.h); only its fdatasync and
+ * the spare segment's zeros and syncs go on the ring.
  */
 #ifndef BOXOFFICE_WAL_IO_URING_H
 #define BOXOFFICE_WAL_IO_URING_H

@@ -4,8 +4,8 @@
  * Appended records wait in chunks: a chunk is bytes bound for one place in one
  * segment. The chunks form a short queue: the head is being flushed (or is next),
  * the tail is filling; a rotation to a new segment seals the tail and starts a new
- * one. Exactly one flush (a write and its linked fdatasync) is in flight at a time,
- * which is what makes a torn tail recognisable (FORMAT.md).
+ * one. Exactly one flush (a write into the page cache, then an fdatasync) is in
+ * flight at a time, which is what makes a torn tail recognisable (FORMAT.md).
  *
  * Tokens: bits 48-55 say what a request was, bits 0-47 carry a detail (a write's
  * size); the top byte is left for whoever multiplexes completions (the server).
@@ -28,7 +28,6 @@
 #define ZERO_CHUNK_SIZE (1u << 20)
 
 enum token_kind {
-	TOKEN_FLUSH_WRITE = 1,
 	TOKEN_FLUSH_SYNC = 2,
 	TOKEN_SPARE_WRITE = 3,
 	TOKEN_SPARE_SYNC = 4,
@@ -73,8 +72,7 @@ struct wal_writer {
 	struct chunk chunks[CHUNKS_MAX]; /* a ring: head .. head + count - 1 */
 	uint32_t chunk_head;
 	uint32_t chunk_count;
-	bool flushing;
-	bool flush_write_done;
+	bool flushing; /* a flush's sync is in flight */
 	uint64_t next_lsn;
 	uint64_t durable_lsn;
 	uint64_t pending_bytes;
@@ -175,7 +173,7 @@ static void spare_step(struct wal_writer *w)
 		uint64_t left = w->config.segment_size - w->spare.zeroed;
 		uint32_t size = left < ZERO_CHUNK_SIZE ? (uint32_t)left : ZERO_CHUNK_SIZE;
 		result = w->io->write(w->io, w->spare.fd, zero_chunk, size, w->spare.zeroed,
-				      token(TOKEN_SPARE_WRITE) | size, false);
+				      token(TOKEN_SPARE_WRITE) | size);
 	} else {
 		result = w->io->sync(w->io, w->spare.fd, false, token(TOKEN_SPARE_SYNC));
 	}
@@ -328,29 +326,24 @@ void wal_writer_flush(struct wal_writer *w)
 		chunk_push(w, head->fd, head->offset + head->size);
 		head = chunk_at(w, 0);
 	}
-	int result = w->io->write(w->io, head->fd, head->bytes, head->size, head->offset,
-				  token(TOKEN_FLUSH_WRITE), true);
-	if (result == 0)
-		result = w->io->sync(w->io, head->fd, true, token(TOKEN_FLUSH_SYNC));
+	/* The sync is asked for only once the bytes are in the file, so it covers them. */
+	int32_t written = w->io->write_now(w->io, head->fd, head->bytes, head->size, head->offset);
+	if (written != (int32_t)head->size) {
+		/* A short write is a failure too: the rest is never retried. */
+		fail(w, written < 0 ? written : -EIO);
+		return;
+	}
+	int result = w->io->sync(w->io, head->fd, true, token(TOKEN_FLUSH_SYNC));
 	if (result < 0) {
 		fail(w, result);
 		return;
 	}
 	w->flushing = true;
-	w->flush_write_done = false;
 }
 
-static void flush_complete(struct wal_writer *w, enum token_kind kind, int32_t result)
+static void flush_complete(struct wal_writer *w, int32_t result)
 {
 	struct chunk *head = chunk_at(w, 0);
-	if (kind == TOKEN_FLUSH_WRITE) {
-		/* A short write is a failure too: the rest is never retried. */
-		if (result != (int32_t)head->size)
-			fail(w, result < 0 ? result : -EIO);
-		w->flush_write_done = true;
-		return;
-	}
-	ASSERT(w->flush_write_done);
 	w->flushing = false;
 	if (result < 0)
 		fail(w, result);
@@ -372,10 +365,9 @@ void wal_writer_complete(struct wal_writer *w, uint64_t token_value, int32_t res
 	enum token_kind kind = (enum token_kind)((token_value >> TOKEN_KIND_SHIFT) & 0xff);
 	uint64_t detail = token_value & TOKEN_DETAIL_MASK;
 	switch (kind) {
-	case TOKEN_FLUSH_WRITE:
 	case TOKEN_FLUSH_SYNC:
 		ASSERT(w->flushing);
-		flush_complete(w, kind, result);
+		flush_complete(w, result);
 		return;
 	case TOKEN_SPARE_WRITE:
 	case TOKEN_SPARE_SYNC:
