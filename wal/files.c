@@ -116,6 +116,24 @@ int wal_pwrite_all(int fd, const void *bytes, size_t size, uint64_t offset)
 	return 0;
 }
 
+int wal_pread_all(int fd, void *bytes, size_t size, uint64_t offset)
+{
+	uint8_t *p = bytes;
+	while (size > 0) {
+		ssize_t got = pread(fd, p, size, (off_t)offset);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return -errno;
+		if (got == 0)
+			return -EIO;
+		p += got;
+		size -= (size_t)got;
+		offset += (uint64_t)got;
+	}
+	return 0;
+}
+
 int wal_file_prepare(int dir_fd, const char *name, uint64_t size)
 {
 	int fd = openat(dir_fd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

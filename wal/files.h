@@ -44,6 +44,9 @@ int wal_file_prepare(int dir_fd, const char *name, uint64_t size);
 /* Reads a whole file into memory (malloc'd). */
 int wal_file_read(int dir_fd, const char *name, uint8_t **bytes, size_t *size);
 
+/* Reads `size` bytes at `offset` in full, or returns -errno (-EIO at the file's end). */
+int wal_pread_all(int fd, void *bytes, size_t size, uint64_t offset);
+
 /* Writes `size` bytes at `offset` in full, or returns -errno (-EIO for a short write). */
 int wal_pwrite_all(int fd, const void *bytes, size_t size, uint64_t offset);
 

@@ -26,6 +26,8 @@
 
 #define CHUNKS_MAX 4u
 #define ZERO_CHUNK_SIZE (1u << 20)
+/* Flushes write whole pages: see chunk_push. */
+#define PAGE_BYTES 4096u
 
 enum token_kind {
 	TOKEN_FLUSH_SYNC = 2,
@@ -42,12 +44,22 @@ static uint64_t token(enum token_kind kind)
 	return (uint64_t)kind << TOKEN_KIND_SHIFT;
 }
 
+/*
+ * A chunk starts on a page boundary: bytes[0, prefix) are what the file already
+ * holds between that boundary and the chunk's first new byte (the end of the page
+ * the previous flush left part-filled), and a flush pads the chunk with zeros to the
+ * next boundary. So every flush overwrites whole pages: the kernel never has to read
+ * a page from disk to merge a part-page write into it (spare segments are zeroed
+ * with direct I/O and are not in the page cache), and what it rewrites is what the
+ * file already holds there, so a torn write of it loses nothing that was synced.
+ */
 struct chunk {
 	uint8_t *bytes;
-	uint32_t size;
+	uint32_t size;	   /* prefix included */
+	uint32_t prefix;
 	uint32_t capacity;
 	int fd;
-	uint64_t offset;	     /* where bytes[0] goes in the file */
+	uint64_t offset;	     /* where bytes[0] goes in the file: a page boundary */
 	uint64_t first_lsn; /* of its first record, which opens its flush; 0: none yet */
 	uint64_t last_lsn;  /* of its last record; 0 when it holds none */
 };
@@ -79,7 +91,8 @@ struct wal_writer {
 	int error;
 };
 
-static const uint8_t zero_chunk[ZERO_CHUNK_SIZE];
+/* Aligned for direct I/O. */
+static _Alignas(PAGE_BYTES) const uint8_t zero_chunk[ZERO_CHUNK_SIZE];
 
 static struct chunk *chunk_at(struct wal_writer *w, uint32_t i)
 {
@@ -92,17 +105,35 @@ static struct chunk *chunk_tail(struct wal_writer *w)
 	return chunk_at(w, w->chunk_count - 1);
 }
 
-/* Starts a new, empty tail chunk bound for fd at offset. */
-static void chunk_push(struct wal_writer *w, int fd, uint64_t offset)
+static bool chunk_reserve(struct chunk *c, uint32_t size);
+
+static bool chunk_empty(const struct chunk *c)
+{
+	return c->size == c->prefix;
+}
+
+/*
+ * Starts a new, empty tail chunk bound for fd, whose first new byte goes at offset;
+ * `before` holds the offset % PAGE_BYTES bytes of the file just before it. Returns
+ * false when out of memory.
+ */
+static bool chunk_push(struct wal_writer *w, int fd, uint64_t offset, const uint8_t *before)
 {
 	ASSERT(w->chunk_count < CHUNKS_MAX);
-	w->chunk_count++;
-	struct chunk *c = chunk_tail(w);
+	struct chunk *c = &w->chunks[(w->chunk_head + w->chunk_count) % CHUNKS_MAX];
+	uint32_t prefix = (uint32_t)(offset % PAGE_BYTES);
 	c->size = 0;
+	if (!chunk_reserve(c, prefix))
+		return false;
+	memcpy(c->bytes, before, prefix);
+	c->size = prefix;
+	c->prefix = prefix;
 	c->fd = fd;
-	c->offset = offset;
+	c->offset = offset - prefix;
 	c->first_lsn = 0;
 	c->last_lsn = 0;
+	w->chunk_count++;
+	return true;
 }
 
 static bool chunk_reserve(struct chunk *c, uint32_t size)
@@ -152,8 +183,14 @@ static void spare_start(struct wal_writer *w)
 	w->spare.sequence = w->current.sequence + 1;
 	wal_segment_name(w->spare.sequence, name, sizeof(name));
 	/* Creating the file is a metadata update with no data to wait for; the zeros
-	 * and the syncs go through the I/O interface. */
-	int fd = openat(w->config.dir_fd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	 * and the syncs go through the I/O interface. The zeros are written with direct
+	 * I/O where the file system has it: copying 64 MiB of them through the page
+	 * cache cost up to a tenth of the server's CPU at a million records a second,
+	 * and their writeback competed with the log's own syncs. */
+	int fd = openat(w->config.dir_fd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT,
+			0644);
+	if (fd < 0 && errno == EINVAL)
+		fd = openat(w->config.dir_fd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		fail(w, -errno);
 		return;
@@ -164,17 +201,33 @@ static void spare_start(struct wal_writer *w)
 	spare_step(w);
 }
 
+static void direct_io_end(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+	if (flags >= 0 && (flags & O_DIRECT))
+		fcntl(fd, F_SETFL, flags & ~O_DIRECT);
+}
+
 /* Submits the next preparation request: a block of zeros, the file sync, the directory sync. */
 static void spare_step(struct wal_writer *w)
 {
 	ASSERT(w->spare.state == SPARE_PREPARING && !w->spare.in_flight);
 	int result;
-	if (w->spare.zeroed < w->config.segment_size) {
-		uint64_t left = w->config.segment_size - w->spare.zeroed;
+	uint64_t left = w->config.segment_size - w->spare.zeroed;
+	if (left > 0) {
 		uint32_t size = left < ZERO_CHUNK_SIZE ? (uint32_t)left : ZERO_CHUNK_SIZE;
+		if (size % PAGE_BYTES != 0) {
+			/* A segment size that is not whole pages: its last part is written
+			 * through the page cache, as direct I/O cannot write it. */
+			size = size >= PAGE_BYTES ? size - size % PAGE_BYTES : size;
+			if (size < PAGE_BYTES)
+				direct_io_end(w->spare.fd);
+		}
 		result = w->io->write(w->io, w->spare.fd, zero_chunk, size, w->spare.zeroed,
 				      token(TOKEN_SPARE_WRITE) | size);
 	} else {
+		/* The log's own writes go through the page cache. */
+		direct_io_end(w->spare.fd);
 		result = w->io->sync(w->io, w->spare.fd, false, token(TOKEN_SPARE_SYNC));
 	}
 	if (result < 0)
@@ -226,7 +279,7 @@ static int rotate(struct wal_writer *w)
 	if (w->spare.state != SPARE_READY)
 		return -EAGAIN;
 	struct chunk *tail = chunk_tail(w);
-	bool reuse = tail->size == 0; /* never the chunk in flight: flushing pushes a tail */
+	bool reuse = chunk_empty(tail); /* never the chunk in flight: flushing pushes a tail */
 	if (!reuse && w->chunk_count == CHUNKS_MAX)
 		return -EAGAIN;
 	int old_fd = w->current.fd;
@@ -238,8 +291,11 @@ static int rotate(struct wal_writer *w)
 	if (reuse) {
 		tail->fd = w->current.fd;
 		tail->offset = 0;
+		tail->size = 0;
+		tail->prefix = 0;
 	} else {
-		chunk_push(w, w->current.fd, 0);
+		bool pushed = chunk_push(w, w->current.fd, 0, NULL); /* no prefix: no memory */
+		ASSERT(pushed);
 	}
 	fd_release_if_unused(w, old_fd);
 	return 0;
@@ -278,7 +334,7 @@ int wal_writer_can_append(const struct wal_writer *w, uint32_t size)
 		if (w->spare.state != SPARE_READY)
 			return -EAGAIN;
 		const struct chunk *tail = &w->chunks[(w->chunk_head + w->chunk_count - 1) % CHUNKS_MAX];
-		if (tail->size != 0 && w->chunk_count == CHUNKS_MAX)
+		if (!chunk_empty(tail) && w->chunk_count == CHUNKS_MAX)
 			return -EAGAIN;
 	}
 	return 0;
@@ -319,16 +375,32 @@ void wal_writer_flush(struct wal_writer *w)
 	if (w->flushing || w->error != 0 || w->chunk_count == 0)
 		return;
 	struct chunk *head = chunk_at(w, 0);
-	if (head->size == 0)
+	if (chunk_empty(head))
 		return;
+	uint64_t end = head->offset + head->size;
+	uint32_t part = (uint32_t)(end % PAGE_BYTES);
 	if (w->chunk_count == 1) {
-		/* The head is still filling: appends from now on go to a new chunk. */
-		chunk_push(w, head->fd, head->offset + head->size);
+		/* The head is still filling: appends from now on go to a new chunk, which
+		 * starts with the head's part-filled last page. */
+		if (!chunk_push(w, head->fd, end, head->bytes + head->size - part)) {
+			fail(w, -ENOMEM);
+			return;
+		}
 		head = chunk_at(w, 0);
 	}
+	/* Zeros to the page's end (the file holds zeros there), but not past the segment. */
+	uint32_t padding = part == 0 ? 0 : PAGE_BYTES - part;
+	if (end + padding > w->config.segment_size)
+		padding = (uint32_t)(w->config.segment_size - end);
+	if (!chunk_reserve(head, padding)) {
+		fail(w, -ENOMEM);
+		return;
+	}
+	memset(head->bytes + head->size, 0, padding);
+	uint32_t size = head->size + padding;
 	/* The sync is asked for only once the bytes are in the file, so it covers them. */
-	int32_t written = w->io->write_now(w->io, head->fd, head->bytes, head->size, head->offset);
-	if (written != (int32_t)head->size) {
+	int32_t written = w->io->write_now(w->io, head->fd, head->bytes, size, head->offset);
+	if (written != (int32_t)size) {
 		/* A short write is a failure too: the rest is never retried. */
 		fail(w, written < 0 ? written : -EIO);
 		return;
@@ -351,7 +423,7 @@ static void flush_complete(struct wal_writer *w, int32_t result)
 		return;
 	if (head->last_lsn != 0)
 		w->durable_lsn = head->last_lsn;
-	w->pending_bytes -= head->size;
+	w->pending_bytes -= head->size - head->prefix;
 	/* The chunk's buffer stays with its ring slot for reuse. */
 	int fd = head->fd;
 	w->chunk_head = (w->chunk_head + 1) % CHUNKS_MAX;
@@ -415,7 +487,18 @@ int wal_writer_create(struct wal_writer **writer, const struct wal_writer_config
 		return fd;
 	}
 	w->current.fd = fd;
-	chunk_push(w, fd, w->current.end);
+	/* The first chunk starts with what the file holds of its part-filled page. */
+	uint8_t before[PAGE_BYTES];
+	uint32_t part = (uint32_t)(w->current.end % PAGE_BYTES);
+	int error = wal_pread_all(fd, before, part, w->current.end - part);
+	if (error == 0 && !chunk_push(w, fd, w->current.end, before))
+		error = -ENOMEM;
+	if (error != 0) {
+		close(fd);
+		free(w->chunks[0].bytes);
+		free(w);
+		return error;
+	}
 	spare_maybe_start(w);
 	*writer = w;
 	return 0;

@@ -463,6 +463,102 @@ Test(writer, a_writer_reopened_on_a_nearly_full_segment_prepares_a_spare_and_goe
 	free(view);
 }
 
+/* Checks every flush's write: whole pages, except where the segment ends. */
+struct page_checker {
+	struct wal_io io;
+	struct wal_io *inner;
+	uint32_t writes;
+};
+
+static int32_t page_checker_write_now(struct wal_io *io, int fd, const void *bytes,
+				      uint32_t size, uint64_t offset)
+{
+	struct page_checker *c = (struct page_checker *)io;
+	c->writes++;
+	cr_assert_eq(offset % 4096, 0, "a flush starts on a page boundary: %lu",
+		     (unsigned long)offset);
+	cr_assert((offset + size) % 4096 == 0 || offset + size == WAL_SEGMENT_SIZE_MIN,
+		  "a flush ends on a page boundary or at the segment's end: %lu + %u",
+		  (unsigned long)offset, size);
+	/* What it rewrites before its new bytes is what the file holds there. */
+	uint8_t *held = malloc(size);
+	cr_assert_eq(wal_pread_all(fd, held, size, offset), 0);
+	uint32_t same = 0;
+	while (same < size && held[same] == ((const uint8_t *)bytes)[same])
+		same++;
+	for (uint32_t i = same; i < size; i++)
+		cr_assert_eq(held[i], 0, "a flush writes only where the file holds zeros or the same bytes");
+	free(held);
+	return c->inner->write_now(c->inner, fd, bytes, size, offset);
+}
+
+static int page_checker_write(struct wal_io *io, int fd, const void *bytes, uint32_t size,
+			      uint64_t offset, uint64_t token)
+{
+	struct page_checker *c = (struct page_checker *)io;
+	return c->inner->write(c->inner, fd, bytes, size, offset, token);
+}
+
+static int page_checker_sync(struct wal_io *io, int fd, bool data_only, uint64_t token)
+{
+	struct page_checker *c = (struct page_checker *)io;
+	return c->inner->sync(c->inner, fd, data_only, token);
+}
+
+Test(writer, flushes_write_whole_pages_and_a_reopened_writer_keeps_its_part_filled_page)
+{
+	struct wal_io_sync sync;
+	wal_io_sync_init(&sync);
+	struct page_checker checker = { .io = { .write = page_checker_write,
+						.write_now = page_checker_write_now,
+						.sync = page_checker_sync },
+					.inner = &sync.io };
+	struct wal_writer *writer = writer_new(&checker.io, 4u << 20);
+	uint64_t lsn = 1;
+	uint64_t rng = 5;
+	/* Small records, flushed every few: most flushes start and end inside a page. Then
+	 * large ones, until the log has rotated into its second segment. */
+	for (; lsn <= 2000; lsn++) {
+		uint32_t size = lsn < 1500 ? 1 + (uint32_t)(rng_next(&rng) % 300)
+					   : 1 + (uint32_t)(rng_next(&rng) % 3000);
+		int64_t appended = append_made(writer, lsn, size);
+		for (int round = 0; appended == -EAGAIN && round < 10; round++) {
+			wal_writer_flush(writer);
+			wal_io_sync_deliver(&sync, wal_writer_complete_fn, writer);
+			appended = append_made(writer, lsn, size);
+		}
+		cr_assert_eq(appended, (int64_t)lsn);
+		if (rng_next(&rng) % 4 == 0) {
+			wal_writer_flush(writer);
+			wal_io_sync_deliver(&sync, wal_writer_complete_fn, writer);
+		}
+	}
+	wal_writer_flush(writer);
+	wal_io_sync_deliver(&sync, wal_writer_complete_fn, writer);
+	cr_assert_eq(wal_writer_durable_lsn(writer), lsn - 1);
+	struct wal_position position;
+	wal_writer_position(writer, &position);
+	wal_writer_destroy(writer);
+	cr_assert_neq(position.segment_offset % 4096, 0, "the log ends inside a page");
+	cr_assert_eq(position.segment_sequence, 2);
+
+	/* Reopened there: its first flush rewrites the start of that page from the file. */
+	struct wal_writer_config config = config_for(4u << 20);
+	cr_assert_eq(wal_writer_create(&writer, &config, &checker.io, &position), 0);
+	uint32_t writes_before = checker.writes;
+	for (uint32_t i = 0; i < 3; i++, lsn++)
+		cr_assert_eq(append_made(writer, lsn, 100), (int64_t)lsn);
+	wal_writer_flush(writer);
+	wal_io_sync_deliver(&sync, wal_writer_complete_fn, writer);
+	cr_assert_eq(checker.writes, writes_before + 1);
+	cr_assert_eq(wal_writer_durable_lsn(writer), lsn - 1);
+	wal_writer_destroy(writer);
+	struct log_view *view = log_view_read();
+	cr_assert_eq(view->count, lsn - 1, "every record reads back");
+	cr_assert_eq(view->segments_started, 2);
+	free(view);
+}
+
 /*
  * Fault injection. The records are real engine commands (recovery replays them),
  * from the walfx workload mixed with large event puts so that the segment fills,
