@@ -13,7 +13,8 @@
  *   show   show details (a read answered by the show's owner)
  *   ping   the protocol's echo (no engine, no log)
  *   --rate  offered requests per second in total (open loop, latency measured from
- *           each request's intended send time); 0 = as fast as possible
+ *           each request's intended send time; what is due at one wake-up, at least
+ *           50 us apart, is sent on one connection); 0 = as fast as possible
  *   --idle  instead, open N idle connections and report the server's memory per
  *           connection (from /proc/PID/status)
  * The benchmark puts its own catalog (location 9000, a 60,000-seat venue, shows
@@ -436,23 +437,33 @@ static int64_t *backlog;
 static uint64_t backlog_head, backlog_tail;
 #define BACKLOG_CAPACITY (1u << 22)
 
-/* Gives waiting requests (open loop) to free slots, round-robin. */
+/*
+ * Gives waiting requests (open loop) to free slots. What is due at one wake-up goes
+ * out together on one connection, as a gateway writes what it has queued in one
+ * send, and the next wake-up's on the next connection; a full connection passes
+ * the rest on. (One request per connection per wake-up would cost a TCP segment
+ * per request on both sides: at 500k/s, more CPU than the requests themselves.)
+ */
 static void backlog_assign(uint32_t *cursor)
 {
 	uint32_t tried = 0;
+	bool assigned = false;
 	while (backlog_head < backlog_tail && tried < options.connections) {
 		struct connection *c = &connections[*cursor];
-		*cursor = (*cursor + 1) % options.connections;
 		if (c->in_flight >= options.pipeline) {
+			*cursor = (*cursor + 1) % options.connections;
 			tried++;
 			continue;
 		}
 		tried = 0;
+		assigned = true;
 		uint32_t slot = 0;
 		while (c->slots[slot].busy)
 			slot++;
 		slot_send(c, slot, backlog[backlog_head++ % BACKLOG_CAPACITY]);
 	}
+	if (assigned)
+		*cursor = (*cursor + 1) % options.connections;
 }
 
 static void sends_arm(void)
