@@ -125,7 +125,8 @@ static bool chunk_push(struct wal_writer *w, int fd, uint64_t offset, const uint
 	c->size = 0;
 	if (!chunk_reserve(c, prefix))
 		return false;
-	memcpy(c->bytes, before, prefix);
+	if (prefix > 0)
+		memcpy(c->bytes, before, prefix);
 	c->size = prefix;
 	c->prefix = prefix;
 	c->fd = fd;

@@ -460,7 +460,7 @@ static void entry_timer_fire(struct model *model, uint64_t sequence)
 
 static void timers_fire(struct model *model)
 {
-	struct model_timer next;
+	struct model_timer next = { 0 }; /* (gcc -O3 cannot see timer_next fill it) */
 	while (timer_next(model, &next) && next.due_ms <= model->clock_ms) {
 		model->changed = true;
 		if (next.kind == 0)
