@@ -430,7 +430,6 @@ static void flush_complete(struct wal_writer *w, int32_t result)
 	w->chunk_head = (w->chunk_head + 1) % CHUNKS_MAX;
 	w->chunk_count--;
 	fd_release_if_unused(w, fd);
-	wal_writer_flush(w);
 }
 
 void wal_writer_complete(struct wal_writer *w, uint64_t token_value, int32_t result)
@@ -541,6 +540,11 @@ uint64_t wal_writer_next_lsn(const struct wal_writer *w)
 int wal_writer_error(const struct wal_writer *w)
 {
 	return w->error;
+}
+
+bool wal_writer_flushing(const struct wal_writer *w)
+{
+	return w->flushing;
 }
 
 bool wal_writer_busy(const struct wal_writer *w)

@@ -65,7 +65,12 @@ int64_t wal_writer_append(struct wal_writer *writer, int64_t timestamp_ms, const
  */
 int wal_writer_can_append(const struct wal_writer *writer, uint32_t size);
 
-/* Starts a flush of what was appended, unless one is in flight. */
+/*
+ * Starts a flush of what was appended, unless one is in flight. The writer never
+ * starts one by itself, not even when a flush completes: its owner calls this once
+ * it has handled a round of completions, so that what those completions let it
+ * append (the next requests of the clients just answered) goes in the same flush.
+ */
 void wal_writer_flush(struct wal_writer *writer);
 
 /* Hands the writer the result of a request it submitted (see io.h). */
@@ -83,6 +88,8 @@ uint64_t wal_writer_durable_lsn(const struct wal_writer *writer);
 uint64_t wal_writer_next_lsn(const struct wal_writer *writer);
 /* 0, or the negative errno that put the writer in its failed state. */
 int wal_writer_error(const struct wal_writer *writer);
+/* A flush is written and its fdatasync not yet complete. */
+bool wal_writer_flushing(const struct wal_writer *writer);
 /* Requests are in flight: keep delivering completions. */
 bool wal_writer_busy(const struct wal_writer *writer);
 /* Appended bytes not yet durable. */

@@ -226,7 +226,7 @@ Test(writer, nothing_is_durable_until_the_sync_after_the_write_completes)
 	wal_writer_destroy(writer);
 }
 
-Test(writer, a_flush_covers_what_came_before_it_and_the_next_starts_on_completion)
+Test(writer, a_flush_covers_what_came_before_it_and_the_next_waits_for_its_owner)
 {
 	struct wal_io_sync sync;
 	wal_io_sync_init(&sync);
@@ -243,8 +243,11 @@ Test(writer, a_flush_covers_what_came_before_it_and_the_next_starts_on_completio
 	free(view);
 	completion_deliver_one(&sync, writer);
 	cr_assert_eq(wal_writer_durable_lsn(writer), 5, "the first flush held LSNs 1-5 only");
-	cr_assert_eq(sync.count, 1, "the flush of 6-8 started by itself");
-	cr_assert(wal_writer_busy(writer));
+	cr_assert_eq(sync.count, 0, "the flush of 6-8 waits to be asked for");
+	cr_assert_not(wal_writer_flushing(writer));
+	wal_writer_flush(writer);
+	cr_assert_eq(sync.count, 1, "asked now, 6-8 are written and their sync queued");
+	cr_assert(wal_writer_flushing(writer));
 	completion_deliver_one(&sync, writer);
 	cr_assert_eq(wal_writer_durable_lsn(writer), 8);
 	cr_assert_eq(sync.count, 0);
