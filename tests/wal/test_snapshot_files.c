@@ -21,25 +21,9 @@
 #include "snapshot.h"
 #include "walfx.h"
 
-static char dir[256];
-static int dir_fd = -1;
-
-static void setup(void)
-{
-	walfx_dir(dir, sizeof(dir));
-	dir_fd = wal_dir_open(dir, false);
-	cr_assert_geq(dir_fd, 0);
-}
-
-static void teardown(void)
-{
-	close(dir_fd);
-	walfx_dir_remove(dir);
-}
-
-TestSuite(snapshot_files, .init = setup, .fini = teardown, .timeout = 60);
-TestSuite(snapshot_recovery, .init = setup, .fini = teardown, .timeout = 60);
-TestSuite(retire, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(snapshot_files, .init = walfx_dir_setup, .fini = walfx_dir_teardown, .timeout = 60);
+TestSuite(snapshot_recovery, .init = walfx_dir_setup, .fini = walfx_dir_teardown, .timeout = 60);
+TestSuite(retire, .init = walfx_dir_setup, .fini = walfx_dir_teardown, .timeout = 60);
 
 /* Runs `steps` of the seeded workload through a store, with a 2 kB event put every
  * fifth step so that segments fill quickly; syncs every ten steps. */
@@ -90,7 +74,7 @@ static bool file_exists(int fd, const char *name)
 static struct engine *engine_made(uint32_t steps, struct engine_image *image)
 {
 	char path[300];
-	snprintf(path, sizeof(path), "%s/source", dir);
+	snprintf(path, sizeof(path), "%s/source", walfx_dir_path);
 	struct wal_store_config config = walfx_config(path);
 	struct wal_store *store;
 	cr_assert_eq(wal_store_open(&store, &config), 0);
@@ -117,14 +101,14 @@ Test(snapshot_files, a_written_snapshot_is_renamed_into_place_and_reads_back_who
 	wal_snapshot_name(42, false, final, sizeof(final));
 	cr_assert_str_eq(final, "snapshot-000000000000002a.snap");
 	cr_assert_str_eq(temporary, "snapshot-000000000000002a.snap.tmp");
-	int fd = openat(dir_fd, temporary, O_WRONLY | O_CREAT, 0644);
+	int fd = openat(walfx_dir_fd, temporary, O_WRONLY | O_CREAT, 0644);
 	cr_assert_eq(write(fd, "junk", 4), 4);
 	close(fd);
 
-	cr_assert_eq(wal_snapshot_write(dir_fd, 0, 42, &image), 0);
-	cr_assert(file_exists(dir_fd, final));
-	cr_assert_not(file_exists(dir_fd, temporary), "no temporary is left behind");
-	struct wal_listing *listing = listing_read(dir_fd);
+	cr_assert_eq(wal_snapshot_write(walfx_dir_fd, 0, 42, &image), 0);
+	cr_assert(file_exists(walfx_dir_fd, final));
+	cr_assert_not(file_exists(walfx_dir_fd, temporary), "no temporary is left behind");
+	struct wal_listing *listing = listing_read(walfx_dir_fd);
 	cr_assert_eq(listing->snapshots_count, 1);
 	cr_assert_eq(listing->snapshots[0], 42);
 	cr_assert_eq(listing->temporaries_count, 0);
@@ -132,7 +116,7 @@ Test(snapshot_files, a_written_snapshot_is_renamed_into_place_and_reads_back_who
 
 	uint8_t *bytes = NULL;
 	size_t size = 0;
-	cr_assert_eq(wal_snapshot_read(dir_fd, 0, 42, &bytes, &size), 0);
+	cr_assert_eq(wal_snapshot_read(walfx_dir_fd, 0, 42, &bytes, &size), 0);
 	cr_assert_eq(size, image.size);
 	cr_assert_eq(memcmp(bytes, image.bytes, size), 0);
 	enum status status;
@@ -146,7 +130,7 @@ Test(snapshot_files, a_written_snapshot_is_renamed_into_place_and_reads_back_who
 	/* The file is exactly the documented header and the image. */
 	uint8_t *file = NULL;
 	size_t file_size = 0;
-	cr_assert_eq(wal_file_read(dir_fd, final, &file, &file_size), 0);
+	cr_assert_eq(wal_file_read(walfx_dir_fd, final, &file, &file_size), 0);
 	cr_assert_eq(file_size, WAL_SNAPSHOT_HEADER_SIZE + image.size);
 	struct wal_snapshot_header header;
 	cr_assert(wal_snapshot_header_decode(file, &header));
@@ -162,7 +146,7 @@ static int snapshot_read_status(uint32_t shard_index, uint64_t lsn)
 {
 	uint8_t *bytes = NULL;
 	size_t size = 0;
-	int error = wal_snapshot_read(dir_fd, shard_index, lsn, &bytes, &size);
+	int error = wal_snapshot_read(walfx_dir_fd, shard_index, lsn, &bytes, &size);
 	free(bytes);
 	return error;
 }
@@ -172,7 +156,7 @@ static void snapshot_file_put(uint64_t lsn, const uint8_t *bytes, size_t size)
 {
 	char name[64];
 	wal_snapshot_name(lsn, false, name, sizeof(name));
-	int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	int fd = openat(walfx_dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(wal_pwrite_all(fd, bytes, size, 0), 0);
 	close(fd);
@@ -182,12 +166,12 @@ Test(snapshot_files, a_damaged_snapshot_is_refused_as_unclean)
 {
 	struct engine_image image;
 	struct engine *engine = engine_made(300, &image);
-	cr_assert_eq(wal_snapshot_write(dir_fd, 0, 7, &image), 0);
+	cr_assert_eq(wal_snapshot_write(walfx_dir_fd, 0, 7, &image), 0);
 	char name[64];
 	wal_snapshot_name(7, false, name, sizeof(name));
 	uint8_t *file = NULL;
 	size_t size = 0;
-	cr_assert_eq(wal_file_read(dir_fd, name, &file, &size), 0);
+	cr_assert_eq(wal_file_read(walfx_dir_fd, name, &file, &size), 0);
 	/* Every header byte, and image bytes spread over the whole image. */
 	size_t stride = size / 997 + 1;
 	for (size_t i = 0; i < size; i += i < WAL_SNAPSHOT_HEADER_SIZE ? 1 : stride) {
@@ -215,7 +199,7 @@ Test(snapshot_files, a_damaged_snapshot_is_refused_as_unclean)
 	/* Renamed to another LSN, its header no longer agrees with its name. */
 	char other[64];
 	wal_snapshot_name(8, false, other, sizeof(other));
-	cr_assert_eq(renameat(dir_fd, name, dir_fd, other), 0);
+	cr_assert_eq(renameat(walfx_dir_fd, name, walfx_dir_fd, other), 0);
 	cr_assert_eq(snapshot_read_status(0, 8), -EUCLEAN);
 	cr_assert_eq(snapshot_read_status(0, 7), -ENOENT);
 	free(file);
@@ -232,7 +216,7 @@ struct snapshotted {
 
 static void snapshotted_write(struct snapshotted *s)
 {
-	struct wal_store_config config = walfx_config(dir);
+	struct wal_store_config config = walfx_config(walfx_dir_path);
 	struct wal_store *store;
 	cr_assert_eq(wal_store_open(&store, &config), 0);
 	struct walfx_workload w;
@@ -253,7 +237,7 @@ static void snapshot_damage(uint64_t lsn, size_t offset)
 {
 	char name[64];
 	wal_snapshot_name(lsn, false, name, sizeof(name));
-	int fd = openat(dir_fd, name, O_RDWR);
+	int fd = openat(walfx_dir_fd, name, O_RDWR);
 	cr_assert_geq(fd, 0);
 	uint8_t byte;
 	cr_assert_eq(pread(fd, &byte, 1, (off_t)offset), 1);
@@ -264,16 +248,16 @@ static void snapshot_damage(uint64_t lsn, size_t offset)
 
 static int recover(struct engine **engine, struct wal_recovery *report)
 {
-	struct engine_config config = walfx_config(dir).engine;
+	struct engine_config config = walfx_config(walfx_dir_path).engine;
 	struct wal_position position;
-	return wal_recover(dir_fd, &config, true, engine, &position, report);
+	return wal_recover(walfx_dir_fd, &config, true, engine, &position, report);
 }
 
 Test(snapshot_recovery, the_two_newest_are_kept_and_the_segments_before_the_older_retired)
 {
 	struct snapshotted s;
 	snapshotted_write(&s);
-	struct wal_listing *listing = listing_read(dir_fd);
+	struct wal_listing *listing = listing_read(walfx_dir_fd);
 	cr_assert_eq(listing->snapshots_count, 2);
 	cr_assert_eq(listing->snapshots[0], s.snapshots[1]);
 	cr_assert_eq(listing->snapshots[1], s.snapshots[2]);
@@ -337,7 +321,7 @@ Test(snapshot_recovery, both_snapshots_damaged_after_retirement_is_refused_with_
 	cr_assert(strstr(report.message, "snapshot") != NULL, "%s", report.message);
 	cr_assert(strstr(report.message, "not 1") != NULL, "%s", report.message);
 	/* Nothing was removed: an operator can still repair the snapshots. */
-	struct wal_listing *listing = listing_read(dir_fd);
+	struct wal_listing *listing = listing_read(walfx_dir_fd);
 	cr_assert_eq(listing->snapshots_count, 2);
 	free(listing);
 }
@@ -345,7 +329,7 @@ Test(snapshot_recovery, both_snapshots_damaged_after_retirement_is_refused_with_
 Test(snapshot_recovery, both_snapshots_damaged_with_the_whole_log_kept_replays_from_the_start)
 {
 	/* Two snapshots only: nothing is retired until there are two. */
-	struct wal_store_config config = walfx_config(dir);
+	struct wal_store_config config = walfx_config(walfx_dir_path);
 	struct wal_store *store;
 	cr_assert_eq(wal_store_open(&store, &config), 0);
 	struct walfx_workload w;
@@ -361,7 +345,7 @@ Test(snapshot_recovery, both_snapshots_damaged_with_the_whole_log_kept_replays_f
 	uint64_t digest = engine_digest(store->engine);
 	wal_store_close(store);
 	walfx_workload_finish(&w);
-	struct wal_listing *listing = listing_read(dir_fd);
+	struct wal_listing *listing = listing_read(walfx_dir_fd);
 	cr_assert_eq(listing->segments[0], 1, "the first snapshot retires nothing");
 	free(listing);
 	snapshot_damage(lsns[0], 5);
@@ -387,14 +371,14 @@ struct segment_set {
 
 static void segment_set_read(struct segment_set *set)
 {
-	struct wal_listing *listing = listing_read(dir_fd);
+	struct wal_listing *listing = listing_read(walfx_dir_fd);
 	cr_assert_leq(listing->segments_count, 16);
 	set->count = listing->segments_count;
 	for (uint32_t i = 0; i < set->count; i++) {
 		char name[64];
 		set->sequences[i] = listing->segments[i];
 		wal_segment_name(set->sequences[i], name, sizeof(name));
-		cr_assert_eq(wal_file_read(dir_fd, name, &set->bytes[i], &set->sizes[i]), 0);
+		cr_assert_eq(wal_file_read(walfx_dir_fd, name, &set->bytes[i], &set->sizes[i]), 0);
 		struct wal_segment_header header;
 		enum wal_header_status status = wal_segment_header_decode(set->bytes[i], &header);
 		set->first_lsns[i] = status == WAL_HEADER_OK ? header.first_lsn : 0;
@@ -405,16 +389,16 @@ static void segment_set_read(struct segment_set *set)
 /* Puts the log back as it was and replaces all snapshots by fakes at `lsns`. */
 static void retire_case(const struct segment_set *set, const uint64_t *lsns, uint32_t count)
 {
-	struct wal_listing *listing = listing_read(dir_fd);
+	struct wal_listing *listing = listing_read(walfx_dir_fd);
 	char name[64];
 	for (uint32_t i = 0; i < listing->snapshots_count; i++) {
 		wal_snapshot_name(listing->snapshots[i], false, name, sizeof(name));
-		cr_assert_eq(unlinkat(dir_fd, name, 0), 0);
+		cr_assert_eq(unlinkat(walfx_dir_fd, name, 0), 0);
 	}
 	free(listing);
 	for (uint32_t i = 0; i < set->count; i++) {
 		wal_segment_name(set->sequences[i], name, sizeof(name));
-		int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int fd = openat(walfx_dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		cr_assert_eq(wal_pwrite_all(fd, set->bytes[i], set->sizes[i], 0), 0);
 		close(fd);
 	}
@@ -422,15 +406,15 @@ static void retire_case(const struct segment_set *set, const uint64_t *lsns, uin
 	uint8_t junk[16] = { 1 };
 	struct engine_image image = { .bytes = junk, .size = sizeof(junk) };
 	for (uint32_t i = 0; i < count; i++)
-		cr_assert_eq(wal_snapshot_write(dir_fd, 0, lsns[i], &image), 0);
-	cr_assert_eq(wal_retire(dir_fd, WAL_SNAPSHOTS_KEPT), 0);
+		cr_assert_eq(wal_snapshot_write(walfx_dir_fd, 0, lsns[i], &image), 0);
+	cr_assert_eq(wal_retire(walfx_dir_fd, WAL_SNAPSHOTS_KEPT), 0);
 }
 
 /* The segments left after retire_case, as the index in set of the first one. */
 static uint32_t retire_kept_from(const struct segment_set *set, const uint64_t *snapshots,
 				 uint32_t snapshots_count)
 {
-	struct wal_listing *listing = listing_read(dir_fd);
+	struct wal_listing *listing = listing_read(walfx_dir_fd);
 	cr_assert_eq(listing->snapshots_count, snapshots_count);
 	for (uint32_t i = 0; i < snapshots_count; i++)
 		cr_assert_eq(listing->snapshots[i], snapshots[i]);
@@ -444,7 +428,7 @@ static uint32_t retire_kept_from(const struct segment_set *set, const uint64_t *
 
 Test(retire, keeps_two_snapshots_and_the_segments_the_older_one_needs)
 {
-	struct wal_store_config config = walfx_config(dir);
+	struct wal_store_config config = walfx_config(walfx_dir_path);
 	struct wal_store *store;
 	cr_assert_eq(wal_store_open(&store, &config), 0);
 	struct walfx_workload w;

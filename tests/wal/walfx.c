@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "files.h"
 #include "record.h"
 
 void walfx_dir(char *path, size_t size)
@@ -32,6 +33,26 @@ void walfx_dir_remove(const char *path)
 	nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+char walfx_dir_path[256];
+int walfx_dir_fd = -1;
+
+void walfx_dir_setup(void)
+{
+	walfx_dir(walfx_dir_path, sizeof(walfx_dir_path));
+	walfx_dir_fd = wal_dir_open(walfx_dir_path, false);
+	if (walfx_dir_fd < 0) {
+		fprintf(stderr, "opening %s: %s\n", walfx_dir_path, strerror(-walfx_dir_fd));
+		abort();
+	}
+}
+
+void walfx_dir_teardown(void)
+{
+	close(walfx_dir_fd);
+	walfx_dir_fd = -1;
+	walfx_dir_remove(walfx_dir_path);
+}
+
 struct wal_store_config walfx_config(const char *dir)
 {
 	struct wal_store_config config = { .dir = dir, .segment_size = WAL_SEGMENT_SIZE_MIN,
@@ -41,12 +62,17 @@ struct wal_store_config walfx_config(const char *dir)
 	return config;
 }
 
-static uint64_t rng_next(struct walfx_workload *w)
+uint64_t walfx_rng_next(uint64_t *state)
 {
-	uint64_t z = (w->rng += UINT64_C(0x9e3779b97f4a7c15));
+	uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
 	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
 	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
 	return z ^ (z >> 31);
+}
+
+static uint64_t rng_next(struct walfx_workload *w)
+{
+	return walfx_rng_next(&w->rng);
 }
 
 static uint32_t below(struct walfx_workload *w, uint32_t n)
@@ -183,4 +209,30 @@ void walfx_observe(struct walfx_workload *w, const struct command *c,
 		if (events[i].type == ENGINE_EVENT_OFFERED)
 			hold_remember(w, events[i].hold_id);
 	}
+}
+
+struct wal_writer *walfx_writer_new(int dir_fd, struct wal_io *io, uint64_t buffer_bytes_max)
+{
+	struct wal_writer_config config = walfx_writer_config(dir_fd, buffer_bytes_max);
+	struct wal_position position = { .next_lsn = 1 };
+	struct wal_writer *writer = NULL;
+	return wal_writer_create(&writer, &config, io, &position) == 0 ? writer : NULL;
+}
+
+struct wal_writer_config walfx_writer_config(int dir_fd, uint64_t buffer_bytes_max)
+{
+	return (struct wal_writer_config){ .dir_fd = dir_fd, .segment_size = WAL_SEGMENT_SIZE_MIN,
+					   .buffer_bytes_max = buffer_bytes_max };
+}
+
+bool walfx_deliver_one(struct wal_io_sync *sync, struct wal_writer *writer)
+{
+	if (sync->count == 0)
+		return false;
+	uint64_t token = sync->tokens[sync->head];
+	int32_t result = sync->results[sync->head];
+	sync->head = (sync->head + 1) % WAL_IO_SYNC_QUEUE_MAX;
+	sync->count--;
+	wal_writer_complete(writer, token, result);
+	return true;
 }

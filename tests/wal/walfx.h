@@ -6,6 +6,7 @@
 #ifndef BOXOFFICE_TESTS_WALFX_H
 #define BOXOFFICE_TESTS_WALFX_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "engine.h"
@@ -16,8 +17,27 @@ void walfx_dir(char *path, size_t size);
 /* Removes a directory and everything in it. */
 void walfx_dir_remove(const char *path);
 
+/*
+ * One fresh log directory per test, for suites that use one: .init = walfx_dir_setup,
+ * .fini = walfx_dir_teardown. The path and an open descriptor of it are here.
+ */
+extern char walfx_dir_path[256];
+extern int walfx_dir_fd;
+void walfx_dir_setup(void);
+void walfx_dir_teardown(void);
+
 /* Default store config for dir: small segments so that rotation happens. */
 struct wal_store_config walfx_config(const char *dir);
+
+/* A seeded random number source (splitmix64): the next number from *state. */
+uint64_t walfx_rng_next(uint64_t *state);
+
+/* A writer config for a test directory: the smallest segments, so that rotation happens. */
+struct wal_writer_config walfx_writer_config(int dir_fd, uint64_t buffer_bytes_max);
+/* A writer on a new, empty log in dir_fd; NULL if it cannot be created. */
+struct wal_writer *walfx_writer_new(int dir_fd, struct wal_io *io, uint64_t buffer_bytes_max);
+/* Hands the writer the oldest queued result, as wal_io_sync_deliver would; false if none. */
+bool walfx_deliver_one(struct wal_io_sync *sync, struct wal_writer *writer);
 
 /* A random workload: call walfx_next for each command. */
 struct walfx_workload {
