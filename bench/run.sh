@@ -80,6 +80,7 @@ mkdir -p "$results"
 work=$(mktemp -d "${TMPDIR:-/tmp}/boxoffice-bench.XXXXXX")
 chmod 711 "$work" # PostgreSQL's cluster inside belongs to the postgres user
 server_pid=
+server_data=
 pg_dir=
 redis_dir=
 cleanup() {
@@ -95,8 +96,8 @@ say() { echo "== $*" >&2; }
 
 # boxoffice on an ephemeral port with a fresh data directory; sets server_pid and address.
 server_start() {
-	local data=$work/data-$RANDOM
-	"$build/tools/boxoffice" --listen 127.0.0.1:0 --port-file "$work/port" --data "$data" \
+	server_data=$work/data-$RANDOM
+	"$build/tools/boxoffice" --listen 127.0.0.1:0 --port-file "$work/port" --data "$server_data" \
 		--log-level warn "$@" >"$work/server.log" 2>&1 &
 	server_pid=$!
 	for _ in $(seq 100); do
@@ -115,6 +116,7 @@ server_stop() {
 	kill -TERM "$server_pid"
 	wait "$server_pid" || true
 	server_pid=
+	rm -rf "$server_data"
 }
 
 report() { python3 bench/report.py "$@"; }
@@ -158,8 +160,7 @@ part_wal() {
 part_net() {
 	local seconds=5
 	[ $quick = yes ] && seconds=1
-	server_start
-	say "net: net_bench against $address, $runs runs per figure"
+	say "net: net_bench, $runs runs per figure, a fresh server for each figure"
 	local cases=(
 		"--op holds --connections 1 --pipeline 1"
 		"--op holds --connections 64 --pipeline 1"
@@ -172,17 +173,22 @@ part_net() {
 		"--op ping --connections 64 --pipeline 32"
 	)
 	local c i
+	# One server per figure, so that no figure depends on what the ones before it left
+	# in the log (its size, a snapshot falling due).
 	for c in "${cases[@]}"; do
+		server_start
 		for i in $(seq "$runs"); do
 			# shellcheck disable=SC2086 # c is a list of options
 			"$build/bench/net_bench" --server "$address" --seconds $seconds $c \
 				>>"$work/net.$i"
 		done
+		server_stop
 	done
 	# Durable holds offered at half the median maximum pipelined rate, open loop.
 	local max half
 	max=$(report median-of durable_requests_per_s_64conn_pipeline32 "$work"/net.*)
 	half=$(python3 -c "print(int($max / 2))")
+	server_start
 	for i in $(seq "$runs"); do
 		"$build/bench/net_bench" --server "$address" --seconds $seconds --op holds \
 			--connections 64 --pipeline 64 --rate "$half" |
