@@ -343,7 +343,9 @@ def cmd_assemble(args):
     print(f"- Commit: {commit}{' (with uncommitted changes)' if dirty else ''}, "
           "release build (`build-bench/`)")
     print("- The machine is a shared virtual machine: figures vary from run to run; the "
-          "tables give medians (and min/max) over the runs.\n")
+          "tables give medians (and min/max) over the runs.")
+    print("- Why the targets marked **not met** are missed, and what was tried: "
+          "`bench/ANALYSIS.md`.\n")
     for part in ("engine", "wal", "net", "onsale"):
         path = os.path.join(args.results, f"{part}.md")
         if os.path.exists(path):
