@@ -40,6 +40,7 @@
 #include <time.h>
 
 #include "engine.h"
+#include "postgres_sql.h"
 #include "target.h"
 
 #define PG_OPS_COUNT_MAX 65536u
@@ -107,22 +108,6 @@ struct bench_target {
 	uint8_t states[BENCH_SEATS_COUNT];
 };
 
-static const struct {
-	const char *name;
-	const char *text;
-} pg_statements[] = {
-	{"seatmap", "SELECT bench_seatmap()"},
-	{"hold_seats", "SELECT * FROM bench_hold_seats($1::bigint, $2::int[], $3::bigint)"},
-	{"hold_best", "SELECT * FROM bench_hold_best($1::bigint, $2::int, $3::int, "
-		      "$4::boolean, $5::bigint)"},
-	{"confirm", "SELECT * FROM bench_confirm($1::bigint, $2::bigint, $3::text)"},
-	{"release", "SELECT * FROM bench_release($1::bigint, $2::bigint)"},
-	{"join", "SELECT * FROM bench_join($1::bigint, $2::int, $3::int, $4::boolean)"},
-	{"poll", "SELECT * FROM bench_poll($1::bigint)"},
-	{"expire", "SELECT bench_expire()"},
-	{"seatmap_refresh", "SELECT bench_seatmap_refresh()"},
-};
-
 static int64_t pg_clock_ms(void)
 {
 	struct timespec ts;
@@ -158,7 +143,7 @@ static int pg_connection_open(struct pg_connection *connection, const char *conn
 	connection->conn = pg_connect(conninfo, error, error_size);
 	if (connection->conn == NULL)
 		return -ECONNREFUSED;
-	for (size_t i = 0; i < ARRAY_COUNT(pg_statements); i++) {
+	for (size_t i = 0; i < PG_STATEMENTS_COUNT; i++) {
 		PGresult *result = PQprepare(connection->conn, pg_statements[i].name,
 					     pg_statements[i].text, 0, NULL);
 		bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
@@ -248,86 +233,14 @@ static void pg_wait_unpark(struct bench_target *target, struct pg_op *wait)
 	wait->wait_parked = false;
 }
 
-/* One statement call: its prepared name and its parameters, as text. */
-struct pg_call {
-	const char *name;
-	int values_count;
-	int result_format; /* 1: binary (the seat map's raw bytes) */
-	const char *values[5];
-	char texts[5][HOLD_SEATS_COUNT_MAX * 12 + 3]; /* the longest: a seat array */
-};
-
-/* Formats parameter `index` into its own buffer. */
-__attribute__((format(printf, 3, 4))) static void pg_call_text(struct pg_call *call, int index,
-							      const char *format, ...)
+/* The statement and parameters of an operation. */
+static void pg_op_call(const struct pg_op *op, struct pg_call *call)
 {
-	va_list arguments;
-	va_start(arguments, format);
-	vsnprintf(call->texts[index], sizeof(call->texts[index]), format, arguments);
-	va_end(arguments);
-	call->values[index] = call->texts[index];
-}
-
-/* Formats `seats` as a PostgreSQL array literal into parameter `index`. */
-static void pg_call_seats(struct pg_call *call, int index, const uint32_t *seats, uint8_t count)
-{
-	ASSERT(count <= HOLD_SEATS_COUNT_MAX);
-	char *text = call->texts[index];
-	size_t used = 0;
-	text[used++] = '{';
-	for (uint8_t i = 0; i < count; i++)
-		used += (size_t)snprintf(text + used, sizeof(call->texts[index]) - used,
-					 "%s%" PRIu32, i ? "," : "", seats[i]);
-	text[used++] = '}';
-	text[used] = '\0';
-	call->values[index] = text;
-}
-
-/* The statement and parameters of an operation (postgres.sql has the functions). */
-static void pg_call_build(const struct pg_op *op, struct pg_call *call)
-{
-	const struct bench_request *r = &op->request;
-	memset(call, 0, sizeof(*call));
-	if (op->kind != PG_KIND_REQUEST) {
-		call->name = op->kind == PG_KIND_SWEEP ? "expire" : "seatmap_refresh";
+	if (op->kind == PG_KIND_REQUEST) {
+		pg_call_build(&op->request, call);
 		return;
 	}
-	/* PostgreSQL has no unsigned bigint: ids travel as their two's complement. */
-	pg_call_text(call, 0, "%" PRId64, (int64_t)r->user_id);
-	switch (r->op) {
-	case BENCH_SEATMAP:
-		*call = (struct pg_call){.name = "seatmap", .result_format = 1};
-		break;
-	case BENCH_HOLD_SEATS:
-		pg_call_seats(call, 1, r->seats, r->seats_count);
-		pg_call_text(call, 2, "%" PRIu32, r->hold_ttl_ms);
-		call->name = "hold_seats", call->values_count = 3;
-		break;
-	case BENCH_HOLD_BEST:
-	case BENCH_JOIN:
-		pg_call_text(call, 1, "%u", r->tier);
-		pg_call_text(call, 2, "%u", r->seats_count);
-		pg_call_text(call, 3, "%s", r->together ? "t" : "f");
-		pg_call_text(call, 4, "%" PRIu32, r->hold_ttl_ms);
-		call->name = r->op == BENCH_JOIN ? "join" : "hold_best";
-		call->values_count = r->op == BENCH_JOIN ? 4 : 5;
-		break;
-	case BENCH_CONFIRM:
-	case BENCH_RELEASE:
-		pg_call_text(call, 1, "%" PRId64, (int64_t)r->user_id);
-		pg_call_text(call, 0, "%" PRId64, (int64_t)r->hold_id);
-		/* The reference need not be NUL-terminated when it fills its field. */
-		pg_call_text(call, 2, "%.*s", (int)sizeof(r->payment_ref), r->payment_ref);
-		call->name = r->op == BENCH_CONFIRM ? "confirm" : "release";
-		call->values_count = r->op == BENCH_CONFIRM ? 3 : 2;
-		break;
-	case BENCH_WAIT:
-		call->name = "poll", call->values_count = 1;
-		break;
-	default:
-		break;
-	}
-	ASSERT(call->name != NULL);
+	*call = (struct pg_call){ .name = op->kind == PG_KIND_SWEEP ? "expire" : "seatmap_refresh" };
 }
 
 /* Sends one operation with its Sync: its own transaction. Returns 0, or -EIO when the
@@ -335,7 +248,7 @@ static void pg_call_build(const struct pg_op *op, struct pg_call *call)
 static int pg_op_send(struct pg_connection *connection, struct pg_op *op)
 {
 	struct pg_call call;
-	pg_call_build(op, &call);
+	pg_op_call(op, &call);
 	if (connection->broken ||
 	    PQsendQueryPrepared(connection->conn, call.name, call.values_count, call.values,
 				NULL, NULL, call.result_format) != 1 ||
@@ -386,70 +299,16 @@ static void pg_request_finish(struct bench_target *target, struct pg_op *op,
 	pg_op_put(target, op);
 }
 
-static uint8_t pg_seats_parse(const char *text, uint32_t *seats)
-{
-	uint8_t count = 0;
-	while (*text != '\0' && count < HOLD_SEATS_COUNT_MAX) {
-		if (*text < '0' || *text > '9') {
-			text++;
-			continue;
-		}
-		char *end;
-		seats[count++] = (uint32_t)strtoul(text, &end, 10);
-		text = end;
-	}
-	return count;
-}
-
-static int64_t pg_field_int(const PGresult *result, int column)
-{
-	return PQgetisnull(result, 0, column) ? 0 : strtoll(PQgetvalue(result, 0, column), NULL, 10);
-}
-
 /* Turns a server answer into a bench_result. Returns false when the operation should
- * be retried (a deadlock or serialization victim). */
+ * be retried (a deadlock or serialization victim, up to PG_RETRIES_MAX times). */
 static bool pg_result_parse(struct bench_target *target, struct pg_op *op,
 			    const PGresult *pending, struct bench_result *result)
 {
-	memset(result, 0, sizeof(*result));
-	result->status = STATUS_INTERNAL;
-	if (pending == NULL)
-		return true;
-	if (PQresultStatus(pending) == PGRES_FATAL_ERROR) {
-		const char *state = PQresultErrorField(pending, PG_DIAG_SQLSTATE);
-		const char *detail = PQresultErrorField(pending, PG_DIAG_MESSAGE_DETAIL);
-		if (state && strcmp(state, "BX001") == 0) {
-			result->status = (enum status)atoi(PQresultErrorField(pending,
-						PG_DIAG_MESSAGE_PRIMARY));
-			result->seats_count = pg_seats_parse(detail ? detail : "", result->seats);
-			return true;
-		}
-		if (state && (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0) &&
-		    op->retries_count < PG_RETRIES_MAX)
-			return false;
-		pg_error_log(target, bench_op_name(op->request.op),
-			     PQresultErrorMessage(pending));
-		return true;
-	}
-	if (PQresultStatus(pending) != PGRES_TUPLES_OK || PQntuples(pending) != 1)
-		return true;
-	if (op->request.op == BENCH_SEATMAP) {
-		uint32_t size = (uint32_t)PQgetlength(pending, 0, 0);
-		const char *text = PQgetvalue(pending, 0, 0);
-		ASSERT(size <= BENCH_SEATS_COUNT);
-		for (uint32_t i = 0; i < size; i++)
-			target->states[i] = (uint8_t)(text[i] - '0');
-		result->status = STATUS_OK;
-		result->states = target->states;
-		result->states_count = size;
-		return true;
-	}
-	result->status = (enum status)pg_field_int(pending, 0);
-	result->hold_id = (uint64_t)pg_field_int(pending, 1);
-	result->deadline_ms = pg_field_int(pending, 2);
-	if (!PQgetisnull(pending, 0, 3))
-		result->seats_count = pg_seats_parse(PQgetvalue(pending, 0, 3), result->seats);
-	result->waiter_state = (uint8_t)pg_field_int(pending, 4);
+	enum pg_answer answer = pg_answer_parse(pending, op->request.op, target->states, result);
+	if (answer == PG_ANSWER_VICTIM && op->retries_count < PG_RETRIES_MAX)
+		return false;
+	if (answer != PG_ANSWER_DONE)
+		pg_error_log(target, bench_op_name(op->request.op), PQresultErrorMessage(pending));
 	return true;
 }
 
