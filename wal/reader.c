@@ -238,9 +238,16 @@ static int segment_scan(struct wal_scan *scan, int dir_fd, uint32_t shard_index,
 	return 0;
 }
 
-/* Segments after the last started one must be spares: zero from end to end. */
+/*
+ * Segments after the last started one must be spares: zero from end to end. A spare
+ * is only made once the segment before it is in use, and that one is never retired
+ * before a later one starts: so the first spare follows a started segment directly.
+ */
 static int spares_check(struct wal_scan *scan, int dir_fd, uint32_t first)
 {
+	if (first > 0 && first < scan->segments_count &&
+	    scan->segments[first].sequence != scan->segments[first - 1].sequence + 1)
+		corrupt(scan, scan->segments[first].sequence, 0, "the segment before it is missing");
 	for (uint32_t i = first; i < scan->segments_count && scan->state != WAL_SCAN_CORRUPT; i++) {
 		struct wal_mapping map;
 		int error = wal_segment_map(dir_fd, scan->segments[i].sequence, &map);

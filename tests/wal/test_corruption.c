@@ -672,6 +672,26 @@ Test(corruption, a_missing_middle_segment_is_refused)
 	}
 }
 
+Test(corruption, a_missing_last_segment_before_its_spare_is_refused)
+{
+	/* The spare after the last segment is made only once that segment is in use: with
+	 * the last one gone, the log must not seem to end a segment early. */
+	work_restore();
+	uint64_t spare = last_sequence() + 1;
+	if (p.files_count == p.started_count) {
+		char name[64];
+		wal_segment_name(spare, name, sizeof(name));
+		int fd = openat(p.work_fd, name, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		cr_assert_geq(fd, 0);
+		cr_assert_eq(ftruncate(fd, (off_t)p.files[0].size), 0);
+		close(fd);
+	}
+	work_remove(last_sequence());
+	struct outcome out = work_recover("last segment removed, its spare kept");
+	expect_refusal(&out, spare, 0, "last segment removed, its spare kept");
+	cr_assert(strstr(out.message, "missing") != NULL, "%s", out.message);
+}
+
 Test(corruption, a_missing_first_segment_without_a_snapshot_is_refused)
 {
 	work_restore();
