@@ -34,6 +34,7 @@
 #include <hiredis/hiredis.h>
 
 #include "engine.h"
+#include "redis_calls.h"
 #include "target.h"
 
 #define CONNECTIONS_MAX 1024u
@@ -43,9 +44,6 @@
 #define WAIT_TIMEOUT_MS_DEFAULT 30000u /* PROTOCOL.md: WAIT's 0 */
 #define WAIT_TIMEOUT_MS_MAX 300000u
 #define OPS_CHUNK_COUNT 4096u
-#define REPLY_HEADER_COUNT 5u /* status, hold id, deadline, waiter state, join seq */
-#define ARGV_COUNT_MAX (5u + HOLD_SEATS_COUNT_MAX)
-#define NUMBER_SIZE 24u
 #define WAITS_SCAN_MS 5
 /* bx:seats: a state byte per seat, then a byte per tier that is 1 while the tier has a
  * waiting line (its available bytes are then pooled seats, which show as held). */
@@ -275,38 +273,12 @@ static void waits_remove(struct redis_target *target, const struct redis_op *op)
 
 /* Replies. */
 
-static bool reply_integer(const redisReply *reply, size_t index, long long *value)
-{
-	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || index >= reply->elements ||
-	    reply->element[index]->type != REDIS_REPLY_INTEGER)
-		return false;
-	*value = reply->element[index]->integer;
-	return true;
-}
-
-/* Reads a function's reply {status, hold id, deadline, waiter state, join seq,
- * seats…}. Anything else (an error reply, a lost connection) is STATUS_INTERNAL. */
+/* The reply of a function as a result; a bad one is logged and is STATUS_INTERNAL. */
 static void result_parse(struct redis_target *target, const redisReply *reply,
 			 struct bench_result *result)
 {
-	long long v[REPLY_HEADER_COUNT + HOLD_SEATS_COUNT_MAX];
-	size_t count = reply != NULL && reply->type == REDIS_REPLY_ARRAY ? reply->elements : 0;
-	*result = (struct bench_result){ .status = STATUS_INTERNAL };
-	bool valid = count >= REPLY_HEADER_COUNT && count <= ARRAY_COUNT(v);
-	for (size_t i = 0; valid && i < count; i++)
-		valid = reply_integer(reply, i, &v[i]);
-	if (!valid || v[0] < 0 || v[0] >= STATUS_COUNT) {
+	if (!redis_result_parse(reply, result))
 		target_error(target, "bad reply", reply_error(reply));
-		return;
-	}
-	result->status = (enum status)v[0];
-	result->hold_id = (uint64_t)v[1];
-	result->deadline_ms = v[2];
-	result->waiter_state = (uint8_t)v[3];
-	result->waiter_seq = (uint64_t)v[4];
-	result->seats_count = (uint8_t)(count - REPLY_HEADER_COUNT);
-	for (size_t i = 0; i < result->seats_count; i++)
-		result->seats[i] = (uint32_t)v[REPLY_HEADER_COUNT + i];
 }
 
 static void op_replied(redisAsyncContext *async, void *reply, void *data)
@@ -371,24 +343,6 @@ static void wait_polled(redisAsyncContext *async, void *reply, void *data)
 	op_finish(op, &result);
 }
 
-/* A message on bx:news: "user seq state hold_id deadline seats" (seats "a,b,c"). */
-static bool news_parse(const char *text, uint64_t *user_id, struct bench_result *result)
-{
-	char *end;
-	*result = (struct bench_result){ .status = STATUS_OK };
-	*user_id = strtoull(text, &end, 10);
-	result->waiter_seq = strtoull(end, &end, 10);
-	result->waiter_state = (uint8_t)strtoul(end, &end, 10);
-	result->hold_id = strtoull(end, &end, 10);
-	result->deadline_ms = strtoll(end, &end, 10);
-	while ((*end == ' ' || *end == ',') && end[1] >= '0' && end[1] <= '9') {
-		if (result->seats_count == HOLD_SEATS_COUNT_MAX)
-			return false;
-		result->seats[result->seats_count++] = (uint32_t)strtoul(end + 1, &end, 10);
-	}
-	return result->waiter_state >= WAITER_OFFERED && result->waiter_state <= WAITER_LAPSED;
-}
-
 static void news_received(redisAsyncContext *async, void *data, void *privdata)
 {
 	struct redis_target *target = privdata;
@@ -403,7 +357,7 @@ static void news_received(redisAsyncContext *async, void *data, void *privdata)
 	uint64_t user_id;
 	struct bench_result result;
 	if (reply->element[2]->type != REDIS_REPLY_STRING ||
-	    !news_parse(reply->element[2]->str, &user_id, &result)) {
+	    !redis_news_parse(reply->element[2]->str, &user_id, &result)) {
 		target_error(target, "bad news", reply_error(reply->element[2]));
 		return;
 	}
@@ -461,7 +415,7 @@ static void sweep_replied(redisAsyncContext *async, void *data, void *privdata)
 	long long more = 0, next_ms = SWEEP_INTERVAL_MS;
 	(void)async;
 	target->sweeping = false;
-	if (!reply_integer(reply, 2, &more) || !reply_integer(reply, 3, &next_ms))
+	if (!redis_reply_integer(reply, 2, &more) || !redis_reply_integer(reply, 3, &next_ms))
 		target_error(target, "sweep failed", reply_error(reply));
 	/* Work left (a batch limit was reached): go on at once. Else come back when the
 	 * next hold or waiter is due, and at least every SWEEP_INTERVAL_MS. */
@@ -482,64 +436,6 @@ static void opening_replied(redisAsyncContext *async, void *data, void *privdata
 }
 
 /* Submitting. */
-
-/* Formats the command of a request into argv and sizes (numbers into `numbers`);
- * returns argc, or -1 for an operation this peer does not have. */
-static int request_format(const struct bench_request *request, const char **argv,
-			  size_t *sizes, char numbers[ARGV_COUNT_MAX][NUMBER_SIZE])
-{
-	int argc = 3; /* FCALL, the function, 0 keys */
-	argv[0] = "FCALL";
-	argv[2] = "0";
-#define ARG_U64(value) (snprintf(numbers[argc], NUMBER_SIZE, "%" PRIu64, (uint64_t)(value)), \
-			argv[argc] = numbers[argc], argc++)
-	switch (request->op) {
-	case BENCH_SEATMAP:
-		/* A plain GET: 50 KB through Lua would cost the server ~100 µs. */
-		argv[0] = "GET";
-		argv[1] = "bx:seats";
-		argc = 2;
-		break;
-	case BENCH_HOLD_SEATS:
-		argv[1] = "bx_hold_seats";
-		ARG_U64(request->user_id);
-		ARG_U64(request->hold_ttl_ms);
-		for (uint8_t i = 0; i < request->seats_count && i < HOLD_SEATS_COUNT_MAX; i++)
-			ARG_U64(request->seats[i]);
-		break;
-	case BENCH_HOLD_BEST:
-	case BENCH_JOIN:
-		argv[1] = request->op == BENCH_JOIN ? "bx_join" : "bx_hold_best";
-		ARG_U64(request->user_id);
-		if (request->op == BENCH_HOLD_BEST)
-			ARG_U64(request->hold_ttl_ms);
-		ARG_U64(request->tier);
-		ARG_U64(request->seats_count);
-		ARG_U64(request->together ? 1 : 0);
-		break;
-	case BENCH_CONFIRM:
-	case BENCH_RELEASE:
-		argv[1] = request->op == BENCH_CONFIRM ? "bx_confirm" : "bx_release";
-		ARG_U64(request->hold_id);
-		ARG_U64(request->user_id);
-		if (request->op == BENCH_CONFIRM)
-			argv[argc++] = request->payment_ref;
-		break;
-	case BENCH_WAIT:
-		argv[1] = "bx_poll";
-		ARG_U64(request->user_id);
-		break;
-	default:
-		return -1;
-	}
-#undef ARG_U64
-	for (int i = 0; i < argc; i++)
-		sizes[i] = argv[i] == request->payment_ref
-				   /* A 32-byte reference fills its array: no NUL. */
-				   ? strnlen(request->payment_ref, sizeof(request->payment_ref))
-				   : strlen(argv[i]);
-	return argc;
-}
 
 static struct redis_conn *conn_next(struct redis_target *target)
 {
@@ -564,7 +460,7 @@ static int redis_submit(struct bench_target *opaque, const struct bench_request 
 	if (request->show_id != BENCH_SHOW_ID && request->op != BENCH_CONFIRM &&
 	    request->op != BENCH_RELEASE)
 		return -EINVAL;
-	int argc = request_format(request, argv, sizes, numbers);
+	int argc = redis_request_format(request, argv, sizes, numbers);
 	if (argc < 0)
 		return -ENOTSUP;
 	struct redis_conn *conn = conn_next(target);
@@ -691,7 +587,7 @@ static int redis_setup(struct bench_target *opaque, uint32_t hold_ttl_ms, uint32
 	const char *argv[] = { "FCALL", "bx_setup", "0", ttl, idle };
 	redisReply *reply = sync_call(target, 5, argv);
 	long long status = -1;
-	bool ok = reply_integer(reply, 0, &status) && status == STATUS_OK;
+	bool ok = redis_reply_integer(reply, 0, &status) && status == STATUS_OK;
 	freeReplyObject(reply);
 	if (!ok)
 		return -EIO;
@@ -710,14 +606,14 @@ static int redis_audit(struct bench_target *opaque, struct bench_audit *audit)
 	long long more = 1, v[4];
 	for (uint32_t rounds = 0; more && rounds < 100000; rounds++) {
 		redisReply *reply = sync_call(target, 3, sweep);
-		if (!reply_integer(reply, 2, &more))
+		if (!redis_reply_integer(reply, 2, &more))
 			more = 0;
 		freeReplyObject(reply);
 	}
 	redisReply *reply = sync_call(target, 3, count);
 	bool ok = reply != NULL;
 	for (size_t i = 0; ok && i < ARRAY_COUNT(v); i++)
-		ok = reply_integer(reply, i, &v[i]) && v[i] >= 0 && v[i] <= BENCH_SEATS_COUNT;
+		ok = redis_reply_integer(reply, i, &v[i]) && v[i] >= 0 && v[i] <= BENCH_SEATS_COUNT;
 	for (size_t i = ARRAY_COUNT(v); ok && i < reply->elements; i++)
 		fprintf(stderr, "redis target: audit: %s\n", reply->element[i]->str);
 	ok = ok && reply->elements == ARRAY_COUNT(v);
