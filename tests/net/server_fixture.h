@@ -14,6 +14,9 @@
  * parent (PR_SET_PDEATHSIG), so a crashed or timed-out test leaves no server behind.
  * With FX_KEEP set in the environment the directories (data and log) are kept.
  *
+ * The server's side is in server_fixture.c; the test catalog, show states and
+ * shorthands are in catalog_fixture.c.
+ *
  * The test catalog (fx_catalog_load) is small and fixed, with fixed timestamps, so
  * that loading it twice is a no-op (catalog puts are idempotent):
  *
