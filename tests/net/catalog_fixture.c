@@ -293,6 +293,13 @@ struct engine_result fx_release(struct box_client *client, uint64_t hold_id, uin
 	return result;
 }
 
+struct engine_result fx_command(struct box_client *client, const struct command *command)
+{
+	struct engine_result result;
+	fx_rc(box_client_command(client, command, &result), command_type_name(command->type));
+	return result;
+}
+
 struct box_seatmap *fx_seatmap(struct box_client *client, uint32_t show_id)
 {
 	struct box_seatmap *map = NULL;

@@ -534,3 +534,15 @@ struct fx_server *fx_current(void)
 	FX_CHECK(current_made, "fx_up() was not called");
 	return &current;
 }
+
+struct box_client *fx_up_connected(void)
+{
+	return fx_connect(fx_up(NULL));
+}
+
+void fx_down_connected(struct box_client **client)
+{
+	box_client_close(*client);
+	*client = NULL;
+	fx_down();
+}

@@ -171,6 +171,14 @@ struct fx_server *fx_up(const char *const *extra_args);
 void fx_down(void);
 /* The server fx_up() made. */
 struct fx_server *fx_current(void);
+/* fx_up(NULL) and a client connected to it; the test's .fini closes it, then fx_down(). */
+struct box_client *fx_up_connected(void);
+void fx_down_connected(struct box_client **client);
+
+/* Checks a status, naming both in words when they differ. */
+#define FX_STATUS_IS(got, want)                                                    \
+	cr_assert_eq((got), (want), "status %s, expected %s", status_name(got), \
+		     status_name(want))
 
 /* State of a show as clients see it, to compare before and after. */
 
@@ -197,6 +205,8 @@ struct engine_result fx_hold_best(struct box_client *client, uint32_t show_id, u
 struct engine_result fx_confirm(struct box_client *client, uint64_t hold_id, uint64_t user_id,
 				const char *payment_ref);
 struct engine_result fx_release(struct box_client *client, uint64_t hold_id, uint64_t user_id);
+/* Any command (a catalog put, a block, ...) and its result. */
+struct engine_result fx_command(struct box_client *client, const struct command *command);
 struct box_seatmap *fx_seatmap(struct box_client *client, uint32_t show_id);
 struct engine_show fx_show(struct box_client *client, uint32_t show_id);
 /* The value of a STATS entry (summed over shards), or -1 when missing. */

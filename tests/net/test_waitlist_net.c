@@ -26,23 +26,16 @@ static struct box_client *c;
 
 static void setup(void)
 {
-	fx_up(NULL);
-	c = fx_connect(fx_current());
+	c = fx_up_connected();
 }
 
 static void teardown(void)
 {
-	box_client_close(c);
-	c = NULL;
-	fx_down();
+	fx_down_connected(&c);
 }
 
 TestSuite(waiting, .init = setup, .fini = teardown, .timeout = 90);
 TestSuite(statuses, .init = setup, .fini = teardown, .timeout = 60);
-
-#define STATUS_IS(got, want)                                                       \
-	cr_assert_eq((got), (want), "status %s, expected %s", status_name(got), \
-		     status_name(want))
 
 /* Joins a line that must then be line_length long; returns the entry's sequence number. */
 static uint64_t join(uint32_t show_id, uint64_t user_id, enum tier tier, uint8_t count,
@@ -50,7 +43,7 @@ static uint64_t join(uint32_t show_id, uint64_t user_id, enum tier tier, uint8_t
 {
 	struct engine_result r;
 	fx_rc(box_client_waitlist_join(c, show_id, user_id, tier, count, false, &r), "JOIN");
-	STATUS_IS(r.status, STATUS_OK);
+	FX_STATUS_IS(r.status, STATUS_OK);
 	cr_assert_eq(r.waiter_state, WAITER_WAITING);
 	cr_assert_eq(r.waiters_count, line_length);
 	cr_assert_gt(r.waiter_seq, 0);
@@ -69,47 +62,47 @@ static struct engine_result join_result(uint32_t show_id, uint64_t user, enum ti
 
 Test(statuses, join_is_refused_while_seats_are_available_or_none_can_come_back)
 {
-	STATUS_IS(join_result(FX_SHOW_CLUB_0, 1, TIER_VIP, 2).status, STATUS_SEATS_AVAILABLE);
+	FX_STATUS_IS(join_result(FX_SHOW_CLUB_0, 1, TIER_VIP, 2).status, STATUS_SEATS_AVAILABLE);
 	struct engine_result h = fx_hold_best(c, FX_SHOW_CLUB_0, 2, TIER_VIP, 3, false);
-	STATUS_IS(join_result(FX_SHOW_CLUB_0, 1, TIER_VIP, 1).status, STATUS_SEATS_AVAILABLE);
-	STATUS_IS(fx_confirm(c, h.hold_id, 2, "pay").status, STATUS_OK);
+	FX_STATUS_IS(join_result(FX_SHOW_CLUB_0, 1, TIER_VIP, 1).status, STATUS_SEATS_AVAILABLE);
+	FX_STATUS_IS(fx_confirm(c, h.hold_id, 2, "pay").status, STATUS_OK);
 	h = fx_hold_best(c, FX_SHOW_CLUB_0, 3, TIER_VIP, 1, false);
-	STATUS_IS(fx_confirm(c, h.hold_id, 3, "pay").status, STATUS_OK);
-	STATUS_IS(join_result(FX_SHOW_CLUB_0, 1, TIER_VIP, 1).status, STATUS_SOLD_OUT);
-	STATUS_IS(join_result(FX_SHOW_FUTURE, 1, TIER_VIP, 1).status, STATUS_NOT_ON_SALE);
-	STATUS_IS(join_result(999, 1, TIER_VIP, 1).status, STATUS_NOT_FOUND);
-	STATUS_IS(join_result(FX_SHOW_GRAZ, 1, TIER_VIP, 1).status, STATUS_BAD_REQUEST);
+	FX_STATUS_IS(fx_confirm(c, h.hold_id, 3, "pay").status, STATUS_OK);
+	FX_STATUS_IS(join_result(FX_SHOW_CLUB_0, 1, TIER_VIP, 1).status, STATUS_SOLD_OUT);
+	FX_STATUS_IS(join_result(FX_SHOW_FUTURE, 1, TIER_VIP, 1).status, STATUS_NOT_ON_SALE);
+	FX_STATUS_IS(join_result(999, 1, TIER_VIP, 1).status, STATUS_NOT_FOUND);
+	FX_STATUS_IS(join_result(FX_SHOW_GRAZ, 1, TIER_VIP, 1).status, STATUS_BAD_REQUEST);
 }
 
 Test(statuses, join_poll_and_leave_of_a_waiting_entry)
 {
-	STATUS_IS(fx_hold_best(c, FX_SHOW_CLUB_1, 1, TIER_ECONOMY, 4, false).status, STATUS_OK);
+	FX_STATUS_IS(fx_hold_best(c, FX_SHOW_CLUB_1, 1, TIER_ECONOMY, 4, false).status, STATUS_OK);
 	struct engine_result r = join_result(FX_SHOW_CLUB_1, 2, TIER_ECONOMY, 2);
-	STATUS_IS(r.status, STATUS_OK);
+	FX_STATUS_IS(r.status, STATUS_OK);
 	cr_assert(r.waiter_state == WAITER_WAITING && r.tier == TIER_ECONOMY);
 	cr_assert_eq(r.waiters_count, 1);
-	STATUS_IS(join_result(FX_SHOW_CLUB_1, 2, TIER_ECONOMY, 1).status, STATUS_ALREADY_EXISTS);
-	STATUS_IS(join_result(FX_SHOW_CLUB_1, 2, TIER_REGULAR, 1).status, STATUS_ALREADY_EXISTS);
-	STATUS_IS(join_result(FX_SHOW_CLUB_1, 3, TIER_ECONOMY, 9).status, STATUS_OK);
-	STATUS_IS(join_result(FX_SHOW_CLUB_1, 1, TIER_ECONOMY, 7).status, STATUS_LIMIT_EXCEEDED);
+	FX_STATUS_IS(join_result(FX_SHOW_CLUB_1, 2, TIER_ECONOMY, 1).status, STATUS_ALREADY_EXISTS);
+	FX_STATUS_IS(join_result(FX_SHOW_CLUB_1, 2, TIER_REGULAR, 1).status, STATUS_ALREADY_EXISTS);
+	FX_STATUS_IS(join_result(FX_SHOW_CLUB_1, 3, TIER_ECONOMY, 9).status, STATUS_OK);
+	FX_STATUS_IS(join_result(FX_SHOW_CLUB_1, 1, TIER_ECONOMY, 7).status, STATUS_LIMIT_EXCEEDED);
 	fx_rc(box_client_waitlist_poll(c, FX_SHOW_CLUB_1, 2, &r), "POLL");
 	cr_assert(r.status == STATUS_OK && r.waiter_state == WAITER_WAITING);
 	cr_assert_eq(r.waiters_count, 2);
 	cr_assert_eq(fx_show(c, FX_SHOW_CLUB_1).tiers[TIER_ECONOMY].waiters, 2);
 	fx_rc(box_client_waitlist_leave(c, FX_SHOW_CLUB_1, 2, &r), "LEAVE");
-	STATUS_IS(r.status, STATUS_OK);
+	FX_STATUS_IS(r.status, STATUS_OK);
 	fx_rc(box_client_waitlist_leave(c, FX_SHOW_CLUB_1, 2, &r), "LEAVE");
-	STATUS_IS(r.status, STATUS_NOT_FOUND);
+	FX_STATUS_IS(r.status, STATUS_NOT_FOUND);
 	fx_rc(box_client_waitlist_poll(c, FX_SHOW_CLUB_1, 2, &r), "POLL");
-	STATUS_IS(r.status, STATUS_NOT_FOUND);
+	FX_STATUS_IS(r.status, STATUS_NOT_FOUND);
 	cr_assert_eq(fx_show(c, FX_SHOW_CLUB_1).tiers[TIER_ECONOMY].waiters, 1);
 }
 
 Test(statuses, released_seats_are_offered_to_the_head_and_the_offer_confirms)
 {
 	struct engine_result h = fx_hold_best(c, FX_SHOW_CLUB_0, 1, TIER_REGULAR, 4, false);
-	STATUS_IS(join_result(FX_SHOW_CLUB_0, 2, TIER_REGULAR, 2).status, STATUS_OK);
-	STATUS_IS(fx_release(c, h.hold_id, 1).status, STATUS_OK);
+	FX_STATUS_IS(join_result(FX_SHOW_CLUB_0, 2, TIER_REGULAR, 2).status, STATUS_OK);
+	FX_STATUS_IS(fx_release(c, h.hold_id, 1).status, STATUS_OK);
 	struct engine_show s = fx_show(c, FX_SHOW_CLUB_0);
 	/* Two seats went to the offer; the line is empty, so the other two are public. */
 	cr_assert(s.tiers[TIER_REGULAR].held == 2 && s.tiers[TIER_REGULAR].available == 2 &&
@@ -127,9 +120,9 @@ Test(statuses, wait_returns_waiting_at_its_timeout_and_not_found_without_an_entr
 {
 	struct engine_result r;
 	fx_rc(box_client_wait(c, FX_SHOW_CLUB_1, 5, 200, &r), "WAIT");
-	STATUS_IS(r.status, STATUS_NOT_FOUND);
-	STATUS_IS(fx_hold_best(c, FX_SHOW_CLUB_1, 1, TIER_VIP, 4, false).status, STATUS_OK);
-	STATUS_IS(join_result(FX_SHOW_CLUB_1, 5, TIER_VIP, 1).status, STATUS_OK);
+	FX_STATUS_IS(r.status, STATUS_NOT_FOUND);
+	FX_STATUS_IS(fx_hold_best(c, FX_SHOW_CLUB_1, 1, TIER_VIP, 4, false).status, STATUS_OK);
+	FX_STATUS_IS(join_result(FX_SHOW_CLUB_1, 5, TIER_VIP, 1).status, STATUS_OK);
 	int64_t before = fx_now_ms();
 	fx_rc(box_client_wait(c, FX_SHOW_CLUB_1, 5, 200, &r), "WAIT");
 	cr_assert(r.status == STATUS_OK && r.waiter_state == WAITER_WAITING && r.tier == TIER_VIP);
@@ -140,8 +133,8 @@ Test(statuses, wait_returns_waiting_at_its_timeout_and_not_found_without_an_entr
 	bytes_store_u64(payload + 4, 5);
 	bytes_store_u32(payload + 12, PROTO_WAIT_TIMEOUT_MS_MAX + 1);
 	uint8_t buffer[128];
-	STATUS_IS(fx_raw_call(fd, PROTO_WAIT, 77, payload, 16, buffer, sizeof(buffer)),
-		  STATUS_BAD_REQUEST);
+	FX_STATUS_IS(fx_raw_call(fd, PROTO_WAIT, 77, payload, 16, buffer, sizeof(buffer)),
+		     STATUS_BAD_REQUEST);
 	close(fd);
 }
 
@@ -180,7 +173,7 @@ static void parked_wait_for(int64_t count)
 
 static void offer_check(const struct engine_result *r, uint64_t hold_id, uint32_t seat)
 {
-	STATUS_IS(r->status, STATUS_OK);
+	FX_STATUS_IS(r->status, STATUS_OK);
 	cr_assert_eq(r->waiter_state, WAITER_OFFERED, "waiter state %u", r->waiter_state);
 	cr_assert_eq(r->hold_id, hold_id, "offer %#llx, expected %#llx",
 		     (unsigned long long)r->hold_id, (unsigned long long)hold_id);
@@ -194,10 +187,10 @@ Test(waiting, parked_waiters_are_offered_in_join_order_as_holds_expire)
 	uint32_t show = FX_SHOW_CLUB_1;
 	uint64_t base = (uint64_t)show << 32;
 	/* The regular seats 4-7: two held for long, 6 for 1 s, 7 for 1.4 s. */
-	STATUS_IS(fx_hold_seats(c, show, 100, 0, (uint32_t[]){ 4, 5 }, 2).status, STATUS_OK);
+	FX_STATUS_IS(fx_hold_seats(c, show, 100, 0, (uint32_t[]){ 4, 5 }, 2).status, STATUS_OK);
 	struct engine_result first_hold = fx_hold_seats(c, show, 101, 1000, (uint32_t[]){ 6 }, 1);
-	STATUS_IS(first_hold.status, STATUS_OK);
-	STATUS_IS(fx_hold_seats(c, show, 102, 1400, (uint32_t[]){ 7 }, 1).status, STATUS_OK);
+	FX_STATUS_IS(first_hold.status, STATUS_OK);
+	FX_STATUS_IS(fx_hold_seats(c, show, 102, 1400, (uint32_t[]){ 7 }, 1).status, STATUS_OK);
 	struct box_client *waiters[3];
 	uint64_t sequence[3];
 	for (uint32_t i = 0; i < 3; i++) {
@@ -226,9 +219,9 @@ Test(waiting, parked_waiters_are_offered_in_join_order_as_holds_expire)
 	b = fx_confirm(c, second.hold_id, 202, "offer-2");
 	cr_assert(b.status == STATUS_OK && b.seats[0] == 7);
 	/* The last held seats are booked: none can come back to the third waiter. */
-	STATUS_IS(fx_confirm(c, base | 1, 100, "holder").status, STATUS_OK);
+	FX_STATUS_IS(fx_confirm(c, base | 1, 100, "holder").status, STATUS_OK);
 	struct engine_result third = wait_answer(waiters[2]);
-	STATUS_IS(third.status, STATUS_OK);
+	FX_STATUS_IS(third.status, STATUS_OK);
 	cr_assert_eq(third.waiter_state, WAITER_SOLD_OUT);
 	cr_assert_eq(third.tier, TIER_REGULAR);
 	cr_assert_eq(third.waiter_seq, sequence[2]);
@@ -240,13 +233,13 @@ Test(waiting, parked_waiters_are_offered_in_join_order_as_holds_expire)
 
 Test(waiting, wait_with_a_timeout_answers_waiting_and_can_be_issued_again)
 {
-	STATUS_IS(fx_hold_best(c, FX_SHOW_CLUB_0, 1, TIER_VIP, 4, false).status, STATUS_OK);
+	FX_STATUS_IS(fx_hold_best(c, FX_SHOW_CLUB_0, 1, TIER_VIP, 4, false).status, STATUS_OK);
 	join(FX_SHOW_CLUB_0, 2, TIER_VIP, 1, 1);
 	for (int round = 0; round < 2; round++) {
 		int64_t before = fx_now_ms();
 		struct engine_result r;
 		fx_rc(box_client_wait(c, FX_SHOW_CLUB_0, 2, 300, &r), "WAIT");
-		STATUS_IS(r.status, STATUS_OK);
+		FX_STATUS_IS(r.status, STATUS_OK);
 		cr_assert_eq(r.waiter_state, WAITER_WAITING);
 		cr_assert_eq(r.tier, TIER_VIP);
 		cr_assert_geq(fx_now_ms() - before, 290, "answered before its timeout");
@@ -258,13 +251,13 @@ Test(waiting, wait_after_the_offer_was_made_answers_it_at_once)
 {
 	struct engine_result h = fx_hold_best(c, FX_SHOW_CLUB_0, 1, TIER_ECONOMY, 4, false);
 	join(FX_SHOW_CLUB_0, 2, TIER_ECONOMY, 3, 1);
-	STATUS_IS(fx_release(c, h.hold_id, 1).status, STATUS_OK);
+	FX_STATUS_IS(fx_release(c, h.hold_id, 1).status, STATUS_OK);
 	struct engine_result r;
 	fx_rc(box_client_wait(c, FX_SHOW_CLUB_0, 2, WAIT_TIMEOUT_MS, &r), "WAIT");
-	STATUS_IS(r.status, STATUS_OK);
+	FX_STATUS_IS(r.status, STATUS_OK);
 	cr_assert(r.waiter_state == WAITER_OFFERED && r.seats_count == 3);
 	cr_assert_eq(r.hold_id, h.hold_id + 1);
-	STATUS_IS(fx_confirm(c, r.hold_id, 2, "offer").status, STATUS_OK);
+	FX_STATUS_IS(fx_confirm(c, r.hold_id, 2, "offer").status, STATUS_OK);
 }
 
 Test(waiting, an_offer_left_to_expire_goes_to_the_next_waiter)
@@ -276,10 +269,10 @@ Test(waiting, an_offer_left_to_expire_goes_to_the_next_waiter)
 	put.show_put.hold_ttl_ms = 1500;
 	struct engine_result r;
 	fx_rc(box_client_command(c, &put, &r), "SHOW_PUT");
-	STATUS_IS(r.status, STATUS_OK);
+	FX_STATUS_IS(r.status, STATUS_OK);
 	uint64_t base = (uint64_t)160 << 32;
 	struct engine_result h = fx_hold_best(c, 160, 1, TIER_ECONOMY, 4, false);
-	STATUS_IS(h.status, STATUS_OK);
+	FX_STATUS_IS(h.status, STATUS_OK);
 	struct box_client *waiters[3];
 	for (uint32_t i = 0; i < 3; i++) {
 		join(160, 11 + i, TIER_ECONOMY, 2, i + 1);
@@ -287,7 +280,7 @@ Test(waiting, an_offer_left_to_expire_goes_to_the_next_waiter)
 		wait_send(waiters[i], 160, 11 + i, WAIT_TIMEOUT_MS);
 	}
 	parked_wait_for(3);
-	STATUS_IS(fx_release(c, h.hold_id, 1).status, STATUS_OK);
+	FX_STATUS_IS(fx_release(c, h.hold_id, 1).status, STATUS_OK);
 	struct engine_result first = wait_answer(waiters[0]);
 	struct engine_result second = wait_answer(waiters[1]);
 	cr_assert(first.waiter_state == WAITER_OFFERED && first.hold_id == (base | 2));
@@ -298,7 +291,7 @@ Test(waiting, an_offer_left_to_expire_goes_to_the_next_waiter)
 	cr_assert_eq(third.hold_id, base | 4);
 	cr_assert(third.seats_count == 2 && third.seats[0] == first.seats[0] &&
 		  third.seats[1] == first.seats[1]);
-	STATUS_IS(fx_confirm(c, first.hold_id, 11, "too-late").status, STATUS_HOLD_EXPIRED);
+	FX_STATUS_IS(fx_confirm(c, first.hold_id, 11, "too-late").status, STATUS_HOLD_EXPIRED);
 	for (uint32_t i = 0; i < 3; i++)
 		box_client_close(waiters[i]);
 }
@@ -308,8 +301,8 @@ Test(waiting, many_parked_waits_all_hear_sold_out_when_the_last_holds_are_confir
 	uint32_t show = FX_SHOW_HALL_1;
 	uint64_t base = (uint64_t)show << 32;
 	/* Every vip seat held by two users, then a long line of waiters. */
-	STATUS_IS(fx_hold_best(c, show, 1, TIER_VIP, 10, false).status, STATUS_OK);
-	STATUS_IS(fx_hold_best(c, show, 2, TIER_VIP, 10, false).status, STATUS_OK);
+	FX_STATUS_IS(fx_hold_best(c, show, 1, TIER_VIP, 10, false).status, STATUS_OK);
+	FX_STATUS_IS(fx_hold_best(c, show, 2, TIER_VIP, 10, false).status, STATUS_OK);
 	struct box_client *connections[MANY_CONNECTIONS];
 	for (uint32_t i = 0; i < MANY_CONNECTIONS; i++)
 		connections[i] = fx_connect(fx_current());
@@ -318,14 +311,14 @@ Test(waiting, many_parked_waits_all_hear_sold_out_when_the_last_holds_are_confir
 		wait_send(connections[i % MANY_CONNECTIONS], show, 1000 + i, WAIT_TIMEOUT_MS);
 	}
 	parked_wait_for(MANY_WAITERS);
-	STATUS_IS(fx_confirm(c, base | 1, 1, "first").status, STATUS_OK);
+	FX_STATUS_IS(fx_confirm(c, base | 1, 1, "first").status, STATUS_OK);
 	struct box_response response;
 	cr_assert_eq(box_client_next(connections[0], &response, 0), -ETIMEDOUT,
 		     "a waiter heard something while seats could still come back");
-	STATUS_IS(fx_confirm(c, base | 2, 2, "last").status, STATUS_OK);
+	FX_STATUS_IS(fx_confirm(c, base | 2, 2, "last").status, STATUS_OK);
 	for (uint32_t i = 0; i < MANY_WAITERS; i++) {
 		struct engine_result r = wait_answer(connections[i % MANY_CONNECTIONS]);
-		STATUS_IS(r.status, STATUS_OK);
+		FX_STATUS_IS(r.status, STATUS_OK);
 		cr_assert_eq(r.waiter_state, WAITER_SOLD_OUT, "waiter %u heard %u", i,
 			     r.waiter_state);
 	}
@@ -333,14 +326,14 @@ Test(waiting, many_parked_waits_all_hear_sold_out_when_the_last_holds_are_confir
 	cr_assert_eq(fx_show(c, show).tiers[TIER_VIP].waiters, 0);
 	struct engine_result r;
 	fx_rc(box_client_waitlist_join(c, show, 5000, TIER_VIP, 1, false, &r), "JOIN");
-	STATUS_IS(r.status, STATUS_SOLD_OUT);
+	FX_STATUS_IS(r.status, STATUS_SOLD_OUT);
 	for (uint32_t i = 0; i < MANY_CONNECTIONS; i++)
 		box_client_close(connections[i]);
 }
 
 Test(waiting, sigterm_answers_parked_waits_and_the_line_survives_the_restart)
 {
-	STATUS_IS(fx_hold_best(c, FX_SHOW_CLUB_1, 1, TIER_ECONOMY, 4, false).status, STATUS_OK);
+	FX_STATUS_IS(fx_hold_best(c, FX_SHOW_CLUB_1, 1, TIER_ECONOMY, 4, false).status, STATUS_OK);
 	struct box_client *waiters[4];
 	for (uint32_t i = 0; i < 4; i++) {
 		join(FX_SHOW_CLUB_1, 10 + i, TIER_ECONOMY, 1, i + 1);
@@ -380,7 +373,7 @@ Test(idle, a_waiter_that_never_polls_lapses_and_one_that_keeps_waiting_does_not,
 	/* Entries lapse 2 s after their last poll; a parked WAIT answers by half that. */
 	fx_up((const char *const[]){ "--waitlist-idle-ms", "2000", NULL });
 	c = fx_connect(fx_current());
-	STATUS_IS(fx_hold_best(c, FX_SHOW_CLUB_0, 1, TIER_VIP, 4, false).status, STATUS_OK);
+	FX_STATUS_IS(fx_hold_best(c, FX_SHOW_CLUB_0, 1, TIER_VIP, 4, false).status, STATUS_OK);
 	int64_t joined = fx_now_ms();
 	join(FX_SHOW_CLUB_0, 2, TIER_VIP, 1, 1); /* keeps a WAIT outstanding */
 	join(FX_SHOW_CLUB_0, 3, TIER_VIP, 1, 2); /* never polls */
@@ -389,7 +382,7 @@ Test(idle, a_waiter_that_never_polls_lapses_and_one_that_keeps_waiting_does_not,
 	while (fx_now_ms() < joined + 2300) {
 		struct engine_result r;
 		fx_rc(box_client_wait(waiter, FX_SHOW_CLUB_0, 2, 5000, &r), "WAIT");
-		STATUS_IS(r.status, STATUS_OK);
+		FX_STATUS_IS(r.status, STATUS_OK);
 		cr_assert_eq(r.waiter_state, WAITER_WAITING, "the waiter heard %u", r.waiter_state);
 		answers++;
 	}
@@ -397,7 +390,7 @@ Test(idle, a_waiter_that_never_polls_lapses_and_one_that_keeps_waiting_does_not,
 	/* The lazy entry lapsed after 2 s and is removed only 2 s after that. */
 	struct engine_result r;
 	fx_rc(box_client_waitlist_poll(c, FX_SHOW_CLUB_0, 3, &r), "POLL");
-	STATUS_IS(r.status, STATUS_OK);
+	FX_STATUS_IS(r.status, STATUS_OK);
 	cr_assert_eq(r.waiter_state, WAITER_LAPSED);
 	fx_rc(box_client_waitlist_poll(c, FX_SHOW_CLUB_0, 2, &r), "POLL");
 	cr_assert(r.status == STATUS_OK && r.waiter_state == WAITER_WAITING);

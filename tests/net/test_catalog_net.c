@@ -1,0 +1,410 @@
+/*
+ * test_catalog_net.c — the session (HELLO, PING) and the catalog over the wire
+ * against a real server: operators' puts with every status they can get, and every
+ * query (locations, events, event, show, venue, seat map, search).
+ *
+ * Each test gets its own server and the fixture catalog (server_fixture.h).
+ * Requests the client library refuses to send (out-of-range fields) are sent as
+ * hand-made frames on a raw socket, so that the server's own checks are tested.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server_fixture.h"
+
+static struct box_client *c;
+
+static void setup(void)
+{
+	c = fx_up_connected();
+}
+
+static void teardown(void)
+{
+	fx_down_connected(&c);
+}
+
+TestSuite(session, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(catalog, .init = setup, .fini = teardown, .timeout = 60);
+
+/* Session. */
+
+Test(session, hello_reports_version_and_limits)
+{
+	const struct box_server_info *info = box_client_server(c);
+	cr_assert_eq(info->version, 1);
+	cr_assert_eq(info->frame_size_max, PROTO_FRAME_SIZE_MAX);
+	cr_assert_eq(info->workers, 2);
+	cr_assert_eq(info->hold_seats_max, 10);
+	cr_assert_eq(info->wait_timeout_ms_max, 300000);
+}
+
+Test(session, ping_echoes_up_to_1024_bytes_and_refuses_more_as_too_large)
+{
+	uint8_t bytes[1025];
+	for (size_t i = 0; i < sizeof(bytes); i++)
+		bytes[i] = (uint8_t)(i * 7);
+	cr_assert_eq(box_client_ping(c, bytes, 1024), 0);
+	cr_assert_eq(box_client_ping(c, bytes, 0), 0);
+	int fd = fx_raw_connect(fx_current(), true);
+	uint8_t buffer[2048];
+	FX_STATUS_IS(fx_raw_call(fd, PROTO_PING, 77, bytes, 1025, buffer, sizeof(buffer)),
+		     STATUS_TOO_LARGE);
+	fx_raw_check_open(fd);
+	close(fd);
+}
+
+/* Sends a HELLO (the magic, the versions the client speaks, its name) on fd; its status. */
+static enum status hello_call(int fd, uint16_t version_min, uint16_t version_max,
+			      const char *name)
+{
+	uint8_t payload[32];
+	struct bytes_writer w;
+	bytes_writer_init(&w, payload, sizeof(payload));
+	bytes_put_raw(&w, PROTO_MAGIC, PROTO_MAGIC_SIZE);
+	bytes_put_u16(&w, version_min);
+	bytes_put_u16(&w, version_max);
+	proto_put_text(&w, text_from_cstr(name));
+	uint8_t buffer[256];
+	return fx_raw_call(fd, PROTO_HELLO, 77, payload, w.size, buffer, sizeof(buffer));
+}
+
+Test(session, hello_with_unsupported_version_is_bad_request_and_closes)
+{
+	int fd = fx_raw_connect(fx_current(), false);
+	FX_STATUS_IS(hello_call(fd, 2, 3, "future"), STATUS_BAD_REQUEST);
+	cr_assert(fx_raw_wait_closed(fd, 5000), "the connection stayed open");
+	close(fd);
+}
+
+Test(session, second_hello_is_bad_request_and_keeps_the_connection)
+{
+	int fd = fx_raw_connect(fx_current(), true);
+	FX_STATUS_IS(hello_call(fd, 1, 1, "again"), STATUS_BAD_REQUEST);
+	fx_raw_check_open(fd);
+	close(fd);
+}
+
+/* Catalog puts. */
+
+Test(catalog, catalog_puts_are_idempotent)
+{
+	fx_catalog_load(c); /* the same content again: ok, nothing changes */
+	const struct engine_location *locations;
+	uint32_t count;
+	enum status status;
+	fx_rc(box_client_locations(c, 0, 100, &locations, &count, &status), "LOCATIONS");
+	FX_STATUS_IS(status, STATUS_OK);
+	cr_assert_eq(count, 3);
+	struct engine_show show = fx_show(c, FX_SHOW_HALL_0);
+	cr_assert_eq(show.tiers[TIER_ECONOMY].available, 60);
+}
+
+Test(catalog, put_of_an_existing_id_with_other_content_is_already_exists)
+{
+	struct command cmd = { .type = COMMAND_LOCATION_PUT };
+	cmd.location_put = (struct command_location_put){
+		.location_id = FX_LOCATION_VIENNA, .name = text_from_cstr("Wien"),
+		.country = { 'A', 'T' }, .lat_e6 = 48208174, .lon_e6 = 16373819 };
+	FX_STATUS_IS(fx_command(c, &cmd).status, STATUS_ALREADY_EXISTS);
+	cmd = (struct command){ .type = COMMAND_EVENT_PUT };
+	cmd.event_put = (struct command_event_put){ .event_id = FX_EVENT_OPERA,
+						    .location_id = FX_LOCATION_VIENNA,
+						    .title = text_from_cstr("Figaro") };
+	FX_STATUS_IS(fx_command(c, &cmd).status, STATUS_ALREADY_EXISTS);
+	cmd = fx_show_command(FX_SHOW_HALL_0);
+	cmd.show_put.prices_minor[TIER_VIP] += 1;
+	FX_STATUS_IS(fx_command(c, &cmd).status, STATUS_ALREADY_EXISTS);
+	cmd = (struct command){ .type = COMMAND_VENUE_PUT };
+	struct box_seatmap *map = fx_seatmap(c, FX_SHOW_CLUB_0); /* the club's own layout */
+	cmd.venue_put = (struct command_venue_put){ .venue_id = FX_VENUE_HALL,
+						    .location_id = FX_LOCATION_VIENNA,
+						    .name = text_from_cstr("Grand Hall"),
+						    .address = text_from_cstr("Opernring 2"),
+						    .lat_e6 = 48202960, .lon_e6 = 16368980,
+						    .layout = map->layout };
+	FX_STATUS_IS(fx_command(c, &cmd).status, STATUS_ALREADY_EXISTS);
+	box_seatmap_destroy(map);
+	/* The originals are untouched. */
+	const struct engine_location *locations;
+	uint32_t count;
+	enum status status;
+	fx_rc(box_client_locations(c, 0, 1, &locations, &count, &status), "LOCATIONS");
+	cr_assert(count == 1 && text_equal(locations[0].name, text_from_cstr("Vienna")));
+	cr_assert_eq(fx_show(c, FX_SHOW_HALL_0).prices_minor[TIER_VIP], 12000);
+	cr_assert_eq(fx_show(c, FX_SHOW_HALL_0).tiers[TIER_VIP].seats, 20);
+}
+
+Test(catalog, put_with_a_missing_parent_is_not_found_and_creates_nothing)
+{
+	struct command cmd = { .type = COMMAND_EVENT_PUT };
+	cmd.event_put = (struct command_event_put){ .event_id = 50, .location_id = 99,
+						    .title = text_from_cstr("Nowhere") };
+	FX_STATUS_IS(fx_command(c, &cmd).status, STATUS_NOT_FOUND);
+	struct box_seatmap *map = fx_seatmap(c, FX_SHOW_CLUB_0);
+	cmd = (struct command){ .type = COMMAND_VENUE_PUT };
+	cmd.venue_put = (struct command_venue_put){ .venue_id = 50, .location_id = 99,
+						    .name = text_from_cstr("Nowhere"),
+						    .layout = map->layout };
+	FX_STATUS_IS(fx_command(c, &cmd).status, STATUS_NOT_FOUND);
+	box_seatmap_destroy(map);
+	cmd = fx_show_command(150);
+	cmd.show_put.event_id = 99;
+	FX_STATUS_IS(fx_command(c, &cmd).status, STATUS_NOT_FOUND);
+	cmd = fx_show_command(150);
+	cmd.show_put.venue_id = 99;
+	FX_STATUS_IS(fx_command(c, &cmd).status, STATUS_NOT_FOUND);
+	struct engine_event_info event;
+	const struct box_event_show *shows;
+	uint32_t count;
+	enum status status;
+	fx_rc(box_client_event(c, 50, &event, &shows, &count, &status), "EVENT");
+	FX_STATUS_IS(status, STATUS_NOT_FOUND);
+	struct engine_venue venue;
+	fx_rc(box_client_venue(c, 50, &venue, &status), "VENUE");
+	FX_STATUS_IS(status, STATUS_NOT_FOUND);
+	struct engine_show show;
+	fx_rc(box_client_show(c, 150, &show, &status), "SHOW");
+	FX_STATUS_IS(status, STATUS_NOT_FOUND);
+}
+
+Test(catalog, show_at_a_venue_of_another_location_is_bad_request)
+{
+	struct command cmd = fx_show_command(150);
+	cmd.show_put.venue_id = FX_VENUE_STADTSAAL; /* Graz; the opera is in Vienna */
+	FX_STATUS_IS(fx_command(c, &cmd).status, STATUS_BAD_REQUEST);
+}
+
+Test(catalog, put_with_a_field_out_of_range_is_bad_request_over_the_wire)
+{
+	int fd = fx_raw_connect(fx_current(), true);
+	uint8_t payload[64];
+	struct bytes_writer w;
+	bytes_writer_init(&w, payload, sizeof(payload));
+	bytes_put_u32(&w, 60);
+	proto_put_text(&w, text_from_cstr("Lowercase"));
+	bytes_put_raw(&w, "at", 2); /* the country must be upper case */
+	bytes_put_u32(&w, 0);
+	bytes_put_u32(&w, 0);
+	uint8_t buffer[256];
+	FX_STATUS_IS(fx_raw_call(fd, PROTO_LOCATION_PUT, 77, payload, w.size, buffer, sizeof(buffer)),
+		     STATUS_BAD_REQUEST);
+	fx_raw_check_open(fd);
+	close(fd);
+	const struct engine_location *locations;
+	uint32_t count;
+	enum status status;
+	fx_rc(box_client_locations(c, 3, 100, &locations, &count, &status), "LOCATIONS");
+	cr_assert_eq(count, 0);
+}
+
+/* Catalog queries. */
+
+Test(catalog, locations_are_listed_in_id_order_page_by_page)
+{
+	const struct engine_location *l;
+	uint32_t count;
+	enum status status;
+	fx_rc(box_client_locations(c, 0, 2, &l, &count, &status), "LOCATIONS");
+	FX_STATUS_IS(status, STATUS_OK);
+	cr_assert_eq(count, 2);
+	cr_assert(l[0].location_id == 1 && l[1].location_id == 2);
+	cr_assert(text_equal(l[1].name, text_from_cstr("Graz")));
+	cr_assert(memcmp(l[1].country, "AT", 2) == 0 && l[1].lat_e6 == 47070714);
+	cr_assert(l[0].events_count == 2 && l[1].events_count == 1);
+	fx_rc(box_client_locations(c, 2, 2, &l, &count, &status), "LOCATIONS");
+	cr_assert(count == 1 && l[0].location_id == 3 && l[0].events_count == 0);
+	fx_rc(box_client_locations(c, 0, 0, &l, &count, &status), "LOCATIONS");
+	FX_STATUS_IS(status, STATUS_BAD_REQUEST);
+	fx_rc(box_client_locations(c, 0, 101, &l, &count, &status), "LOCATIONS");
+	FX_STATUS_IS(status, STATUS_BAD_REQUEST);
+}
+
+Test(catalog, events_at_a_location_are_listed_in_id_order)
+{
+	const struct engine_event_info *e;
+	uint32_t count;
+	enum status status;
+	fx_rc(box_client_events(c, FX_LOCATION_VIENNA, 0, 100, &e, &count, &status), "EVENTS");
+	FX_STATUS_IS(status, STATUS_OK);
+	cr_assert(count == 2 && e[0].event_id == FX_EVENT_OPERA && e[1].event_id == FX_EVENT_ROCK);
+	cr_assert(text_equal(e[0].title, text_from_cstr("Don Giovanni")));
+	cr_assert(e[0].type == EVENT_TYPE_THEATRE && e[0].duration_min == 180);
+	cr_assert(e[0].tags_count == 2 && text_equal(e[0].tags[1], text_from_cstr("classic")));
+	cr_assert_eq(e[0].shows_count, 3);
+	fx_rc(box_client_events(c, FX_LOCATION_VIENNA, FX_EVENT_OPERA, 1, &e, &count, &status),
+	      "EVENTS");
+	cr_assert(count == 1 && e[0].event_id == FX_EVENT_ROCK);
+	fx_rc(box_client_events(c, FX_LOCATION_LISBON, 0, 100, &e, &count, &status), "EVENTS");
+	cr_assert(status == STATUS_OK && count == 0);
+	fx_rc(box_client_events(c, 99, 0, 100, &e, &count, &status), "EVENTS");
+	FX_STATUS_IS(status, STATUS_NOT_FOUND);
+}
+
+Test(catalog, event_lists_its_shows_in_start_order_with_their_venues)
+{
+	struct engine_event_info event;
+	const struct box_event_show *shows;
+	uint32_t count;
+	enum status status;
+	fx_rc(box_client_event(c, FX_EVENT_OPERA, &event, &shows, &count, &status), "EVENT");
+	FX_STATUS_IS(status, STATUS_OK);
+	cr_assert(text_equal(event.description, text_from_cstr("Opera in two acts by Mozart")));
+	cr_assert_eq(count, 3);
+	uint32_t expected[] = { FX_SHOW_HALL_0, FX_SHOW_HALL_1, FX_SHOW_FUTURE };
+	for (uint32_t i = 0; i < 3; i++) {
+		cr_assert_eq(shows[i].show_id, expected[i]);
+		cr_assert_eq(shows[i].venue_id, FX_VENUE_HALL);
+		cr_assert(text_equal(shows[i].venue_name, text_from_cstr("Grand Hall")));
+		cr_assert(text_equal(shows[i].venue_address, text_from_cstr("Opernring 2")));
+		cr_assert(i == 0 || shows[i].start_ms > shows[i - 1].start_ms);
+	}
+	fx_rc(box_client_event(c, 99, &event, &shows, &count, &status), "EVENT");
+	FX_STATUS_IS(status, STATUS_NOT_FOUND);
+}
+
+Test(catalog, show_gives_its_details_and_counts_per_tier)
+{
+	struct engine_show s = fx_show(c, FX_SHOW_HALL_1);
+	cr_assert(s.show_id == FX_SHOW_HALL_1 && s.event_id == FX_EVENT_OPERA &&
+		  s.venue_id == FX_VENUE_HALL);
+	cr_assert(s.prices_minor[0] == 2500 && s.prices_minor[1] == 4900 &&
+		  s.prices_minor[2] == 12000 && memcmp(s.currency, "EUR", 3) == 0);
+	cr_assert_eq(s.user_seats_max, 10);
+	cr_assert_eq(s.hold_ttl_ms, HOLD_TTL_MS_DEFAULT);
+	cr_assert(s.owned);
+	uint32_t seats[] = { 60, 40, 20 };
+	for (int t = 0; t < TIER_COUNT; t++) {
+		cr_assert_eq(s.tiers[t].seats, seats[t]);
+		cr_assert_eq(s.tiers[t].available, seats[t]);
+		cr_assert(s.tiers[t].held == 0 && s.tiers[t].booked == 0);
+		cr_assert_eq(s.tiers[t].waiters, 0);
+	}
+	cr_assert_eq(fx_show(c, FX_SHOW_SHORT).hold_ttl_ms, FX_SHORT_TTL_MS);
+	enum status status;
+	fx_rc(box_client_show(c, 999, &s, &status), "SHOW");
+	FX_STATUS_IS(status, STATUS_NOT_FOUND);
+}
+
+/* Id 0 is never a show: refused (not found or bad request) with no payload, whatever
+ * request came before on the connection. */
+static void show_zero_refused(void)
+{
+	struct engine_show s;
+	enum status status;
+	fx_rc(box_client_show(c, 0, &s, &status), "SHOW 0");
+	cr_assert(status == STATUS_NOT_FOUND || status == STATUS_BAD_REQUEST, "SHOW 0: %s",
+		  status_name(status));
+	struct box_seatmap *map;
+	fx_rc(box_client_seatmap(c, 0, &map, &status), "SEATMAP 0");
+	cr_assert(status == STATUS_NOT_FOUND || status == STATUS_BAD_REQUEST, "SEATMAP 0: %s",
+		  status_name(status));
+}
+
+Test(catalog, show_and_seatmap_of_id_zero_are_refused_even_after_a_search)
+{
+	show_zero_refused();
+	struct search_query q;
+	search_query_init(&q);
+	const struct search_hit *hits;
+	uint32_t count;
+	bool more;
+	enum status status;
+	fx_rc(box_client_search(c, &q, &hits, &count, &more, &status), "SEARCH");
+	show_zero_refused();
+	q.keyword = text_from_cstr("giovanni");
+	fx_rc(box_client_search(c, &q, &hits, &count, &more, &status), "SEARCH");
+	show_zero_refused();
+}
+
+Test(catalog, venue_gives_its_layout)
+{
+	struct engine_venue v;
+	enum status status;
+	fx_rc(box_client_venue(c, FX_VENUE_HALL, &v, &status), "VENUE");
+	FX_STATUS_IS(status, STATUS_OK);
+	cr_assert_eq(v.location_id, FX_LOCATION_VIENNA);
+	cr_assert(text_equal(v.name, text_from_cstr("Grand Hall")));
+	cr_assert(v.layout.seats_count == 120 && v.layout.sections_count == 3 &&
+		  v.layout.rows_count == 12);
+	cr_assert(v.layout.tier_seats_count[TIER_VIP] == 20 &&
+		  v.layout.tier_seats_count[TIER_ECONOMY] == 60);
+	struct layout_row row;
+	cr_assert(layout_seat_row(&v.layout, 25, &row));
+	cr_assert(row.row_name_size == 1 && row.row_name[0] == 'C');
+	fx_rc(box_client_venue(c, 99, &v, &status), "VENUE");
+	FX_STATUS_IS(status, STATUS_NOT_FOUND);
+}
+
+Test(catalog, seatmap_gives_every_seat_state)
+{
+	uint32_t held[] = { 30, 31 };
+	struct engine_result r = fx_hold_seats(c, FX_SHOW_HALL_0, 1, 0, held, 2);
+	FX_STATUS_IS(r.status, STATUS_OK);
+	uint32_t booked[] = { 50 };
+	r = fx_hold_seats(c, FX_SHOW_HALL_0, 2, 0, booked, 1);
+	FX_STATUS_IS(fx_confirm(c, r.hold_id, 2, "pay-1").status, STATUS_OK);
+	struct engine_result b;
+	fx_rc(box_client_seats_block(c, FX_SHOW_HALL_0, 100, 2, true, &b), "SEATS_BLOCK");
+	FX_STATUS_IS(b.status, STATUS_OK);
+	struct box_seatmap *map = fx_seatmap(c, FX_SHOW_HALL_0);
+	cr_assert(map->venue_id == FX_VENUE_HALL && map->seats_count == 120);
+	for (uint32_t i = 0; i < 120; i++) {
+		uint8_t want = (i == 30 || i == 31) ? SEAT_HELD : i == 50 ? SEAT_BOOKED
+				: (i == 100 || i == 101) ? SEAT_BLOCKED : SEAT_AVAILABLE;
+		cr_assert_eq(map->states[i], want, "seat %u", i);
+	}
+	box_seatmap_destroy(map);
+	enum status status;
+	fx_rc(box_client_seatmap(c, 999, &map, &status), "SEATMAP");
+	FX_STATUS_IS(status, STATUS_NOT_FOUND);
+}
+
+Test(catalog, search_filters_orders_and_pages)
+{
+	struct search_query q;
+	search_query_init(&q);
+	const struct search_hit *hits;
+	uint32_t count;
+	bool more;
+	enum status status;
+	fx_rc(box_client_search(c, &q, &hits, &count, &more, &status), "SEARCH");
+	FX_STATUS_IS(status, STATUS_OK);
+	cr_assert(count == FX_SHOWS_COUNT && !more);
+	for (uint32_t i = 1; i < count; i++)
+		cr_assert_gt(hits[i].start_ms, hits[i - 1].start_ms);
+	q.keyword = text_from_cstr("GIOVANNI");
+	fx_rc(box_client_search(c, &q, &hits, &count, &more, &status), "SEARCH");
+	cr_assert(count == 3 && hits[0].show_id == FX_SHOW_HALL_0 &&
+		  hits[0].location_id == FX_LOCATION_VIENNA);
+	q.limit = 2; /* paging: the cursor is the last hit */
+	fx_rc(box_client_search(c, &q, &hits, &count, &more, &status), "SEARCH");
+	cr_assert(count == 2 && more);
+	q.after_start_ms = hits[1].start_ms;
+	q.after_show_id = hits[1].show_id;
+	fx_rc(box_client_search(c, &q, &hits, &count, &more, &status), "SEARCH");
+	cr_assert(count == 1 && !more && hits[0].show_id == FX_SHOW_FUTURE);
+	search_query_init(&q);
+	q.near = true; /* 20 km around Graz */
+	q.lat_e6 = 47070714;
+	q.lon_e6 = 15439504;
+	q.radius_km = 20;
+	fx_rc(box_client_search(c, &q, &hits, &count, &more, &status), "SEARCH");
+	cr_assert(count == 1 && hits[0].show_id == FX_SHOW_GRAZ && hits[0].distance_m < 1000);
+	search_query_init(&q);
+	q.type = EVENT_TYPE_CONCERT;
+	q.from_ms = FX_T0_MS + 4 * 86400000LL; /* rock shows from day 4 on */
+	fx_rc(box_client_search(c, &q, &hits, &count, &more, &status), "SEARCH");
+	cr_assert(count == 2 && hits[0].show_id == FX_SHOW_CLUB_1 &&
+		  hits[1].show_id == FX_SHOW_SHORT);
+	search_query_init(&q);
+	q.tags_count = 2;
+	q.tags[0] = text_from_cstr("standup");
+	q.tags[1] = text_from_cstr("rock");
+	fx_rc(box_client_search(c, &q, &hits, &count, &more, &status), "SEARCH");
+	cr_assert_eq(count, 4);
+	q.limit = 0;
+	fx_rc(box_client_search(c, &q, &hits, &count, &more, &status), "SEARCH");
+	FX_STATUS_IS(status, STATUS_BAD_REQUEST);
+}
