@@ -6,7 +6,8 @@
  *   a prefix:  success, and the engine equals one fed exactly the first K logged
  *              records, K = report.last_lsn;
  *   a refusal: -EUCLEAN, with a message naming the segment file and the offset.
- * Which one, and which K or offset, is then checked against the rule.
+ * Which one, and which K or offset, is then checked against the rule. The pristine
+ * log, the work copy and the checks of an outcome are in corruptfx.c.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -15,385 +16,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 #include "bytes.h"
+#include "corruptfx.h"
 #include "files.h"
-#include "reader.h"
 #include "record.h"
 #include "recovery.h"
-#include "walfx.h"
-
-#define FILES_MAX 32u
-
-struct record_info {
-	uint64_t sequence; /* the segment holding it */
-	uint64_t offset;   /* of its first byte in that segment */
-	uint32_t size;	   /* header, payload and checksum */
-	uint64_t flush_lsn;
-	int64_t timestamp_ms;
-	const uint8_t *payload; /* into the pristine file's bytes */
-	uint32_t payload_size;
-};
-
-/* The pristine log, in memory, and what it holds. */
-struct pristine {
-	char base[256];
-	char dir[300];	/* written by the store, then left alone */
-	char work[300]; /* each case's damaged copy */
-	int work_fd;
-	struct engine_config engine_config;
-	struct {
-		uint64_t sequence;
-		uint8_t *bytes;
-		size_t size;
-	} files[FILES_MAX];
-	uint32_t files_count;
-	uint32_t started_count;
-	struct record_info *records; /* records[lsn - 1] */
-	uint64_t count;
-	uint64_t *digests; /* digests[k]: an engine fed the first k records */
-};
-
-static struct pristine p;
-
-static void store_step(struct wal_store *store, const struct command *c, int64_t now,
-		      struct walfx_workload *w, uint64_t *lsn)
-{
-	struct engine_result result;
-	int error = wal_store_apply(store, c, now, &result, lsn);
-	if (error == -EAGAIN) {
-		cr_assert_eq(wal_store_sync(store), 0);
-		error = wal_store_apply(store, c, now, &result, lsn);
-	}
-	cr_assert_eq(error, 0);
-	if (w != NULL)
-		walfx_observe(w, c, &result, store->engine);
-}
-
-/*
- * Writes the pristine log: `steps` commands synced about every ten, with a 2 kB
- * event put as every `big_every`-th command (0: none) so that segments fill, then
- * one last flush of exactly two small records, so that the last three records
- * span two flushes.
- */
-static void pristine_write(uint32_t steps, uint32_t big_every)
-{
-	struct wal_store_config config = walfx_config(p.dir);
-	struct wal_store *store;
-	cr_assert_eq(wal_store_open(&store, &config), 0);
-	struct walfx_workload w;
-	walfx_workload_init(&w, 2024);
-	static char text[DESCRIPTION_SIZE_MAX];
-	memset(text, 'x', sizeof(text));
-	uint64_t lsn;
-	for (uint32_t i = 0; i < steps; i++) {
-		int64_t now;
-		const struct command *c = walfx_next(&w, &now);
-		struct command big;
-		if (big_every && i > 5 && i % big_every == 3 && i + 100 < steps) {
-			big = (struct command){ .type = COMMAND_EVENT_PUT };
-			big.event_put = (struct command_event_put){
-				.event_id = 100 + i, .location_id = 1, .title = text_from_cstr("Big"),
-				.description = text_from(text, sizeof(text)) };
-			c = &big;
-		}
-		store_step(store, c, now, &w, &lsn);
-		if (i % 10 == 9)
-			cr_assert_eq(wal_store_sync(store), 0);
-	}
-	cr_assert_eq(wal_store_sync(store), 0);
-	for (uint32_t logged = 0; logged < 2;) {
-		int64_t now;
-		const struct command *c = walfx_next(&w, &now);
-		store_step(store, c, now, &w, &lsn);
-		logged += lsn != 0;
-	}
-	cr_assert_eq(wal_store_sync(store), 0);
-	wal_store_close(store);
-	walfx_workload_finish(&w);
-}
-
-/* Reads one segment file of the pristine log and indexes its records. */
-static void pristine_segment_index(uint32_t i)
-{
-	char name[64];
-	wal_segment_name(p.files[i].sequence, name, sizeof(name));
-	struct wal_segment_header header;
-	enum wal_header_status status = wal_segment_header_decode(p.files[i].bytes, &header);
-	cr_assert_neq(status, WAL_HEADER_BAD, "%s", name);
-	if (status == WAL_HEADER_EMPTY)
-		return;
-	cr_assert_eq(p.started_count, i, "spares come last");
-	p.started_count++;
-	cr_assert_eq(header.first_lsn, p.count + 1);
-	size_t offset = WAL_SEGMENT_HEADER_SIZE;
-	struct wal_record record;
-	size_t next;
-	while (wal_record_decode(p.files[i].bytes, p.files[i].size, offset, &record, &next) ==
-	       WAL_RECORD_OK) {
-		cr_assert_eq(record.lsn, p.count + 1);
-		p.records = realloc(p.records, (p.count + 1) * sizeof(*p.records));
-		p.records[p.count++] = (struct record_info){
-			.sequence = p.files[i].sequence, .offset = offset,
-			.size = (uint32_t)(next - offset), .flush_lsn = record.flush_lsn,
-			.timestamp_ms = record.timestamp_ms, .payload = record.payload,
-			.payload_size = record.payload_size };
-		offset = next;
-	}
-}
-
-/* Loads the pristine files and the digest after every prefix of the records. */
-static void pristine_load(void)
-{
-	int fd = wal_dir_open(p.dir, false);
-	cr_assert_geq(fd, 0);
-	struct wal_listing *listing = malloc(sizeof(*listing));
-	cr_assert_eq(wal_list(fd, listing), 0);
-	cr_assert_eq(listing->snapshots_count, 0);
-	cr_assert_leq(listing->segments_count, FILES_MAX);
-	p.files_count = listing->segments_count;
-	for (uint32_t i = 0; i < p.files_count; i++) {
-		char name[64];
-		p.files[i].sequence = listing->segments[i];
-		wal_segment_name(p.files[i].sequence, name, sizeof(name));
-		cr_assert_eq(wal_file_read(fd, name, &p.files[i].bytes, &p.files[i].size), 0);
-		pristine_segment_index(i);
-	}
-	free(listing);
-	close(fd);
-	p.digests = malloc((p.count + 1) * sizeof(*p.digests));
-	/* A log starts under the default settings; its CONFIGURE records set the rest. */
-	struct engine_config initial = p.engine_config;
-	initial.hold_ttl_ms_default = HOLD_TTL_MS_DEFAULT;
-	initial.waitlist_idle_ms = WAITLIST_IDLE_MS_DEFAULT;
-	struct engine *engine = engine_create(&initial);
-	p.digests[0] = engine_digest(engine);
-	for (uint64_t i = 0; i < p.count; i++) {
-		struct command command;
-		cr_assert_eq(command_decode(p.records[i].payload, p.records[i].payload_size, &command),
-			     STATUS_OK);
-		struct engine_result result;
-		engine_apply(engine, &command, p.records[i].timestamp_ms, &result);
-		p.digests[i + 1] = engine_digest(engine);
-	}
-	engine_destroy(engine);
-}
-
-static void setup(uint32_t steps, uint32_t big_every)
-{
-	walfx_dir(p.base, sizeof(p.base));
-	snprintf(p.dir, sizeof(p.dir), "%s/pristine", p.base);
-	snprintf(p.work, sizeof(p.work), "%s/work", p.base);
-	p.engine_config = walfx_config(p.dir).engine;
-	pristine_write(steps, big_every);
-	pristine_load();
-	p.work_fd = wal_dir_open(p.work, true);
-	cr_assert_geq(p.work_fd, 0);
-}
-
-/* A log of small records only, so that a recovery, and each case, takes little time. */
-static void setup_tail(void)
-{
-	setup(4500, 0);
-	cr_assert_gt(p.count, 1500, "%" PRIu64 " records", p.count);
-}
-
-/* A log of several segments, filled by large records. */
-static void setup_segments(void)
-{
-	setup(4500, 5);
-	cr_assert_geq(p.started_count, 3, "a middle segment exists");
-	cr_assert_gt(p.count, 2000, "%" PRIu64 " records", p.count);
-}
-
-static void teardown(void)
-{
-	close(p.work_fd);
-	for (uint32_t i = 0; i < p.files_count; i++)
-		free(p.files[i].bytes);
-	free(p.records);
-	free(p.digests);
-	walfx_dir_remove(p.base);
-}
 
 /* The damage near the end of the log: torn tails, cuts, and what comes after a cut. */
 TestSuite(tail, .init = setup_tail, .fini = teardown, .timeout = 60);
 /* The damage anywhere else: in the middle of the log, its headers and its files. */
 TestSuite(corruption, .init = setup_segments, .fini = teardown, .timeout = 60);
 
-static const struct record_info *record_at(uint64_t lsn)
-{
-	cr_assert(lsn >= 1 && lsn <= p.count, "LSN %" PRIu64, lsn);
-	return &p.records[lsn - 1];
-}
-
-/* Puts the pristine files back in the work directory, replacing whatever is there. */
-static void work_restore(void)
-{
-	struct wal_listing *listing = malloc(sizeof(*listing));
-	cr_assert_eq(wal_list(p.work_fd, listing), 0);
-	char name[64];
-	for (uint32_t i = 0; i < listing->segments_count; i++) {
-		wal_segment_name(listing->segments[i], name, sizeof(name));
-		cr_assert_eq(unlinkat(p.work_fd, name, 0), 0);
-	}
-	free(listing);
-	for (uint32_t i = 0; i < p.files_count; i++) {
-		wal_segment_name(p.files[i].sequence, name, sizeof(name));
-		int fd = openat(p.work_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		cr_assert_geq(fd, 0);
-		cr_assert_eq(wal_pwrite_all(fd, p.files[i].bytes, p.files[i].size, 0), 0);
-		close(fd);
-	}
-}
-
-static int work_open(uint64_t sequence)
-{
-	char name[64];
-	wal_segment_name(sequence, name, sizeof(name));
-	int fd = openat(p.work_fd, name, O_RDWR | O_CLOEXEC);
-	cr_assert_geq(fd, 0, "%s", name);
-	return fd;
-}
-
-/* Reads or writes bytes of a segment of the work copy. */
-static void work_io(uint64_t sequence, uint64_t offset, void *bytes, size_t size, bool write)
-{
-	int fd = work_open(sequence);
-	if (write)
-		cr_assert_eq(wal_pwrite_all(fd, bytes, size, offset), 0);
-	else
-		cr_assert_eq(pread(fd, bytes, size, (off_t)offset), (ssize_t)size);
-	close(fd);
-}
-
-static void work_xor(uint64_t sequence, uint64_t offset, uint8_t mask)
-{
-	uint8_t byte;
-	work_io(sequence, offset, &byte, 1, false);
-	byte ^= mask;
-	work_io(sequence, offset, &byte, 1, true);
-}
-
-static void work_zero(uint64_t sequence, uint64_t from, uint64_t to)
-{
-	static uint8_t zeros[1 << 16];
-	for (uint64_t o = from; o < to; o += sizeof(zeros))
-		work_io(sequence, o, zeros, to - o < sizeof(zeros) ? to - o : sizeof(zeros), true);
-}
-
-static void work_remove(uint64_t sequence)
-{
-	char name[64];
-	wal_segment_name(sequence, name, sizeof(name));
-	cr_assert_eq(unlinkat(p.work_fd, name, 0), 0);
-}
-
-static uint32_t work_files_count(void)
-{
-	struct wal_listing *listing = malloc(sizeof(*listing));
-	cr_assert_eq(wal_list(p.work_fd, listing), 0);
-	uint32_t count = listing->segments_count;
-	free(listing);
-	return count;
-}
-
-/* What a recovery of the work directory came to. */
-struct outcome {
-	bool refused;
-	uint64_t k;	   /* a prefix: its last LSN */
-	bool torn;	   /* a prefix: a torn tail was cut */
-	uint64_t sequence; /* a refusal: the segment the message names */
-	uint64_t offset;   /* a refusal: the offset it names */
-	char message[768];
-};
-
-/* Finds "segment-XXXXXXXX.wal" and "offset N" in a message. */
-static bool message_names(const char *message, uint64_t *sequence, uint64_t *offset)
-{
-	const char *s = strstr(message, "segment-");
-	const char *o = strstr(message, "offset ");
-	if (s == NULL || o == NULL)
-		return false;
-	char *end;
-	*sequence = strtoull(s + 8, &end, 16);
-	if (end != s + 16 || strncmp(end, ".wal", 4) != 0)
-		return false;
-	*offset = strtoull(o + 7, &end, 10);
-	return end != o + 7;
-}
-
-/*
- * Recovers the work directory with repair and checks that the outcome is one of
- * the two allowed: a prefix equal to the first K records, or a refusal that names
- * a segment and an offset. `what` describes the damage for failure messages.
- */
-static struct outcome work_recover(const char *what)
-{
-	struct outcome out = { 0 };
-	struct engine *engine = NULL;
-	struct wal_position position;
-	struct wal_recovery report;
-	uint32_t files_before = work_files_count();
-	int error = wal_recover(p.work_fd, &p.engine_config, true, &engine, &position, &report);
-	snprintf(out.message, sizeof(out.message), "%s", report.message);
-	if (error == -EUCLEAN) {
-		cr_assert_null(engine);
-		out.refused = true;
-		cr_assert(message_names(report.message, &out.sequence, &out.offset),
-			  "%s: the refusal names no segment and offset: %s", what, report.message);
-		cr_assert_eq(work_files_count(), files_before, "%s: a refusal removes nothing", what);
-		return out;
-	}
-	cr_assert_eq(error, 0, "%s: recovery returned %d: %s", what, error, report.message);
-	out.k = report.last_lsn;
-	out.torn = report.torn;
-	cr_assert_leq(out.k, p.count, "%s", what);
-	cr_assert_eq(report.records_replayed, out.k, "%s", what);
-	cr_assert_eq(engine_digest(engine), p.digests[out.k],
-		     "%s: the state is not that of the first %" PRIu64 " records", what, out.k);
-	cr_assert_eq(position.next_lsn, out.k + 1, "%s", what);
-	engine_destroy(engine);
-	return out;
-}
-
-static void expect_prefix(const struct outcome *out, uint64_t k, const char *what)
-{
-	cr_assert_not(out->refused, "%s: refused: %s", what, out->message);
-	cr_assert_eq(out->k, k, "%s: recovered %" PRIu64 " records, not %" PRIu64 " (%s)", what,
-		     out->k, k, out->message);
-}
-
-static void expect_refusal(const struct outcome *out, uint64_t sequence, uint64_t offset,
-			   const char *what)
-{
-	cr_assert(out->refused, "%s: accepted %" PRIu64 " records: %s", what, out->k, out->message);
-	cr_assert_eq(out->sequence, sequence, "%s: %s", what, out->message);
-	cr_assert_eq(out->offset, offset, "%s: %s", what, out->message);
-}
-
-static uint64_t last_sequence(void)
-{
-	return p.files[p.started_count - 1].sequence;
-}
-
-/* The first LSN of the flush that ends at `lsn` (which must end one). */
-static uint64_t flush_first(uint64_t lsn)
-{
-	cr_assert(lsn == p.count || record_at(lsn + 1)->flush_lsn == lsn + 1);
-	return record_at(lsn)->flush_lsn;
-}
-
 Test(tail, the_pristine_log_recovers_whole_and_ends_in_a_flush_of_two)
 {
 	work_restore();
 	struct outcome out = work_recover("pristine");
-	expect_prefix(&out, p.count, "pristine");
+	expect_prefix(&out, pristine.count, "pristine");
 	cr_assert_not(out.torn);
-	uint64_t n = p.count;
+	uint64_t n = pristine.count;
 	cr_assert_eq(record_at(n)->flush_lsn, n - 1);
 	cr_assert_eq(record_at(n - 1)->flush_lsn, n - 1);
 	cr_assert_lt(record_at(n - 2)->flush_lsn, n - 1);
@@ -403,7 +46,7 @@ Test(tail, the_pristine_log_recovers_whole_and_ends_in_a_flush_of_two)
 
 Test(tail, a_tail_zeroed_from_any_offset_in_the_last_two_records_is_cut_there)
 {
-	uint64_t n = p.count;
+	uint64_t n = pristine.count;
 	uint64_t sequence = last_sequence();
 	uint64_t start = record_at(n - 1)->offset;
 	uint64_t end = record_at(n)->offset + record_at(n)->size;
@@ -437,7 +80,7 @@ Test(tail, a_tail_zeroed_from_any_offset_in_the_last_two_records_is_cut_there)
  */
 Test(tail, a_really_truncated_last_segment_is_refused)
 {
-	uint64_t n = p.count;
+	uint64_t n = pristine.count;
 	uint64_t sequence = last_sequence();
 	uint64_t start = record_at(n - 1)->offset;
 	uint64_t end = record_at(n)->offset + record_at(n)->size;
@@ -460,7 +103,7 @@ Test(tail, a_really_truncated_last_segment_is_refused)
  */
 Test(tail, a_zeroed_record_is_cut_in_the_last_flush_and_refused_before_it)
 {
-	uint64_t n = p.count;
+	uint64_t n = pristine.count;
 	uint64_t first_of_last_flush = flush_first(n);
 	for (uint64_t lsn = n; lsn + 30 > n; lsn--) {
 		const struct record_info *r = record_at(lsn);
@@ -484,8 +127,8 @@ Test(tail, a_zero_filled_last_segment_keeps_what_comes_before_it)
 {
 	uint64_t sequence = last_sequence();
 	work_restore();
-	work_zero(sequence, WAL_SEGMENT_HEADER_SIZE, p.files[p.started_count - 1].size);
-	uint64_t first = p.count;
+	work_zero(sequence, WAL_SEGMENT_HEADER_SIZE, pristine.files[pristine.started_count - 1].size);
+	uint64_t first = pristine.count;
 	while (first > 1 && record_at(first - 1)->sequence == sequence)
 		first--;
 	struct outcome out = work_recover("last segment's records zeroed");
@@ -506,7 +149,7 @@ static struct outcome bit_flip_recover(uint64_t lsn, uint32_t bit, char *what, s
 
 Test(tail, bit_flips_in_the_last_records_are_cut_in_the_last_flush)
 {
-	uint64_t n = p.count;
+	uint64_t n = pristine.count;
 	for (uint64_t lsn = n - 1; lsn <= n; lsn++) {
 		for (uint32_t bit = 0; bit < record_at(lsn)->size * 8; bit++) {
 			char what[128];
@@ -524,7 +167,7 @@ Test(tail, bit_flips_in_the_last_records_are_cut_in_the_last_flush)
  */
 Test(tail, bit_flips_in_the_end_of_the_flush_before_the_last_are_refused)
 {
-	uint64_t lsn = p.count - 2;
+	uint64_t lsn = pristine.count - 2;
 	const struct record_info *r = record_at(lsn);
 	for (uint32_t bit = 0; bit < r->size * 8; bit++) {
 		char what[128];
@@ -556,7 +199,7 @@ Test(corruption, random_byte_flips_in_the_middle_of_the_log_are_refused)
 	uint64_t rng = seed;
 	/* Every record before the last flush but the one that ends the flush before it
 	 * (its case is above): at least two flush-end records follow each. */
-	uint64_t lsn_max = flush_first(p.count) - 2;
+	uint64_t lsn_max = flush_first(pristine.count) - 2;
 	for (uint32_t i = 0; i < 400; i++) {
 		uint64_t lsn = 1 + rng_next(&rng) % lsn_max;
 		const struct record_info *r = record_at(lsn);
@@ -596,8 +239,8 @@ Test(corruption, a_bad_header_in_a_middle_segment_is_refused)
 		{ 12, 4, 1, "another shard" },	      { 16, 8, 77, "wrong segment number" },
 		{ 24, 8, 5, "wrong first LSN" },      { 32, 8, 1 << 20, "wrong size" },
 	};
-	for (uint32_t s = 0; s + 1 < p.started_count; s++) {
-		uint64_t sequence = p.files[s].sequence;
+	for (uint32_t s = 0; s + 1 < pristine.started_count; s++) {
+		uint64_t sequence = pristine.files[s].sequence;
 		for (uint32_t e = 0; e < ARRAY_COUNT(edits); e++) {
 			char what[128];
 			snprintf(what, sizeof(what), "segment %" PRIu64 ": %s", sequence,
@@ -637,7 +280,7 @@ static void lsn_rewrite(uint64_t lsn, uint64_t value)
 
 Test(corruption, an_lsn_gap_or_repeat_is_refused_at_its_offset)
 {
-	uint64_t n = p.count;
+	uint64_t n = pristine.count;
 	uint64_t first_of_last = 1;
 	while (record_at(first_of_last)->sequence != last_sequence())
 		first_of_last++;
@@ -662,13 +305,13 @@ Test(corruption, an_lsn_gap_or_repeat_is_refused_at_its_offset)
 
 Test(corruption, a_missing_middle_segment_is_refused)
 {
-	for (uint32_t s = 1; s + 1 < p.started_count; s++) {
+	for (uint32_t s = 1; s + 1 < pristine.started_count; s++) {
 		char what[96];
-		snprintf(what, sizeof(what), "segment %" PRIu64 " removed", p.files[s].sequence);
+		snprintf(what, sizeof(what), "segment %" PRIu64 " removed", pristine.files[s].sequence);
 		work_restore();
-		work_remove(p.files[s].sequence);
+		work_remove(pristine.files[s].sequence);
 		struct outcome out = work_recover(what);
-		expect_refusal(&out, p.files[s + 1].sequence, 0, what);
+		expect_refusal(&out, pristine.files[s + 1].sequence, 0, what);
 	}
 }
 
@@ -678,12 +321,12 @@ Test(corruption, a_missing_last_segment_before_its_spare_is_refused)
 	 * the last one gone, the log must not seem to end a segment early. */
 	work_restore();
 	uint64_t spare = last_sequence() + 1;
-	if (p.files_count == p.started_count) {
+	if (pristine.files_count == pristine.started_count) {
 		char name[64];
 		wal_segment_name(spare, name, sizeof(name));
-		int fd = openat(p.work_fd, name, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		int fd = openat(pristine.work_fd, name, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 		cr_assert_geq(fd, 0);
-		cr_assert_eq(ftruncate(fd, (off_t)p.files[0].size), 0);
+		cr_assert_eq(ftruncate(fd, (off_t)pristine.files[0].size), 0);
 		close(fd);
 	}
 	work_remove(last_sequence());
@@ -695,11 +338,12 @@ Test(corruption, a_missing_last_segment_before_its_spare_is_refused)
 Test(corruption, a_missing_first_segment_without_a_snapshot_is_refused)
 {
 	work_restore();
-	work_remove(p.files[0].sequence);
+	work_remove(pristine.files[0].sequence);
 	struct engine *engine = NULL;
 	struct wal_position position;
 	struct wal_recovery report;
-	int error = wal_recover(p.work_fd, &p.engine_config, true, &engine, &position, &report);
+	int error = wal_recover(pristine.work_fd, &pristine.engine_config, true, &engine, &position,
+				&report);
 	cr_assert_eq(error, -EUCLEAN, "%s", report.message);
 	cr_assert_null(engine);
 	cr_assert(strstr(report.message, "not 1") != NULL, "%s", report.message);
@@ -710,21 +354,21 @@ Test(corruption, stray_bytes_after_the_data_refuse_mid_log_and_are_cut_at_the_en
 	/* In a middle segment, anything after its last record means lost records. */
 	const struct record_info *r = record_at(1);
 	uint64_t middle_end = 0;
-	for (uint64_t lsn = 1; lsn <= p.count && record_at(lsn)->sequence == r->sequence; lsn++)
+	for (uint64_t lsn = 1; lsn <= pristine.count && record_at(lsn)->sequence == r->sequence; lsn++)
 		middle_end = record_at(lsn)->offset + record_at(lsn)->size;
 	work_restore();
-	work_xor(r->sequence, p.files[0].size - 1, 0x01);
+	work_xor(r->sequence, pristine.files[0].size - 1, 0x01);
 	struct outcome out = work_recover("stray byte at the end of segment 1");
 	expect_refusal(&out, r->sequence, middle_end, "stray byte at the end of segment 1");
 	/* In the last segment, a stray byte past the last record holds no records: cut. */
 	uint64_t sequence = last_sequence();
 	work_restore();
-	work_xor(sequence, p.files[p.started_count - 1].size - 1, 0x01);
+	work_xor(sequence, pristine.files[pristine.started_count - 1].size - 1, 0x01);
 	out = work_recover("stray byte at the end of the last segment");
-	expect_prefix(&out, p.count, "stray byte at the end of the last segment");
+	expect_prefix(&out, pristine.count, "stray byte at the end of the last segment");
 	cr_assert(out.torn);
 	uint8_t byte = 0xff;
-	work_io(sequence, p.files[p.started_count - 1].size - 1, &byte, 1, false);
+	work_io(sequence, pristine.files[pristine.started_count - 1].size - 1, &byte, 1, false);
 	cr_assert_eq(byte, 0, "the stray byte was zeroed");
 }
 
@@ -735,8 +379,8 @@ Test(corruption, stray_bytes_after_the_data_refuse_mid_log_and_are_cut_at_the_en
  */
 Test(corruption, a_zeroed_header_in_a_middle_segment_is_refused)
 {
-	for (uint32_t s = 0; s + 1 < p.started_count; s++) {
-		uint64_t sequence = p.files[s].sequence;
+	for (uint32_t s = 0; s + 1 < pristine.started_count; s++) {
+		uint64_t sequence = pristine.files[s].sequence;
 		char what[96];
 		snprintf(what, sizeof(what), "segment %" PRIu64 ": header zeroed", sequence);
 		work_restore();
@@ -766,7 +410,7 @@ Test(corruption, a_bad_header_on_the_last_segment_is_refused_when_it_holds_many_
 			work_zero(sequence, 0, WAL_SEGMENT_HEADER_SIZE);
 		struct outcome out = work_recover(cases[i]);
 		cr_assert(out.refused, "%s: accepted %" PRIu64 " of %" PRIu64 " records: %s",
-			  cases[i], out.k, p.count, out.message);
+			  cases[i], out.k, pristine.count, out.message);
 		cr_assert_eq(out.sequence, sequence, "%s: %s", cases[i], out.message);
 		cr_assert_leq(out.offset, WAL_SEGMENT_HEADER_SIZE, "%s: %s", cases[i], out.message);
 	}
@@ -782,8 +426,8 @@ Test(corruption, a_bad_header_on_the_last_segment_is_refused_when_it_holds_many_
 Test(corruption, a_last_segment_cut_short_is_refused_at_any_length)
 {
 	uint64_t sequence = last_sequence();
-	cr_assert_gt(p.files_count, p.started_count, "a spare follows the last segment");
-	uint64_t first = p.count;
+	cr_assert_gt(pristine.files_count, pristine.started_count, "a spare follows the last segment");
+	uint64_t first = pristine.count;
 	while (record_at(first - 1)->sequence == sequence)
 		first--;
 	const uint64_t lengths[] = { 0,
@@ -794,7 +438,7 @@ Test(corruption, a_last_segment_cut_short_is_refused_at_any_length)
 				     WAL_SEGMENT_HEADER_SIZE + 1,
 				     record_at(first)->offset + record_at(first)->size,
 				     record_at(first + 1)->offset + record_at(first + 1)->size,
-				     record_at(p.count)->offset };
+				     record_at(pristine.count)->offset };
 	/* Every length is tried, and the ones accepted are listed together. */
 	char accepted[1024] = "";
 	for (uint32_t i = 0; i < ARRAY_COUNT(lengths); i++) {
@@ -813,7 +457,7 @@ Test(corruption, a_last_segment_cut_short_is_refused_at_any_length)
 		size_t used = strlen(accepted);
 		snprintf(accepted + used, sizeof(accepted) - used,
 			 "\n  cut to %" PRIu64 " bytes: %" PRIu64 " of %" PRIu64 " records kept (%s)",
-			 lengths[i], out.k, p.count, out.message);
+			 lengths[i], out.k, pristine.count, out.message);
 	}
 	cr_assert_eq(accepted[0], '\0', "a cut-short segment was accepted:%s", accepted);
 }
@@ -837,18 +481,18 @@ static void record_reapply(struct wal_store *store, uint64_t lsn)
  */
 Test(tail, after_a_cut_the_log_appends_and_nothing_stale_resurfaces)
 {
-	uint64_t n = p.count;
+	uint64_t n = pristine.count;
 	work_restore();
 	work_xor(record_at(n - 1)->sequence, record_at(n - 1)->offset + 30, 0x04);
-	struct wal_store_config config = walfx_config(p.work);
+	struct wal_store_config config = walfx_config(pristine.work);
 	struct wal_store *store;
 	cr_assert_eq(wal_store_open(&store, &config), 0, "%s", store->recovery.message);
 	cr_assert(store->recovery.torn);
 	cr_assert_eq(store->recovery.last_lsn, n - 2);
-	cr_assert_eq(engine_digest(store->engine), p.digests[n - 2]);
+	cr_assert_eq(engine_digest(store->engine), pristine.digests[n - 2]);
 	record_reapply(store, n - 1);
 	cr_assert_eq(wal_store_sync(store), 0);
-	cr_assert_eq(engine_digest(store->engine), p.digests[n - 1]);
+	cr_assert_eq(engine_digest(store->engine), pristine.digests[n - 1]);
 	struct walfx_workload w;
 	walfx_workload_init(&w, 99);
 	w.now_ms = engine_now(store->engine);
