@@ -130,7 +130,8 @@ static const char usage_text[] =
 	"  --idle-ms MS            waiting-list idle limit asked of the target's setup\n"
 	"                          (default 120000; boxoffice: the server's own option)\n"
 	"  --seed N                random seed (default 1)\n"
-	"  --csv FILE              write the per-second time series as CSV\n"
+	"  --csv FILE              write the per-second time series as CSV (the last row\n"
+	"                          may cover the run's last, partial second)\n"
 	"  --plot FILE.png         plot throughput and p99 per second with gnuplot\n"
 	"  --plot-script FILE      the gnuplot script (default: plot.gp found next to the\n"
 	"                          program, in ../../bench/ from it, or in ./bench/)\n"
@@ -395,7 +396,9 @@ static int run_loop(struct run *run)
 		if (rc < 0)
 			return rc;
 	}
-	run->elapsed_ns = clock_ns() - run->start_ns;
+	int64_t end = clock_ns();
+	bench_recorder_end(&run->recorder, end, ops->in_flight(run->target));
+	run->elapsed_ns = end - run->start_ns;
 	if (!o->quiet && isatty(STDERR_FILENO))
 		fprintf(stderr, "\n");
 	return 0;

@@ -127,21 +127,36 @@ void bench_recorder_user(struct bench_recorder *recorder, int64_t arrived_ns)
 	second_at(recorder, arrived_ns)->users_arrived++;
 }
 
+/* Closes the open second: its latency quantiles from the second's histogram. */
+static void second_close(struct bench_recorder *recorder, uint32_t in_flight)
+{
+	struct bench_second *second = &recorder->seconds[recorder->seconds_count];
+	const struct histogram *h = &recorder->second_latency;
+	second->p50_us = histogram_quantile(h, 0.50);
+	second->p90_us = histogram_quantile(h, 0.90);
+	second->p99_us = histogram_quantile(h, 0.99);
+	second->max_us = h->max_us;
+	second->in_flight = in_flight;
+	histogram_reset(&recorder->second_latency);
+	recorder->seconds_count++;
+}
+
 void bench_recorder_tick(struct bench_recorder *recorder, int64_t now_ns, uint32_t in_flight)
 {
 	int64_t elapsed = now_ns - recorder->start_ns;
 	while (recorder->seconds_count + 1 < recorder->seconds_capacity &&
-	       (int64_t)(recorder->seconds_count + 1) * NS_PER_S <= elapsed) {
-		struct bench_second *second = &recorder->seconds[recorder->seconds_count];
-		const struct histogram *h = &recorder->second_latency;
-		second->p50_us = histogram_quantile(h, 0.50);
-		second->p90_us = histogram_quantile(h, 0.90);
-		second->p99_us = histogram_quantile(h, 0.99);
-		second->max_us = h->max_us;
-		second->in_flight = in_flight;
-		histogram_reset(&recorder->second_latency);
-		recorder->seconds_count++;
-	}
+	       (int64_t)(recorder->seconds_count + 1) * NS_PER_S <= elapsed)
+		second_close(recorder, in_flight);
+}
+
+void bench_recorder_end(struct bench_recorder *recorder, int64_t now_ns, uint32_t in_flight)
+{
+	bench_recorder_tick(recorder, now_ns, in_flight);
+	if (recorder->seconds_count + 1 >= recorder->seconds_capacity)
+		return;
+	const struct bench_second *open = &recorder->seconds[recorder->seconds_count];
+	if (open->users_arrived || open->offered || open->completed || open->waits_completed)
+		second_close(recorder, in_flight);
 }
 
 const struct bench_second *bench_recorder_last(const struct bench_recorder *recorder)

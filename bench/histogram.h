@@ -83,6 +83,9 @@ void bench_recorder_completed(struct bench_recorder *recorder, enum bench_op op,
 void bench_recorder_user(struct bench_recorder *recorder, int64_t arrived_ns);
 /* Closes every second that ended by now_ns; in_flight is noted on each. */
 void bench_recorder_tick(struct bench_recorder *recorder, int64_t now_ns, uint32_t in_flight);
+/* At the end of a run: closes what bench_recorder_tick would, then the last, partial
+ * second too if anything happened in it. */
+void bench_recorder_end(struct bench_recorder *recorder, int64_t now_ns, uint32_t in_flight);
 /* The last closed second, or NULL before the first has closed. */
 const struct bench_second *bench_recorder_last(const struct bench_recorder *recorder);
 
