@@ -223,48 +223,72 @@ onsale_run() {
 	}
 }
 
+# A fresh server of an on-sale system; its address goes to $addr.
+onsale_target_start() {
+	case $1 in
+	boxoffice)
+		server_start
+		addr=$address
+		;;
+	postgres)
+		pg_dir=$work/postgres
+		addr=$(bash bench/peers/postgres.sh start "$pg_dir" "$(free_port 25432)")
+		;;
+	redis)
+		redis_dir=$work/redis
+		addr=$(bash bench/peers/redis.sh start "$redis_dir" "$(free_port 26379)")
+		;;
+	esac
+}
+
+# Stops that server and removes its data.
+onsale_target_stop() {
+	case $1 in
+	boxoffice) server_stop ;;
+	postgres)
+		bash bench/peers/postgres.sh destroy "$pg_dir" >/dev/null
+		pg_dir=
+		;;
+	redis)
+		bash bench/peers/redis.sh destroy "$redis_dir" >/dev/null
+		redis_dir=
+		;;
+	esac
+}
+
 part_onsale() {
 	local closed_s=10 pre=5 spike=2 post=10 drain=20 rates=(20 100 400) depths=(64 256 1024)
 	[ $quick = yes ] && closed_s=2 pre=1 spike=1 post=1 drain=5 rates=(20) depths=(64)
 	local common=(--hold-ttl-ms 10000 --think-ms 500:3000 --drain-s $drain --seed 1)
 	rm -f "$results"/onsale-*
-	pg_dir=$work/postgres
-	redis_dir=$work/redis
-	local pg_address redis_address
-	pg_address=$(bash bench/peers/postgres.sh start "$pg_dir" "$(free_port 25432)")
-	redis_address=$(bash bench/peers/redis.sh start "$redis_dir" "$(free_port 26379)")
-	server_start
 	local target addr rate depth k plot
 	# Rounds of every run, so that a slow spell of the machine lands on all three
 	# systems alike; the report takes the median run of each. Plots: the first round.
+	# Every run gets a fresh server of its system, so that none carries what the runs
+	# before it left (waiting lines, bookings, a longer log).
 	for k in $(seq "$onsale_runs"); do
 		for target in boxoffice postgres redis; do
-			case $target in
-			boxoffice) addr=$address ;;
-			postgres) addr=$pg_address ;;
-			redis) addr=$redis_address ;;
-			esac
 			# The maximum rate is each system's best over several depths of operations
 			# in flight: a system that needs more concurrency for its peak gets it.
 			for depth in "${depths[@]}"; do
+				onsale_target_start "$target"
 				onsale_run "$target-closed-$depth-$k" "$target" "$addr" --mode closed \
 					--rate "$depth" --duration $closed_s "${common[@]}"
+				onsale_target_stop "$target"
 			done
 			for rate in "${rates[@]}"; do
 				plot=()
 				[ "$k" = 1 ] && plot=(--csv "$results/onsale-$target-open-$rate.csv"
 					--plot "$results/onsale-$target-open-$rate.png"
 					--plot-script bench/plot.gp)
+				onsale_target_start "$target"
 				onsale_run "$target-open-$rate-$k" "$target" "$addr" --baseline-rate "$rate" \
 					--spike-factor 50 --pre-s $pre --spike-s $spike --post-s $post \
 					"${plot[@]}" "${common[@]}"
+				onsale_target_stop "$target"
 			done
 		done
 	done
-	server_stop
-	bash bench/peers/postgres.sh destroy "$pg_dir" >/dev/null
-	bash bench/peers/redis.sh destroy "$redis_dir" >/dev/null
-	pg_dir= redis_dir=
 	report onsale --rates "${rates[*]}" --depths "${depths[*]}" --runs "$onsale_runs" \
 		--results "$results" \
 		--command "bash bench/run.sh onsale$([ $quick = yes ] && echo ' --quick')" \
