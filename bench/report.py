@@ -11,12 +11,9 @@
 import argparse
 import json
 import os
-import platform
 import re
 import statistics
-import subprocess
 import sys
-from datetime import datetime, timezone
 
 LINE = re.compile(r"^([A-Za-z0-9_]+): ([-0-9.]+) ?(.*)$")
 
@@ -317,31 +314,15 @@ def cmd_onsale(args):
           "ratios above are the measurement, met or not.")
 
 
-def run_text(command):
-    try:
-        return subprocess.run(command, shell=True, capture_output=True, text=True,
-                              check=False).stdout.strip()
-    except OSError:
-        return ""
-
-
 def cmd_assemble(args):
-    cpu = run_text("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip()
-    debian = run_text("cat /etc/debian_version")
-    commit = run_text("git rev-parse --short HEAD")
-    dirty = run_text("git status --porcelain --untracked-files=no")
     print("# Benchmark results\n")
     print("Written by `bash bench/run.sh` (see its header for what each part runs); every "
           "figure is printed by a benchmark program, never asserted by a test.\n")
     if args.quick == "yes":
         print("> **--quick run**: short runs that check the script works; do not quote these "
               "figures.\n")
-    print(f"- Date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}")
-    print(f"- Machine: {os.cpu_count()} CPUs ({cpu}), "
-          f"{round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB, "
-          f"Debian {debian}, Linux {platform.release()}")
-    print(f"- Commit: {commit}{' (with uncommitted changes)' if dirty else ''}, "
-          "release build (`build-bench/`)")
+    print("- Release build (`build-bench/`); each part below ends with the date, commit and "
+          "machine it was measured at (parts can be measured again alone).")
     print("- The machine is a shared virtual machine: figures vary from run to run; the "
           "tables give medians (and min/max) over the runs.")
     print("- Why the targets marked **not met** are missed, and what was tried: "

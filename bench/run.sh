@@ -121,6 +121,19 @@ server_stop() {
 
 report() { python3 bench/report.py "$@"; }
 
+# Ends a part's file with when, at which commit and on which machine it was measured.
+# Uncommitted changes count only outside the results this script writes.
+stamp() {
+	local dirty cpu
+	dirty=$(git status --porcelain --untracked-files=no -- . ':!bench/results' ':!bench/RESULTS.md')
+	cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
+	printf '\nMeasured %s at commit %s%s on %s CPUs (%s), %s GiB, Debian %s, Linux %s.\n' \
+		"$(date -u '+%Y-%m-%d %H:%M UTC')" "$(git rev-parse --short HEAD)" \
+		"${dirty:+ (with uncommitted changes)}" "$(nproc)" "$cpu" \
+		"$(awk '/MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)" \
+		"$(cat /etc/debian_version)" "$(uname -r)" >>"$1"
+}
+
 # A free loopback port at or above $1, below the ephemeral range (so that no client
 # connection can be holding it when the server binds it).
 free_port() {
@@ -141,6 +154,7 @@ part_engine() {
 	report medians --title "Engine (one core, in memory)" \
 		--command "build-bench/bench/engine_bench ${args[*]}  (x $runs)" \
 		"$work"/engine.* >"$results/engine.md"
+	stamp "$results/engine.md"
 }
 
 part_wal() {
@@ -155,6 +169,7 @@ part_wal() {
 	report medians --title "Write-ahead log (this machine's disk)" \
 		--command "build-bench/bench/wal_bench ${args[*]/$work/\$TMP}  (x $runs)" \
 		"$work"/wal.* >"$results/wal.md"
+	stamp "$results/wal.md"
 }
 
 part_net() {
@@ -207,6 +222,7 @@ part_net() {
 	report net --title "Server over loopback (durability on, 2 workers, load generator on the same 2 cores)" \
 		--command "build-bench/tools/boxoffice --listen 127.0.0.1:0 --data \$TMP; build-bench/bench/net_bench --server ADDRESS --seconds $seconds OPTIONS  (x $runs)" \
 		"$work"/net.* >"$results/net.md"
+	stamp "$results/net.md"
 }
 
 # One boxbench run: onsale_run NAME TARGET ADDRESS [boxbench options...]
@@ -293,6 +309,7 @@ part_onsale() {
 		--results "$results" \
 		--command "bash bench/run.sh onsale$([ $quick = yes ] && echo ' --quick')" \
 		>"$results/onsale.md"
+	stamp "$results/onsale.md"
 }
 
 for part in "${parts[@]}"; do
