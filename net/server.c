@@ -232,8 +232,11 @@ static int shards_recover(struct server *server)
 }
 
 /* Listening sockets: one per worker on the same port (SO_REUSEPORT), so that the
- * kernel spreads connections over the workers with no hand-off between threads. */
-static int listen_one(struct server *server, const char *port)
+ * kernel spreads connections over the workers with no hand-off between threads.
+ * SO_REUSEPORT would also let another process (of the same user) join the port and
+ * take a share of the connections, so the port is first bound without it: that fails
+ * while anything listens there. */
+static int listen_one(struct server *server, const char *port, bool shared)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
@@ -247,11 +250,14 @@ static int listen_one(struct server *server, const char *port)
 	int one = 1;
 	if (fd >= 0) {
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+		if (shared)
+			setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	}
-	if (fd < 0 || bind(fd, found->ai_addr, found->ai_addrlen) < 0 || listen(fd, 4096) < 0) {
+	if (fd < 0 || bind(fd, found->ai_addr, found->ai_addrlen) < 0 ||
+	    (shared && listen(fd, 4096) < 0)) {
 		error = -errno;
-		log_error("listening on %s:%s: %s", server->config.host, port, strerror(errno));
+		log_error("listening on %s:%s: %s%s", server->config.host, port, strerror(errno),
+			  errno == EADDRINUSE ? " (is another server listening there?)" : "");
 		if (fd >= 0)
 			close(fd);
 		freeaddrinfo(found);
@@ -271,12 +277,24 @@ static uint16_t bound_port(int fd)
 	return ntohs(((struct sockaddr_in *)&address)->sin_port);
 }
 
+/* Fails, before the (possibly long) recovery, when another process listens on the port. */
+static int port_check(struct server *server)
+{
+	if (strtoul(server->config.port, NULL, 10) == 0)
+		return 0;
+	int probe = listen_one(server, server->config.port, false);
+	if (probe < 0)
+		return probe;
+	close(probe);
+	return 0;
+}
+
 static int listeners_open(struct server *server)
 {
 	char port[16];
 	snprintf(port, sizeof(port), "%s", server->config.port);
 	for (uint32_t i = 0; i < server->workers_count; i++) {
-		int fd = listen_one(server, port);
+		int fd = listen_one(server, port, true);
 		if (fd < 0)
 			return fd;
 		server->workers[i].listen_fd = fd;
@@ -412,18 +430,32 @@ static void server_free(struct server *server)
 	free(server->mailboxes);
 	free(server->workers);
 	free(server->dir_fds);
+	if (server->data_fd > 0)
+		close(server->data_fd);
 	free(server);
 }
 
 static int server_start(struct server *server)
 {
-	int dir_fd = wal_dir_open(server->config.data_dir, true);
-	if (dir_fd < 0) {
-		log_error("data directory %s: %s", server->config.data_dir, strerror(-dir_fd));
-		return dir_fd;
+	server->data_fd = wal_dir_open(server->config.data_dir, true);
+	if (server->data_fd < 0) {
+		log_error("data directory %s: %s", server->config.data_dir,
+			  strerror(-server->data_fd));
+		return server->data_fd;
 	}
-	close(dir_fd);
-	int error = shards_settle(server);
+	/* Held until the process ends: two servers on one directory would both append to
+	 * its logs. (Each shard's store also locks its own directory, for boxwal.) */
+	int error = wal_dir_lock(server->data_fd);
+	if (error != 0) {
+		log_error("data directory %s: %s", server->config.data_dir,
+			  error == -EBUSY ? "in use by another process (is another boxoffice "
+					    "running on it?)"
+					  : strerror(-error));
+		return error;
+	}
+	error = port_check(server);
+	if (error == 0)
+		error = shards_settle(server);
 	if (error != 0)
 		return error;
 	server->workers = calloc(server->workers_count, sizeof(struct worker));

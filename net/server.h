@@ -48,6 +48,7 @@ struct server {
 	uint32_t workers_count;
 	struct mailbox *mailboxes; /* [from * workers_count + to] */
 	int *dir_fds;		   /* per shard */
+	int data_fd;		   /* the data directory, locked while the server runs */
 	_Atomic uint32_t connections;
 	_Atomic bool stopping;
 	_Atomic uint32_t drained; /* workers with nothing left to do while stopping */

@@ -41,7 +41,9 @@ static const char usage[] =
 	"  --help                    this text\n"
 	"\n"
 	"SIGTERM or SIGINT stops it: no new connections, in-flight work finished and\n"
-	"flushed, exit 0. A failed write or fsync of the log stops it at once with exit 70.\n";
+	"flushed, exit 0. A failed write or fsync of the log stops it at once with exit 70.\n"
+	"It refuses to start (exit 1) on a data directory another process holds, or on a\n"
+	"port something else listens on.\n";
 
 static bool listen_parse(const char *text, struct server_config *config)
 {

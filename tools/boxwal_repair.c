@@ -27,7 +27,8 @@ const char usage_truncate[] =
 	"    unless --force, which then removes the snapshots above LSN;\n"
 	"  - a cut that leaves the log starting after LSN 1 with no snapshot to start\n"
 	"    it from.\n"
-	"Run it only while the shard is stopped.\n";
+	"Run it only while the shard is stopped: a running server holds a lock on the\n"
+	"directory, and truncate refuses it (exit 1) while the lock is held.\n";
 
 /* truncate */
 
@@ -150,8 +151,17 @@ static int cut_apply(int dir_fd, const struct wal_scan *scan, const struct cut *
 
 int truncate_run(int dir_fd, const struct options *options)
 {
+	/* Held until boxwal exits; a server running on the directory holds it too. */
+	int error = wal_dir_lock(dir_fd);
+	if (error == -EBUSY) {
+		fprintf(stderr, "boxwal: %s is in use by another process (a running server?): "
+				"stop it before truncating\n", options->dir);
+		return EXIT_IO_ERROR;
+	}
+	if (error != 0)
+		return io_fail("lock", options->dir, error);
 	struct wal_scan scan;
-	int error = wal_scan(dir_fd, (uint32_t)options->values[OPT_SHARD], &scan);
+	error = wal_scan(dir_fd, (uint32_t)options->values[OPT_SHARD], &scan);
 	if (error != 0)
 		return io_fail("wal_scan", options->dir, error);
 	struct wal_listing *listing = malloc(sizeof(*listing));

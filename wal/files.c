@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -96,6 +97,17 @@ int wal_dir_open(const char *path, bool create)
 int wal_dir_sync(int dir_fd)
 {
 	return fsync(dir_fd) < 0 ? -errno : 0;
+}
+
+int wal_dir_lock(int dir_fd)
+{
+	while (flock(dir_fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			return -EBUSY;
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
 }
 
 int wal_pwrite_all(int fd, const void *bytes, size_t size, uint64_t offset)

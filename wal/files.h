@@ -34,6 +34,13 @@ int wal_list(int dir_fd, struct wal_listing *listing);
 /* Opens (creating if asked) a directory and returns its fd, or -errno. */
 int wal_dir_open(const char *path, bool create);
 int wal_dir_sync(int dir_fd);
+/*
+ * Takes an exclusive advisory lock (flock) on an open directory, held for as long as
+ * that open file (or a dup of it) stays open, and released by the kernel when the
+ * process dies however it dies. Returns 0, -EBUSY when another open file holds it
+ * (another process writing the directory), or -errno.
+ */
+int wal_dir_lock(int dir_fd);
 
 /*
  * Creates `name` in dir (replacing any file of that name) as `size` zero bytes,

@@ -4,6 +4,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -24,6 +25,14 @@ int wal_store_open(struct wal_store **out, const struct wal_store_config *config
 	store->dir_fd = wal_dir_open(config->dir, true);
 	if (store->dir_fd < 0)
 		return store->dir_fd;
+	/* One writer per log: a second one would interleave its records with ours. */
+	int locked = wal_dir_lock(store->dir_fd);
+	if (locked != 0) {
+		if (locked == -EBUSY)
+			snprintf(store->recovery.message, sizeof(store->recovery.message),
+				 "%s is in use by another process", config->dir);
+		return locked;
+	}
 	struct wal_position position;
 	int error = wal_recover(store->dir_fd, &config->engine, true, &store->engine, &position,
 				&store->recovery);

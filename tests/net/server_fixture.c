@@ -189,8 +189,12 @@ void fx_server_init(struct fx_server *server, const char *binary, uint32_t worke
 	live_add(server);
 }
 
-/* The child: dies with its parent, logs to a file, keeps no descriptor of ours. */
-static _Noreturn void server_exec(const struct fx_server *server, pid_t parent)
+/*
+ * The child: dies with its parent, logs to a file, keeps no descriptor of ours.
+ * `listen` NULL: a port the kernel picks, written to the port file.
+ */
+static _Noreturn void server_exec(const struct fx_server *server, pid_t parent,
+				  const char *listen)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
@@ -207,10 +211,14 @@ static _Noreturn void server_exec(const struct fx_server *server, pid_t parent)
 	char workers[16];
 	snprintf(workers, sizeof(workers), "%u", server->workers);
 	const char *argv[16 + FX_ARGS_MAX] = {
-		server->binary, "--listen",  "127.0.0.1:0", "--port-file", server->port_file,
-		"--data",	server->data_dir, "--workers", workers, "--no-pin",
+		server->binary, "--data", server->data_dir, "--workers", workers, "--no-pin",
+		"--listen",	listen ? listen : "127.0.0.1:0",
 	};
-	uint32_t count = 10;
+	uint32_t count = 8;
+	if (listen == NULL) {
+		argv[count++] = "--port-file";
+		argv[count++] = server->port_file;
+	}
 	for (uint32_t i = 0; i < server->args_count; i++)
 		argv[count++] = server->args[i];
 	argv[count] = NULL;
@@ -241,7 +249,7 @@ void fx_server_start(struct fx_server *server)
 	pid_t pid = fork();
 	FX_CHECK(pid >= 0, "fork: %s", strerror(errno));
 	if (pid == 0)
-		server_exec(server, parent);
+		server_exec(server, parent, NULL);
 	server->pid = pid;
 	server->starts_count++;
 	int64_t deadline = monotonic_ms() + FX_START_TIMEOUT_MS;
@@ -282,6 +290,39 @@ static void log_sanitizer_check(const struct fx_server *server)
 	char line[1024];
 	if (log_sanitizer_find(server, line, sizeof(line)))
 		fx_fail("the server's log reports: %s", line);
+}
+
+int fx_server_run_to_exit(struct fx_server *server, const char *listen)
+{
+	FX_CHECK(server->pid == 0, "the server already runs (pid %d)", (int)server->pid);
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	FX_CHECK(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0)
+		server_exec(server, parent, listen);
+	server->pid = pid;
+	int64_t deadline = monotonic_ms() + FX_START_TIMEOUT_MS;
+	int status = 0;
+	while (waitpid(pid, &status, WNOHANG) != pid) {
+		FX_CHECK(monotonic_ms() < deadline, "the server still runs %d ms after its start",
+			 FX_START_TIMEOUT_MS);
+		fx_sleep_ms(5);
+	}
+	server->pid = 0;
+	log_sanitizer_check(server);
+	return status;
+}
+
+bool fx_log_contains(const struct fx_server *server, const char *text)
+{
+	FILE *file = fopen(server->log_path, "r");
+	char line[1024];
+	bool found = false;
+	while (file != NULL && !found && fgets(line, sizeof(line), file) != NULL)
+		found = strstr(line, text) != NULL;
+	if (file != NULL)
+		fclose(file);
+	return found;
 }
 
 void fx_server_stop(struct fx_server *server)

@@ -124,6 +124,14 @@ void fx_server_init(struct fx_server *server, const char *binary, uint32_t worke
 		    const char *const *extra_args);
 /* Starts it on its data directory and waits until it listens. */
 void fx_server_start(struct fx_server *server);
+/*
+ * Runs it once on its data directory, listening on `listen` (NULL: a port the kernel
+ * picks), for a start that must fail: waits for it to exit, which it must within
+ * FX_START_TIMEOUT_MS, and returns its wait status.
+ */
+int fx_server_run_to_exit(struct fx_server *server, const char *listen);
+/* Whether a line of its log holds `text`. */
+bool fx_log_contains(const struct fx_server *server, const char *text);
 /* SIGTERM, then waits for it to exit: the exit status must be 0. */
 void fx_server_stop(struct fx_server *server);
 /* SIGKILL and reap: a crash. */

@@ -2,7 +2,8 @@
  * test_server.c — the changes of PROTOCOL.md over the wire against a real server
  * (holds, confirms, releases, cancels, blocks, stats and snapshots), with their
  * successes and every failure status SPEC §4 names, and the durability of what was
- * acknowledged across a SIGTERM restart and a kill -9. The session and the catalog
+ * acknowledged across a SIGTERM restart and a kill -9, and the refusal of a second
+ * server on the same data directory or port. The session and the catalog
  * (puts and queries) are in test_catalog_net.c; the waiting-list operations (join,
  * leave, poll, WAIT) and their statuses in test_waitlist_net.c, with the waiting
  * list's behaviour.
@@ -12,7 +13,9 @@
  * hand-made frames on a raw socket, so that the server's own checks are tested.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "server_fixture.h"
@@ -33,6 +36,7 @@ TestSuite(holds, .init = setup, .fini = teardown, .timeout = 60);
 TestSuite(bookings, .init = setup, .fini = teardown, .timeout = 60);
 TestSuite(operators, .init = setup, .fini = teardown, .timeout = 60);
 TestSuite(durability, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(startup, .init = setup, .fini = teardown, .timeout = 60);
 
 static uint8_t seat_state(uint32_t show_id, uint32_t seat)
 {
@@ -396,12 +400,25 @@ static void states_capture(struct fx_show_state *states)
 	fx_show_state_get(c, 150, &states[FX_SHOWS_COUNT]);
 }
 
-/* After a restart (clean or not) every show is as it was. */
-static void restart_check(bool crash)
+/* Every show is as `before` has it. */
+static void states_check_unchanged(struct fx_show_state *before)
 {
-	changes_make();
-	struct fx_show_state before[FX_SHOWS_COUNT + 1];
-	states_capture(before);
+	struct fx_show_state after[FX_SHOWS_COUNT + 1];
+	states_capture(after);
+	for (uint32_t i = 0; i <= FX_SHOWS_COUNT; i++) {
+		fx_show_state_check_equal(&before[i], &after[i]);
+		fx_show_state_finish(&after[i]);
+	}
+}
+
+static void states_finish(struct fx_show_state *states)
+{
+	for (uint32_t i = 0; i <= FX_SHOWS_COUNT; i++)
+		fx_show_state_finish(&states[i]);
+}
+
+static void restart(bool crash)
+{
 	box_client_close(c);
 	if (crash)
 		fx_server_kill(fx_current());
@@ -409,13 +426,17 @@ static void restart_check(bool crash)
 		fx_server_stop(fx_current());
 	fx_server_start(fx_current());
 	c = fx_connect(fx_current());
-	struct fx_show_state after[FX_SHOWS_COUNT + 1];
-	states_capture(after);
-	for (uint32_t i = 0; i <= FX_SHOWS_COUNT; i++) {
-		fx_show_state_check_equal(&before[i], &after[i]);
-		fx_show_state_finish(&before[i]);
-		fx_show_state_finish(&after[i]);
-	}
+}
+
+/* After a restart (clean or not) every show is as it was. */
+static void restart_check(bool crash)
+{
+	changes_make();
+	struct fx_show_state before[FX_SHOWS_COUNT + 1];
+	states_capture(before);
+	restart(crash);
+	states_check_unchanged(before);
+	states_finish(before);
 	struct engine_result r;
 	fx_rc(box_client_waitlist_poll(c, FX_SHOW_CLUB_0, 7, &r), "POLL");
 	cr_assert(r.status == STATUS_OK && r.waiter_state == WAITER_OFFERED);
@@ -443,4 +464,48 @@ Test(durability, changes_after_a_snapshot_survive_kill_9)
 	fx_rc(box_client_snapshot(c, &lsns, &count, &status), "SNAPSHOT");
 	FX_STATUS_IS(status, STATUS_OK);
 	restart_check(true);
+}
+
+/* Start-up. */
+
+/*
+ * A second server started where the fixture's runs (its data directory, or its
+ * port) must exit 1 saying why, before it changes anything: the first keeps serving
+ * with every show as it was, and still has it all after a restart.
+ */
+static void second_server_refused(bool same_data, const char *why)
+{
+	changes_make();
+	struct fx_show_state before[FX_SHOWS_COUNT + 1];
+	states_capture(before);
+	struct fx_server second;
+	fx_server_init(&second, NULL, 0, NULL);
+	char listen[64] = "";
+	if (same_data)
+		snprintf(second.data_dir, sizeof(second.data_dir), "%s", fx_current()->data_dir);
+	else
+		snprintf(listen, sizeof(listen), "127.0.0.1:%s", fx_current()->port);
+	int status = fx_server_run_to_exit(&second, listen[0] ? listen : NULL);
+	bool said = fx_log_contains(&second, why);
+	fx_server_finish(&second);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1,
+		  "the second server ended with wait status %#x, not exit 1", status);
+	cr_assert(said, "the second server's log does not say '%s'", why);
+	states_check_unchanged(before);
+	FX_STATUS_IS(fx_hold_best(c, FX_SHOW_HALL_1, 8, TIER_REGULAR, 2, false).status, STATUS_OK);
+	fx_show_state_finish(&before[1]);
+	fx_show_state_get(c, fx_show_ids[1], &before[1]);
+	restart(false);
+	states_check_unchanged(before);
+	states_finish(before);
+}
+
+Test(startup, a_second_server_on_the_same_data_directory_is_refused)
+{
+	second_server_refused(true, "in use by another process");
+}
+
+Test(startup, a_second_server_on_the_same_port_is_refused)
+{
+	second_server_refused(false, "Address already in use");
 }

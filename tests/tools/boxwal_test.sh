@@ -2,7 +2,8 @@
 # boxwal_test.sh — boxwal end to end on real logs: a clean log verifies and replays
 # to the digest its writer printed; a torn tail, a flipped byte and a damaged
 # snapshot are each reported with their own exit code; truncate cuts where asked
-# and refuses what would lose the log's consistency; usage errors exit 64.
+# and refuses what would lose the log's consistency or a directory in use; usage
+# errors exit 64.
 #
 # Usage: boxwal_test.sh BOXWAL LOGWRITER
 #   LOGWRITER DIR STEPS [--snapshot-every N] [--seed S] writes a durable log of
@@ -157,6 +158,14 @@ expect_eq "$(replay_field "$WORK/corrupt" "${REPLAY_FLAGS[@]}")" "$valid" "repla
 cp -r "$WORK/plain" "$WORK/cut"
 cut=$((last / 2))
 expect_rc 3 "truncate past the end is refused" truncate "$WORK/cut" --at "$((last + 1))"
+# A running server holds an exclusive flock on each shard's directory; truncate must
+# not cut a log that is being written.
+exec {lock_fd}<"$WORK/cut"
+flock --exclusive "$lock_fd"
+expect_rc 1 "truncate of a directory in use is refused" truncate "$WORK/cut" --at "$cut"
+expect_grep "in use by another process" "$WORK/err" "the refusal says the directory is in use"
+expect_eq "$(stats_records "$WORK/cut")" "$last" "the refused truncate changed nothing"
+exec {lock_fd}<&-
 expect_rc 0 "truncate --at $cut" truncate "$WORK/cut" --at "$cut"
 expect_rc 0 "verify after truncate" verify "$WORK/cut"
 expect_eq "$(replay_field "$WORK/cut" "${REPLAY_FLAGS[@]}")" "$cut" "replay's last LSN is the cut"

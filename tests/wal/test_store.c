@@ -1,11 +1,13 @@
 /*
  * test_store.c — SPEC §8 through the synchronous store: what was synced survives a
  * close and reopen bit for bit (the digest), with and without snapshots;
- * snapshot + replay equals full replay; old segments and snapshots are retired.
+ * snapshot + replay equals full replay; old segments and snapshots are retired;
+ * a directory another store has open is refused.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "files.h"
 #include "walfx.h"
@@ -80,6 +82,30 @@ Test(store, synced_changes_survive_a_reopen)
 	store = open_store(dir);
 	cr_assert_eq(engine_digest(store->engine), digest);
 	wal_store_close(store);
+	walfx_workload_finish(&w);
+}
+
+Test(store, a_directory_in_use_is_refused_until_its_store_closes)
+{
+	struct wal_store *first = open_store(dir);
+	struct walfx_workload w;
+	walfx_workload_init(&w, 3);
+	run(first, &w, 500, 0);
+	uint64_t last = wal_writer_durable_lsn(first->writer);
+	struct wal_store_config config = walfx_config(dir);
+	struct wal_store *second;
+	cr_assert_eq(wal_store_open(&second, &config), -EBUSY);
+	cr_assert(strstr(second->recovery.message, "in use by another process") != NULL,
+		  "message: %s", second->recovery.message);
+	wal_store_close(second);
+	/* The refused open wrote nothing: the first goes on, and its log is whole. */
+	run(first, &w, 500, 0);
+	uint64_t digest = engine_digest(first->engine);
+	cr_assert_gt(wal_writer_durable_lsn(first->writer), last);
+	wal_store_close(first);
+	second = open_store(dir);
+	cr_assert_eq(engine_digest(second->engine), digest);
+	wal_store_close(second);
 	walfx_workload_finish(&w);
 }
 
