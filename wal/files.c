@@ -86,10 +86,42 @@ int wal_list(int dir_fd, struct wal_listing *listing)
 	return 0;
 }
 
+/* Syncs the directory that holds `path`, so that a new entry there is durable. */
+static int parent_sync(const char *path)
+{
+	char parent[4096];
+	size_t length = strlen(path);
+	if (length >= sizeof(parent))
+		return -ENAMETOOLONG;
+	memcpy(parent, path, length + 1);
+	while (length > 1 && parent[length - 1] == '/')
+		parent[--length] = '\0';
+	char *slash = strrchr(parent, '/');
+	if (slash == NULL)
+		snprintf(parent, sizeof(parent), ".");
+	else
+		slash[slash == parent ? 1 : 0] = '\0';
+	int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int error = wal_dir_sync(fd);
+	close(fd);
+	return error;
+}
+
 int wal_dir_open(const char *path, bool create)
 {
-	if (create && mkdir(path, 0755) < 0 && errno != EEXIST)
-		return -errno;
+	if (create) {
+		if (mkdir(path, 0755) == 0) {
+			/* Otherwise a power loss could take the new directory, and all that
+			 * was acknowledged from it, with the entry naming it. */
+			int error = parent_sync(path);
+			if (error != 0)
+				return error;
+		} else if (errno != EEXIST) {
+			return -errno;
+		}
+	}
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
 }

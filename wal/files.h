@@ -31,7 +31,10 @@ struct wal_listing {
 
 int wal_list(int dir_fd, struct wal_listing *listing);
 
-/* Opens (creating if asked) a directory and returns its fd, or -errno. */
+/*
+ * Opens (creating if asked) a directory and returns its fd, or -errno. A directory it
+ * creates is made durable: its parent is synced.
+ */
 int wal_dir_open(const char *path, bool create);
 int wal_dir_sync(int dir_fd);
 /*

@@ -2,12 +2,14 @@
  * test_store.c — SPEC §8 through the synchronous store: what was synced survives a
  * close and reopen bit for bit (the digest), with and without snapshots;
  * snapshot + replay equals full replay; old segments and snapshots are retired;
- * a directory another store has open is refused.
+ * a directory another store has open is refused; wal_dir_open creates directories
+ * (syncing their parent) from any spelling of their path.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "files.h"
 #include "walfx.h"
@@ -83,6 +85,42 @@ Test(store, synced_changes_survive_a_reopen)
 	cr_assert_eq(engine_digest(store->engine), digest);
 	wal_store_close(store);
 	walfx_workload_finish(&w);
+}
+
+Test(store, wal_dir_open_creates_a_directory_however_its_path_is_spelled)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/new//", dir);
+	int fd = wal_dir_open(path, true);
+	cr_assert_geq(fd, 0, "%s: %s", path, strerror(-fd));
+	close(fd);
+	snprintf(path, sizeof(path), "%s/new/inner", dir);
+	fd = wal_dir_open(path, true);
+	cr_assert_geq(fd, 0, "%s: %s", path, strerror(-fd));
+	close(fd);
+	char here[512];
+	cr_assert_not_null(getcwd(here, sizeof(here)));
+	cr_assert_eq(chdir(dir), 0);
+	fd = wal_dir_open("relative", true);
+	int back = chdir(here);
+	cr_assert_geq(fd, 0, "relative: %s", strerror(-fd));
+	cr_assert_eq(back, 0);
+	/* Asking to create one that exists opens it. */
+	int again = wal_dir_open(path, true);
+	cr_assert_geq(again, 0);
+	/* The lock belongs to an open directory: a second open of it cannot take it. */
+	cr_assert_eq(wal_dir_lock(fd), 0);
+	snprintf(path, sizeof(path), "%s/relative", dir);
+	int other = wal_dir_open(path, false);
+	cr_assert_geq(other, 0);
+	cr_assert_eq(wal_dir_lock(other), -EBUSY);
+	close(fd);
+	cr_assert_eq(wal_dir_lock(other), 0);
+	close(other);
+	close(again);
+	/* A missing parent is an error, not created on the way. */
+	snprintf(path, sizeof(path), "%s/missing/child", dir);
+	cr_assert_eq(wal_dir_open(path, true), -ENOENT);
 }
 
 Test(store, a_directory_in_use_is_refused_until_its_store_closes)
