@@ -438,7 +438,8 @@ static void gather_finish(struct worker *w, struct gather *g)
 		proto_put_stat(&writer, text_from_cstr("uptime_ms"),
 			       w->now_ms - w->server->started_ms);
 	} else if (g->opcode == PROTO_SNAPSHOT) {
-		proto_put_snapshot_lsns(&writer, g->snapshot_lsn, w->server->workers_count);
+		if (g->status == STATUS_OK)
+			proto_put_snapshot_lsns(&writer, g->snapshot_lsn, w->server->workers_count);
 	} else if (g->status == STATUS_OK) {
 		proto_put_result(&writer, &g->result);
 	}
@@ -468,6 +469,9 @@ static void gather_reply(struct worker *w, uint32_t gather_index, const uint8_t 
 		}
 	} else if (g->opcode == PROTO_SNAPSHOT) {
 		g->snapshot_lsn[shard] = bytes_get_u64(&r);
+		enum status status = (enum status)bytes_get_u16(&r);
+		if (g->status == STATUS_OK && status != STATUS_OK)
+			g->status = status;
 	} else {
 		/* Shard 0 accepted the put and every shard applies it in shard 0's order; a
 		 * shard refusing it (its log full, say) turns the answer into its refusal. */
@@ -553,20 +557,25 @@ static void catalog_decide(struct worker *w, const struct proto_request *request
 		worker_push(w, t, MESSAGE_APPLY, head, sizeof(head), frame, size, true);
 }
 
-/* A snapshot now (unless one is on its way): answered when it is on disk. */
-static void snapshot_answer(struct worker *w, uint16_t origin, uint32_t gather, uint64_t lsn)
+/* A snapshot now (unless one is on its way): answered when it is on disk, or with
+ * STATUS_INTERNAL when writing it failed. Payload: [u64 LSN][u16 status]. */
+static void snapshot_answer(struct worker *w, uint16_t origin, uint32_t gather, uint64_t lsn,
+			    enum status status)
 {
-	uint8_t payload[8];
+	uint8_t payload[10];
 	bytes_store_u64(payload, lsn);
+	bytes_store_u16(payload + 8, (uint16_t)status);
 	gather_answer(w, origin, gather, 0, payload, sizeof(payload));
 }
 
 static void snapshot_request(struct worker *w, uint16_t origin, uint32_t gather)
 {
-	if (worker_appended_lsn(w) == 0 ||
+	uint64_t written = atomic_load(&w->snapshot_written_lsn);
+	if ((w->snapshot_lsn == 0 && worker_appended_lsn(w) == written) ||
 	    w->snapshot_gathers_count == ARRAY_COUNT(w->snapshot_gathers)) {
-		/* Nothing to snapshot, or too many asking at once: the last one answers. */
-		snapshot_answer(w, origin, gather, atomic_load(&w->snapshot_written_lsn));
+		/* Nothing logged since the last snapshot (or ever), or too many asking at
+		 * once: the last one answers. */
+		snapshot_answer(w, origin, gather, written, STATUS_OK);
 		return;
 	}
 	w->snapshot_gathers[w->snapshot_gathers_count++] = (uint32_t)origin << 16 | gather;
@@ -601,11 +610,14 @@ static void snapshot_progress(struct worker *w)
 		w->snapshot_writing = true;
 		server_snapshot_submit(w->server, w);
 	}
-	if (w->snapshot_writing && atomic_load(&w->snapshot_written_lsn) >= w->snapshot_lsn) {
+	if (w->snapshot_writing && atomic_load(&w->snapshot_jobs_done) == w->snapshot_jobs_sent) {
 		w->snapshot_writing = false;
+		bool failed = atomic_load(&w->snapshot_error) != 0;
 		for (uint32_t i = 0; i < w->snapshot_gathers_count; i++) {
 			uint32_t asked = w->snapshot_gathers[i];
-			snapshot_answer(w, (uint16_t)(asked >> 16), asked & 0xffff, w->snapshot_lsn);
+			snapshot_answer(w, (uint16_t)(asked >> 16), asked & 0xffff,
+					failed ? 0 : w->snapshot_lsn,
+					failed ? STATUS_INTERNAL : STATUS_OK);
 		}
 		w->snapshot_gathers_count = 0;
 		w->snapshot_lsn = 0;

@@ -374,8 +374,11 @@ static void *snapshot_main(void *argument)
 		else
 			log_info("snapshot of shard %u at LSN %llu written (%zu bytes)", w->index,
 				 (unsigned long long)job.lsn, w->snapshot_image.size);
+		if (error == 0)
+			atomic_store(&w->snapshot_written_lsn, job.lsn);
+		atomic_store(&w->snapshot_error, error);
 		/* Release: the worker may reuse the image once it sees this. */
-		atomic_store(&w->snapshot_written_lsn, job.lsn);
+		atomic_store(&w->snapshot_jobs_done, job.number);
 		pthread_mutex_lock(&server->snapshot_lock);
 	}
 	pthread_mutex_unlock(&server->snapshot_lock);
@@ -387,7 +390,8 @@ void server_snapshot_submit(struct server *server, struct worker *worker)
 	pthread_mutex_lock(&server->snapshot_lock);
 	ASSERT(server->snapshot_jobs_count < ARRAY_COUNT(server->snapshot_jobs));
 	server->snapshot_jobs[server->snapshot_jobs_count++] =
-		(struct snapshot_job){ .worker = worker, .lsn = worker->snapshot_lsn };
+		(struct snapshot_job){ .worker = worker, .lsn = worker->snapshot_lsn,
+				       .number = ++worker->snapshot_jobs_sent };
 	pthread_cond_signal(&server->snapshot_cond);
 	pthread_mutex_unlock(&server->snapshot_lock);
 }

@@ -40,6 +40,7 @@ struct worker;
 struct snapshot_job {
 	struct worker *worker;
 	uint64_t lsn;
+	uint64_t number; /* the worker's count of jobs sent, this one included */
 };
 
 struct server {

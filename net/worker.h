@@ -196,8 +196,12 @@ struct worker {
 	struct engine_image snapshot_image; /* captured, waiting for its LSN to be durable */
 	uint64_t snapshot_lsn;		    /* of the image; 0 when none is pending */
 	bool snapshot_writing;
-	_Atomic uint64_t snapshot_written_lsn; /* set by the snapshot thread */
-	uint64_t snapshot_reported_lsn;
+	uint64_t snapshot_jobs_sent; /* to the snapshot thread, one at a time */
+	/* Set by the snapshot thread: the LSN of the last snapshot written, the result of
+	 * the last job, then (last, with release) that job's number. */
+	_Atomic uint64_t snapshot_written_lsn;
+	_Atomic int snapshot_error;
+	_Atomic uint64_t snapshot_jobs_done;
 	uint32_t snapshot_gathers[16]; /* (origin << 16 | gather) asked for this snapshot */
 	uint32_t snapshot_gathers_count;
 

@@ -13,8 +13,10 @@
  * hand-made frames on a raw socket, so that the server's own checks are tested.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -362,6 +364,73 @@ Test(operators, snapshot_reports_a_durable_lsn_per_shard)
 }
 
 /* Durability. */
+
+/* Lines of the server's log holding `text`. */
+static uint32_t log_lines_with(const char *text)
+{
+	FILE *file = fopen(fx_current()->log_path, "r");
+	cr_assert_not_null(file);
+	char line[1024];
+	uint32_t count = 0;
+	while (fgets(line, sizeof(line), file) != NULL)
+		count += strstr(line, text) != NULL;
+	fclose(file);
+	return count;
+}
+
+Test(operators, snapshots_asked_again_with_nothing_new_are_not_written_again)
+{
+	FX_STATUS_IS(fx_hold_best(c, FX_SHOW_HALL_0, 1, TIER_VIP, 2, false).status, STATUS_OK);
+	FX_STATUS_IS(fx_hold_best(c, FX_SHOW_HALL_1, 1, TIER_VIP, 2, false).status, STATUS_OK);
+	const uint64_t *lsns;
+	uint32_t count;
+	enum status status;
+	fx_rc(box_client_snapshot(c, &lsns, &count, &status), "SNAPSHOT");
+	FX_STATUS_IS(status, STATUS_OK);
+	uint64_t first[2] = { lsns[0], lsns[1] };
+	uint32_t written = log_lines_with(" written (");
+	cr_assert_eq(written, 2);
+	/* More than the snapshot thread's queue holds, as fast as they are answered. */
+	for (uint32_t i = 0; i < 300; i++) {
+		fx_rc(box_client_snapshot(c, &lsns, &count, &status), "SNAPSHOT");
+		FX_STATUS_IS(status, STATUS_OK);
+		cr_assert(lsns[0] == first[0] && lsns[1] == first[1], "round %u: %llu %llu", i,
+			  (unsigned long long)lsns[0], (unsigned long long)lsns[1]);
+	}
+	cr_assert_eq(log_lines_with(" written ("), written);
+	FX_STATUS_IS(fx_hold_best(c, FX_SHOW_HALL_0, 2, TIER_VIP, 2, false).status, STATUS_OK);
+	fx_rc(box_client_snapshot(c, &lsns, &count, &status), "SNAPSHOT");
+	FX_STATUS_IS(status, STATUS_OK);
+	cr_assert(lsns[0] > first[0] && lsns[1] == first[1]);
+}
+
+Test(operators, a_snapshot_that_cannot_be_written_is_internal_and_the_server_goes_on)
+{
+	FX_STATUS_IS(fx_hold_best(c, FX_SHOW_HALL_0, 1, TIER_VIP, 2, false).status, STATUS_OK);
+	/* Directories where shard 0's next snapshots' temporary files would go. */
+	int64_t durable = fx_stat(c, "shard0.wal_durable_lsn");
+	cr_assert_gt(durable, 0);
+	char paths[8][FX_PATH_SIZE + 64];
+	for (uint32_t i = 0; i < 8; i++) {
+		snprintf(paths[i], sizeof(paths[i]), "%s/shard-0/snapshot-%016llx.snap.tmp",
+			 fx_current()->data_dir, (unsigned long long)durable + i);
+		cr_assert_eq(mkdir(paths[i], 0755), 0, "%s: %s", paths[i], strerror(errno));
+	}
+	const uint64_t *lsns;
+	uint32_t count;
+	enum status status;
+	fx_rc(box_client_snapshot(c, &lsns, &count, &status), "SNAPSHOT");
+	FX_STATUS_IS(status, STATUS_INTERNAL);
+	cr_assert_eq(fx_stat(c, "shard0.snapshot_lsn"), 0);
+	FX_STATUS_IS(fx_hold_best(c, FX_SHOW_HALL_0, 2, TIER_VIP, 2, false).status, STATUS_OK);
+	for (uint32_t i = 0; i < 8; i++)
+		cr_assert_eq(rmdir(paths[i]), 0);
+	fx_rc(box_client_snapshot(c, &lsns, &count, &status), "SNAPSHOT");
+	FX_STATUS_IS(status, STATUS_OK);
+	int64_t answered = (int64_t)lsns[0]; /* lsns lives only until the next call */
+	cr_assert_eq(answered, fx_stat(c, "shard0.snapshot_lsn"));
+	cr_assert_eq(answered, fx_stat(c, "shard0.wal_durable_lsn"));
+}
 
 static struct engine_result join(uint32_t show_id, uint64_t user, enum tier tier, uint8_t count)
 {
