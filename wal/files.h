@@ -13,6 +13,8 @@
 #include <stdint.h>
 
 #define WAL_PATH_SIZE 4096u
+/* Flushes write whole pages of this size (FORMAT.md, "Writing and group commit"). */
+#define WAL_PAGE_BYTES 4096u
 #define WAL_FILES_MAX 65536u
 
 /* "segment-%08llx.wal" and "snapshot-%016llx.snap" (".tmp" appended while written). */

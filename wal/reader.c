@@ -140,6 +140,7 @@ static void segment_records(struct wal_scan *scan, const struct wal_mapping *map
 	uint64_t offset = WAL_SEGMENT_HEADER_SIZE;
 	uint64_t expected = info->first_lsn;
 	uint64_t flush_lsn = 0;
+	info->flush_offset = offset;
 	for (;;) {
 		struct wal_record record;
 		size_t next;
@@ -164,6 +165,8 @@ static void segment_records(struct wal_scan *scan, const struct wal_mapping *map
 		}
 		if (status != WAL_RECORD_OK)
 			break;
+		if (record.lsn == record.flush_lsn)
+			info->flush_offset = offset;
 		offset = next;
 		expected++;
 		flush_lsn = record.flush_lsn;
@@ -460,6 +463,37 @@ int wal_segment_zero(int dir_fd, uint64_t sequence, uint64_t start, uint64_t end
 	}
 	if (error == 0 && fdatasync(fd) < 0)
 		error = -errno;
+	close(fd);
+	return error;
+}
+
+int wal_tail_sync(int dir_fd, const struct wal_scan *scan)
+{
+	if (scan->started_count == 0)
+		return 0;
+	/* Only the last flush can be unsynced; it lies in the last started segment (a
+	 * flush never spans two), from the page of its first record, which is the
+	 * header's page when that record is the segment's first. */
+	const struct wal_segment_info *last = &scan->segments[scan->started_count - 1];
+	uint64_t start = last->flush_offset - last->flush_offset % WAL_PAGE_BYTES;
+	char name[64];
+	wal_segment_name(last->sequence, name, sizeof(name));
+	int fd = openat(dir_fd, name, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t capacity = 1u << 20;
+	uint8_t *buffer = malloc(capacity);
+	int error = buffer == NULL ? -ENOMEM : 0;
+	for (uint64_t offset = start; offset < last->data_end && error == 0; offset += capacity) {
+		size_t size = (size_t)(last->data_end - offset < capacity ? last->data_end - offset
+									  : capacity);
+		error = wal_pread_all(fd, buffer, size, offset);
+		if (error == 0)
+			error = wal_pwrite_all(fd, buffer, size, offset);
+	}
+	if (error == 0 && fdatasync(fd) < 0)
+		error = -errno;
+	free(buffer);
 	close(fd);
 	return error;
 }

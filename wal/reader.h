@@ -25,6 +25,7 @@ struct wal_segment_info {
 	uint64_t first_lsn; /* from the header */
 	uint64_t last_lsn;  /* of its last valid record; first_lsn - 1 when it has none */
 	uint64_t data_end;  /* offset after its last valid record */
+	uint64_t flush_offset; /* of the first record of its last record's flush */
 	uint64_t records;
 };
 
@@ -59,6 +60,15 @@ int wal_replay(int dir_fd, const struct wal_scan *scan, uint64_t from_lsn, wal_r
 
 /* Zeroes a torn tail found by wal_scan (and removes spares); syncs. Returns 0 or -errno. */
 int wal_tail_cut(int dir_fd, const struct wal_scan *scan);
+
+/*
+ * Makes the log's last flush durable (after wal_tail_cut): writes its pages again as
+ * they read, then fdatasyncs. Recovery reads through the page cache, so a flush
+ * whose fdatasync never completed (the process was killed, or the sync failed, after
+ * which the kernel may keep the pages with no copy on disk) would otherwise be
+ * replayed and taken as durable. Returns 0 or -errno.
+ */
+int wal_tail_sync(int dir_fd, const struct wal_scan *scan);
 
 /* Tools: reading segments in place, walking every intact record, repairing. */
 

@@ -26,8 +26,6 @@
 
 #define CHUNKS_MAX 4u
 #define ZERO_CHUNK_SIZE (1u << 20)
-/* Flushes write whole pages: see chunk_push. */
-#define PAGE_BYTES 4096u
 
 enum token_kind {
 	TOKEN_FLUSH_SYNC = 2,
@@ -92,7 +90,7 @@ struct wal_writer {
 };
 
 /* Aligned for direct I/O. */
-static _Alignas(PAGE_BYTES) const uint8_t zero_chunk[ZERO_CHUNK_SIZE];
+static _Alignas(WAL_PAGE_BYTES) const uint8_t zero_chunk[ZERO_CHUNK_SIZE];
 
 static struct chunk *chunk_at(struct wal_writer *w, uint32_t i)
 {
@@ -114,14 +112,14 @@ static bool chunk_empty(const struct chunk *c)
 
 /*
  * Starts a new, empty tail chunk bound for fd, whose first new byte goes at offset;
- * `before` holds the offset % PAGE_BYTES bytes of the file just before it. Returns
+ * `before` holds the offset % WAL_PAGE_BYTES bytes of the file just before it. Returns
  * false when out of memory.
  */
 static bool chunk_push(struct wal_writer *w, int fd, uint64_t offset, const uint8_t *before)
 {
 	ASSERT(w->chunk_count < CHUNKS_MAX);
 	struct chunk *c = &w->chunks[(w->chunk_head + w->chunk_count) % CHUNKS_MAX];
-	uint32_t prefix = (uint32_t)(offset % PAGE_BYTES);
+	uint32_t prefix = (uint32_t)(offset % WAL_PAGE_BYTES);
 	c->size = 0;
 	if (!chunk_reserve(c, prefix))
 		return false;
@@ -217,11 +215,11 @@ static void spare_step(struct wal_writer *w)
 	uint64_t left = w->config.segment_size - w->spare.zeroed;
 	if (left > 0) {
 		uint32_t size = left < ZERO_CHUNK_SIZE ? (uint32_t)left : ZERO_CHUNK_SIZE;
-		if (size % PAGE_BYTES != 0) {
+		if (size % WAL_PAGE_BYTES != 0) {
 			/* A segment size that is not whole pages: its last part is written
 			 * through the page cache, as direct I/O cannot write it. */
-			size = size >= PAGE_BYTES ? size - size % PAGE_BYTES : size;
-			if (size < PAGE_BYTES)
+			size = size >= WAL_PAGE_BYTES ? size - size % WAL_PAGE_BYTES : size;
+			if (size < WAL_PAGE_BYTES)
 				direct_io_end(w->spare.fd);
 		}
 		result = w->io->write(w->io, w->spare.fd, zero_chunk, size, w->spare.zeroed,
@@ -379,7 +377,7 @@ void wal_writer_flush(struct wal_writer *w)
 	if (chunk_empty(head))
 		return;
 	uint64_t end = head->offset + head->size;
-	uint32_t part = (uint32_t)(end % PAGE_BYTES);
+	uint32_t part = (uint32_t)(end % WAL_PAGE_BYTES);
 	if (w->chunk_count == 1) {
 		/* The head is still filling: appends from now on go to a new chunk, which
 		 * starts with the head's part-filled last page. */
@@ -390,7 +388,7 @@ void wal_writer_flush(struct wal_writer *w)
 		head = chunk_at(w, 0);
 	}
 	/* Zeros to the page's end (the file holds zeros there), but not past the segment. */
-	uint32_t padding = part == 0 ? 0 : PAGE_BYTES - part;
+	uint32_t padding = part == 0 ? 0 : WAL_PAGE_BYTES - part;
 	if (end + padding > w->config.segment_size)
 		padding = (uint32_t)(w->config.segment_size - end);
 	if (!chunk_reserve(head, padding)) {
@@ -488,8 +486,8 @@ int wal_writer_create(struct wal_writer **writer, const struct wal_writer_config
 	}
 	w->current.fd = fd;
 	/* The first chunk starts with what the file holds of its part-filled page. */
-	uint8_t before[PAGE_BYTES];
-	uint32_t part = (uint32_t)(w->current.end % PAGE_BYTES);
+	uint8_t before[WAL_PAGE_BYTES];
+	uint32_t part = (uint32_t)(w->current.end % WAL_PAGE_BYTES);
 	int error = wal_pread_all(fd, before, part, w->current.end - part);
 	if (error == 0 && !chunk_push(w, fd, w->current.end, before))
 		error = -ENOMEM;

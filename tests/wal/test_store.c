@@ -7,8 +7,11 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "files.h"
@@ -121,6 +124,74 @@ Test(store, wal_dir_open_creates_a_directory_however_its_path_is_spelled)
 	/* A missing parent is an error, not created on the way. */
 	snprintf(path, sizeof(path), "%s/missing/child", dir);
 	cr_assert_eq(wal_dir_open(path, true), -ENOENT);
+}
+
+/*
+ * Dirty pages of the shard's segment files, summed (cachestat, Linux 6.5): -1 when
+ * the kernel does not have it.
+ */
+static int64_t segments_dirty_pages(void)
+{
+	struct { uint64_t offset, length; } range = { 0, 0 }; /* length 0: to the end */
+	struct { uint64_t cache, dirty, writeback, evicted, recently_evicted; } stat;
+	int64_t dirty = 0;
+	for (uint32_t sequence = 1; sequence < 16; sequence++) {
+		char path[512];
+		snprintf(path, sizeof(path), "%s/segment-%08u.wal", dir, sequence);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		long rc = syscall(451 /* cachestat */, fd, &range, &stat, 0);
+		close(fd);
+		if (rc != 0)
+			return -1;
+		dirty += (int64_t)stat.dirty;
+	}
+	return dirty;
+}
+
+Test(store, recovery_makes_a_last_flush_whose_sync_failed_durable)
+{
+	struct wal_io_fault fault;
+	struct wal_io_sync unused;
+	wal_io_sync_init(&unused);
+	wal_io_fault_init(&fault, &unused, WAL_FAULT_ERROR, true, -EIO, UINT32_MAX);
+	struct wal_store_config config = walfx_config(dir);
+	config.fault = &fault;
+	struct wal_store *store;
+	cr_assert_eq(wal_store_open(&store, &config), 0);
+	struct walfx_workload w;
+	walfx_workload_init(&w, 17);
+	run(store, &w, 300, 0);
+	if (segments_dirty_pages() < 0)
+		cr_skip_test("this kernel has no cachestat to see dirty pages with");
+	cr_assert_eq(segments_dirty_pages(), 0, "everything synced is clean");
+	/* The next flush is written but its fdatasync fails: its pages stay dirty, the
+	 * records only in the page cache, as when a server dies before its sync. */
+	uint64_t synced = wal_writer_durable_lsn(store->writer);
+	uint64_t lsn = 0;
+	while (lsn == 0) { /* until a command logs a record (failed ones log none) */
+		int64_t now;
+		const struct command *c = walfx_next(&w, &now);
+		struct engine_result result;
+		cr_assert_eq(wal_store_apply(store, c, now, &result, &lsn), 0);
+		walfx_observe(&w, c, &result, store->engine);
+	}
+	fault.fail_at = fault.syncs + 1;
+	int synced_rc = wal_store_sync(store);
+	cr_assert_eq(synced_rc, -EIO, "sync: %d (syncs %u, fail at %u)", synced_rc, fault.syncs, fault.fail_at);
+	cr_assert_eq(wal_writer_durable_lsn(store->writer), synced);
+	wal_store_close(store);
+	cr_assert_gt(segments_dirty_pages(), 0, "the failed flush left dirty pages");
+	/* Recovery replays that record from the page cache, so it must put it on disk
+	 * before anything counts it as durable. */
+	config.fault = NULL;
+	cr_assert_eq(wal_store_open(&store, &config), 0, "%s", store->recovery.message);
+	cr_assert_eq(store->recovery.last_lsn, lsn);
+	cr_assert_eq(wal_writer_durable_lsn(store->writer), lsn);
+	cr_assert_eq(segments_dirty_pages(), 0, "recovery left the replayed flush unsynced");
+	wal_store_close(store);
+	walfx_workload_finish(&w);
 }
 
 Test(store, a_directory_in_use_is_refused_until_its_store_closes)
