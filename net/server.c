@@ -142,7 +142,7 @@ static void catalog_copy_one(void *context, const struct command *command)
 	uint64_t lsn;
 	if (copy->error != 0)
 		return;
-	copy->error = wal_store_apply(copy->target, command, wall_ms(), &result, &lsn);
+	copy->error = wal_store_apply_waiting(copy->target, command, wall_ms(), &result, &lsn);
 	copy->applied += result.status == STATUS_OK && lsn != 0;
 	copy->conflicts += result.status != STATUS_OK;
 }
@@ -181,10 +181,8 @@ static void demo_load_one(void *context, const struct command *command)
 	for (uint32_t i = 0; i < load->count && load->error == 0; i++) {
 		struct engine_result result;
 		uint64_t lsn;
-		load->error = wal_store_apply(load->stores[i], command, wall_ms(), &result, &lsn);
-		if (load->error == -EAGAIN && (load->error = wal_store_sync(load->stores[i])) == 0)
-			load->error = wal_store_apply(load->stores[i], command, wall_ms(), &result,
-						      &lsn);
+		load->error = wal_store_apply_waiting(load->stores[i], command, wall_ms(),
+						      &result, &lsn);
 	}
 }
 

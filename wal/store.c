@@ -67,7 +67,8 @@ int wal_store_configure(struct wal_store *store, const struct engine_config *con
 		.waitlist_idle_ms = config->waitlist_idle_ms };
 	struct engine_result result;
 	uint64_t lsn;
-	int error = wal_store_apply(store, &configure, engine_now(store->engine), &result, &lsn);
+	int error = wal_store_apply_waiting(store, &configure, engine_now(store->engine), &result,
+					    &lsn);
 	return error != 0 ? error : wal_store_sync(store);
 }
 
@@ -122,6 +123,15 @@ int wal_store_apply(struct wal_store *store, const struct command *command, int6
 	ASSERT(appended > 0); /* can_append said yes and nothing happened in between */
 	*lsn = (uint64_t)appended;
 	return 0;
+}
+
+int wal_store_apply_waiting(struct wal_store *store, const struct command *command,
+			    int64_t now_ms, struct engine_result *result, uint64_t *lsn)
+{
+	int error = wal_store_apply(store, command, now_ms, result, lsn);
+	if (error == -EAGAIN && (error = wal_store_sync(store)) == 0)
+		error = wal_store_apply(store, command, now_ms, result, lsn);
+	return error;
 }
 
 int wal_store_sync(struct wal_store *store)

@@ -58,6 +58,12 @@ const struct command *wal_loggable(const struct command *command,
  */
 int wal_store_apply(struct wal_store *store, const struct command *command, int64_t now_ms,
 		    struct engine_result *result, uint64_t *lsn);
+/*
+ * The same, but when the log asks to wait (-EAGAIN: its buffer is full, or the next
+ * segment is not prepared yet) it syncs and tries again.
+ */
+int wal_store_apply_waiting(struct wal_store *store, const struct command *command,
+			    int64_t now_ms, struct engine_result *result, uint64_t *lsn);
 
 /*
  * Syncs, closes the log and hands over the engine and where the log ends, for a

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "files.h"
+#include "record.h"
 #include "walfx.h"
 
 static char dir[256];
@@ -192,6 +193,56 @@ Test(store, recovery_makes_a_last_flush_whose_sync_failed_durable)
 	cr_assert_eq(segments_dirty_pages(), 0, "recovery left the replayed flush unsynced");
 	wal_store_close(store);
 	walfx_workload_finish(&w);
+}
+
+/*
+ * Reopening with other settings logs a CONFIGURE record. With the last segment too
+ * full for it, the record needs the next segment, which a reopened log has not
+ * prepared yet: the store must wait for it rather than fail (and fail again on every
+ * start, since recovery removes a half-prepared spare).
+ */
+Test(store, a_reopen_with_new_settings_works_when_the_segment_is_full)
+{
+	struct wal_store_config config = walfx_config(dir);
+	struct wal_store *store = open_store(dir);
+	struct command tick = { .type = COMMAND_TICK };
+	uint8_t payload[64];
+	uint32_t size = (uint32_t)command_encode(&tick, payload, sizeof(payload));
+	uint64_t record = wal_record_size(size);
+	for (;;) {
+		struct wal_position at;
+		wal_writer_position(store->writer, &at);
+		uint64_t room = config.segment_size - at.segment_offset;
+		if (at.segment_sequence > 0 && room < record)
+			break;
+		/* Many at a time while there is room, then one by one to the very end. */
+		uint64_t count = room / record > 64 ? room / record - 32 : 1;
+		for (uint64_t i = 0; i < count; i++) {
+			int64_t lsn = wal_writer_append(store->writer, engine_now(store->engine),
+							payload, size);
+			if (lsn == -EAGAIN) {
+				cr_assert_eq(wal_store_sync(store), 0);
+				i--;
+				continue;
+			}
+			cr_assert_gt(lsn, 0, "append: %lld", (long long)lsn);
+		}
+		cr_assert_eq(wal_store_sync(store), 0);
+		while (wal_writer_busy(store->writer))
+			wal_io_sync_deliver(&store->io, wal_writer_complete_fn, store->writer);
+	}
+	uint64_t last = wal_writer_durable_lsn(store->writer);
+	wal_store_close(store);
+	for (uint32_t round = 0; round < 2; round++) {
+		config.engine.hold_ttl_ms_default += 1000;
+		int error = wal_store_open(&store, &config);
+		cr_assert_eq(error, 0, "reopen %u: %s %s", round, strerror(-error),
+			     store->recovery.message);
+		cr_assert_eq(wal_writer_durable_lsn(store->writer), last + round + 1);
+		cr_assert_eq(engine_config_get(store->engine)->hold_ttl_ms_default,
+			     config.engine.hold_ttl_ms_default);
+		wal_store_close(store);
+	}
 }
 
 Test(store, a_directory_in_use_is_refused_until_its_store_closes)
