@@ -245,6 +245,10 @@ static int segment_scan(struct wal_scan *scan, int dir_fd, uint32_t shard_index,
  * Segments after the last started one must be spares: zero from end to end. A spare
  * is only made once the segment before it is in use, and that one is never retired
  * before a later one starts: so the first spare follows a started segment directly.
+ * The one exception is the segment right after the last started one when the log's
+ * last flush was its first: the header went in that flush, and a power loss may have
+ * kept later pages of the flush but not the header's. Its data is then a torn tail
+ * (when its records all belong to a flush that began at L + 1) and it is dropped.
  */
 static int spares_check(struct wal_scan *scan, int dir_fd, uint32_t first)
 {
@@ -257,9 +261,18 @@ static int spares_check(struct wal_scan *scan, int dir_fd, uint32_t first)
 		if (error != 0)
 			return error;
 		uint64_t nonzero = nonzero_first(map.bytes, 0, map.size);
-		if (nonzero != map.size)
+		if (nonzero != map.size && i == first && first > 0 &&
+		    scan->state == WAL_SCAN_CLEAN) {
+			struct wal_segment_info *info = &scan->segments[i];
+			info->file_size = map.size;
+			info->last_lsn = scan->last_lsn;
+			tail_classify(scan, &map, info, 0);
+			if (scan->state == WAL_SCAN_TORN)
+				scan->tail_drop = true;
+		} else if (nonzero != map.size) {
 			corrupt(scan, scan->segments[i].sequence, nonzero,
 				"a segment after the end of the log holds data");
+		}
 		wal_segment_unmap(&map);
 	}
 	return 0;

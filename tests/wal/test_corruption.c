@@ -423,6 +423,40 @@ Test(corruption, a_bad_header_on_the_last_segment_is_refused_when_it_holds_many_
  * falls, not dropped as if it were a torn first flush. Even cut to nothing: the
  * spare after it was only created once this segment was half full.
  */
+/*
+ * The last segment's first flush wrote its header too. A power loss that kept that
+ * flush's later pages but not the header's leaves a segment that looks unstarted
+ * yet holds records: the torn tail of the last flush when no later flush follows
+ * it, corruption when one does.
+ */
+Test(corruption, a_lost_header_page_is_a_torn_tail_only_in_the_segments_only_flush)
+{
+	uint64_t sequence = last_sequence();
+	uint64_t first = pristine.count;
+	while (first > 1 && record_at(first - 1)->sequence == sequence)
+		first--;
+	uint64_t last = first;
+	while (last < pristine.count && record_at(last + 1)->flush_lsn == first)
+		last++;
+	uint64_t flush_end = record_at(last)->offset + record_at(last)->size;
+	cr_assert_gt(flush_end, WAL_PAGE_BYTES, "the segment's first flush fits in its first page");
+	cr_assert_lt(last, pristine.count, "the segment holds only its first flush");
+	uint64_t size = pristine.files[pristine.started_count - 1].size;
+
+	work_restore();
+	work_zero(sequence, flush_end, size); /* as if the later flushes never came */
+	work_zero(sequence, 0, WAL_PAGE_BYTES);
+	struct outcome out = work_recover("header page of the only flush lost");
+	expect_prefix(&out, first - 1, "header page of the only flush lost");
+	cr_assert(out.torn, "%s", out.message);
+
+	work_restore();
+	work_zero(sequence, 0, WAL_PAGE_BYTES);
+	out = work_recover("header page lost under later flushes");
+	cr_assert(out.refused, "later flushes were synced after it: %s", out.message);
+	cr_assert_eq(out.sequence, sequence, "%s", out.message);
+}
+
 Test(corruption, a_last_segment_cut_short_is_refused_at_any_length)
 {
 	uint64_t sequence = last_sequence();
