@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -109,8 +110,11 @@ void pending_add(struct worker *w, uint64_t required_lsn, uint16_t target_worker
 	w->arena_size += size;
 }
 
+static void deferred_run(struct worker *w);
+
 void requests_release(struct worker *w)
 {
+	deferred_run(w);
 	uint64_t durable = wal_writer_durable_lsn(w->writer);
 	while (w->pendings_count > 0) {
 		struct pending *p = &w->pendings[w->pendings_head];
@@ -524,6 +528,76 @@ static void apply_request(struct worker *w, uint16_t origin, uint32_t gather,
 	apply_answer(w, origin, gather, lsn, result.status);
 }
 
+struct deferred_apply {
+	struct deferred_apply *next;
+	uint16_t origin;
+	uint32_t gather;
+	uint32_t size;
+	uint8_t frame[]; /* the put's request frame */
+};
+
+/* Whether the log must be waited for before this put is applied. */
+static bool apply_must_wait(struct worker *w, const struct command *command)
+{
+	return wal_writer_can_append(w->writer, (uint32_t)command_encoded_size(command)) == -EAGAIN;
+}
+
+/*
+ * A put shard 0 accepted is applied here too, whatever this shard's log is doing:
+ * refused here it would be on some shards only. When the log cannot take it now, it
+ * waits (with every later put, to keep shard 0's order) for requests_release.
+ */
+static void apply_or_defer(struct worker *w, uint16_t origin, uint32_t gather,
+			   const uint8_t *frame, uint32_t size)
+{
+	struct proto_request request;
+	enum status status = proto_request_decode(frame, size, &request);
+	ASSERT(status == STATUS_OK); /* decoded once already by shard 0 */
+	if (w->deferred_head == NULL && !apply_must_wait(w, &request.command)) {
+		apply_request(w, origin, gather, &request.command);
+		return;
+	}
+	struct deferred_apply *d = malloc(sizeof(*d) + size);
+	if (d == NULL) {
+		apply_answer(w, origin, gather, 0, STATUS_OVERLOADED);
+		return;
+	}
+	*d = (struct deferred_apply){ .origin = origin, .gather = gather, .size = size };
+	memcpy(d->frame, frame, size);
+	if (w->deferred_tail != NULL)
+		w->deferred_tail->next = d;
+	else
+		w->deferred_head = d;
+	w->deferred_tail = d;
+}
+
+static void deferred_run(struct worker *w)
+{
+	while (w->deferred_head != NULL) {
+		struct deferred_apply *d = w->deferred_head;
+		struct proto_request request;
+		enum status status = proto_request_decode(d->frame, d->size, &request);
+		ASSERT(status == STATUS_OK);
+		if (apply_must_wait(w, &request.command))
+			return;
+		apply_request(w, d->origin, d->gather, &request.command);
+		w->deferred_head = d->next;
+		if (w->deferred_head == NULL)
+			w->deferred_tail = NULL;
+		free(d);
+	}
+}
+
+void requests_finish(struct worker *w)
+{
+	while (w->deferred_head != NULL) {
+		struct deferred_apply *d = w->deferred_head;
+		w->deferred_head = d->next;
+		free(d);
+	}
+	w->deferred_tail = NULL;
+}
+
 /*
  * Catalog puts are decided by shard 0 alone, in the order it receives them: two clients
  * racing to create the same id on different workers get one OK and one ALREADY_EXISTS,
@@ -662,10 +736,7 @@ void requests_message(struct worker *w, uint32_t kind, const uint8_t *bytes, uin
 	}
 	uint32_t gather = bytes_get_u32(&r);
 	if (kind == MESSAGE_APPLY) {
-		struct proto_request request;
-		enum status status = proto_request_decode(bytes + 6, size - 6, &request);
-		ASSERT(status == STATUS_OK);
-		apply_request(w, origin, gather, &request.command);
+		apply_or_defer(w, origin, gather, bytes + 6, size - 6);
 	} else if (kind == MESSAGE_STATS) {
 		stats_answer(w, origin, gather);
 	} else if (kind == MESSAGE_SNAPSHOT) {

@@ -501,7 +501,8 @@ static void stop_begin(struct worker *w)
 /* Everything this worker owes is answered and sent, and its log is idle. */
 static bool worker_idle(struct worker *w)
 {
-	if (w->pendings_count > 0 || wal_writer_busy(w->writer) || w->snapshot_writing)
+	if (w->pendings_count > 0 || wal_writer_busy(w->writer) || w->snapshot_writing ||
+	    w->deferred_head != NULL)
 		return false;
 	for (uint32_t t = 0; t < w->server->workers_count; t++) {
 		if (w->outbound_count[t] > 0)
@@ -625,6 +626,7 @@ static void worker_finish(struct worker *w)
 	wal_writer_destroy(w->writer);
 	w->writer = NULL;
 	waits_finish(w);
+	requests_finish(w);
 	for (uint32_t i = 0; i < w->conns_count; i++) {
 		struct conn *conn = &w->conns[i];
 		if (conn->state != CONN_FREE)

@@ -188,6 +188,10 @@ struct worker {
 
 	struct engine *engine;
 	struct wal_position wal_position; /* where recovery left the log */
+	/* Catalog puts shard 0 accepted that this shard's log could not take yet (its
+	 * buffer full, its next segment not ready), oldest first: applied, in that order
+	 * and before any later one, as soon as the log takes them. */
+	struct deferred_apply *deferred_head, *deferred_tail;
 	struct wal_writer *writer;
 	struct wal_io_uring wal_io;
 	uint64_t catalog_lsn; /* LSN of the last catalog change appended here */
@@ -264,6 +268,7 @@ void requests_frame(struct worker *worker, struct conn *conn, const uint8_t *fra
 void requests_message(struct worker *worker, uint32_t kind, const uint8_t *bytes, uint32_t size);
 void requests_tick(struct worker *worker);
 void requests_release(struct worker *worker);
+void requests_finish(struct worker *worker);
 /* Queues a response frame for (worker, conn) once the log is durable up to lsn. */
 void pending_add(struct worker *worker, uint64_t required_lsn, uint16_t target_worker,
 		 uint8_t kind, uint64_t target, const uint8_t *bytes, uint32_t size);

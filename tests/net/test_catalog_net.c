@@ -8,6 +8,7 @@
  * hand-made frames on a raw socket, so that the server's own checks are tested.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@ static void teardown(void)
 
 TestSuite(session, .init = setup, .fini = teardown, .timeout = 60);
 TestSuite(catalog, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(catalog_puts, .fini = fx_down, .timeout = 120);
 
 /* Session. */
 
@@ -407,4 +409,73 @@ Test(catalog, search_filters_orders_and_pages)
 	q.limit = 0;
 	fx_rc(box_client_search(c, &q, &hits, &count, &more, &status), "SEARCH");
 	FX_STATUS_IS(status, STATUS_BAD_REQUEST);
+}
+
+/*
+ * Shard 0 decides a catalog put and every shard then applies it; a shard whose log
+ * cannot take it at that moment (its next segment still being prepared, say) must
+ * apply it once it can, not refuse it: a put is on every shard or on none, and it is
+ * OK exactly when it is on every shard. Many large puts, pipelined, into small
+ * segments make the shards rotate often while puts keep arriving.
+ */
+Test(catalog_puts, a_put_is_on_every_shard_or_on_none)
+{
+	fx_up((const char *const[]){ "--segment-size", "1048576", NULL });
+	struct box_client *client = fx_connect(fx_current());
+	fx_catalog_load(client);
+	enum { PUTS = 4000, FIRST_ID = 1000 };
+	static char description[DESCRIPTION_SIZE_MAX];
+	memset(description, 'd', sizeof(description));
+	static enum status statuses[PUTS];
+	static uint64_t request_ids[PUTS];
+	uint32_t sent = 0, answered = 0;
+	while (answered < PUTS) {
+		while (sent < PUTS) {
+			struct command put = { .type = COMMAND_EVENT_PUT };
+			put.event_put = (struct command_event_put){
+				.event_id = FIRST_ID + sent, .location_id = FX_LOCATION_GRAZ,
+				.title = text_from_cstr("Put"),
+				.description = { .bytes = description,
+						 .size = sizeof(description) },
+				.type = EVENT_TYPE_CONCERT };
+			int rc = box_client_send_command(client, &put, &request_ids[sent]);
+			if (rc == -EAGAIN)
+				break;
+			fx_rc(rc, "send EVENT_PUT");
+			sent++;
+		}
+		struct box_response response;
+		fx_rc(box_client_next(client, &response, FX_CALL_TIMEOUT_MS), "EVENT_PUT answer");
+		uint32_t i = 0;
+		while (i < sent && request_ids[i] != response.request_id)
+			i++;
+		cr_assert_lt(i, sent, "an answer to no put sent");
+		statuses[i] = response.status;
+		answered++;
+	}
+	uint32_t ok = 0, overloaded = 0;
+	for (uint32_t i = 0; i < PUTS; i++) {
+		cr_assert(statuses[i] == STATUS_OK || statuses[i] == STATUS_OVERLOADED,
+			  "put %u: %s", i, status_name(statuses[i]));
+		ok += statuses[i] == STATUS_OK;
+		overloaded += statuses[i] == STATUS_OVERLOADED;
+	}
+	box_client_close(client);
+	/* A restart reconciles the shards' catalogs, and logs any put one of them lacked. */
+	fx_server_stop(fx_current());
+	fx_server_start(fx_current());
+	cr_assert_not(fx_log_contains(fx_current(), "catalog reconciled"),
+		      "a put was on some shards only (%u OK, %u overloaded)", ok, overloaded);
+	client = fx_connect(fx_current());
+	for (uint32_t i = 0; i < PUTS; i++) {
+		struct engine_event_info event;
+		const struct box_event_show *shows;
+		uint32_t shows_count;
+		enum status status;
+		fx_rc(box_client_event(client, FIRST_ID + i, &event, &shows, &shows_count, &status),
+		      "EVENT");
+		FX_STATUS_IS(status, statuses[i] == STATUS_OK ? STATUS_OK : STATUS_NOT_FOUND);
+	}
+	box_client_close(client);
+	cr_log_info("%u puts OK, %u overloaded", ok, overloaded);
 }
