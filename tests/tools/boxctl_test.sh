@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# boxctl_test.sh — boxctl end to end against a real server (ephemeral loopback port,
+# temporary data directory) with the example catalog: loading it (twice: idempotent)
+# and a bad one, every query, holds explicit and best-available, confirm, release,
+# cancel, the waiting list's refusal, block, stats, snapshot; --json output read
+# back; refusals exit 1 naming the status in words, usage errors 64, a server that
+# cannot be reached 2.
+#
+# Usage: boxctl_test.sh BOXCTL BOXOFFICE CATALOG.json
+set -euo pipefail
+
+if [[ $# -ne 3 ]]; then
+	echo "usage: $0 BOXCTL BOXOFFICE CATALOG.json" >&2
+	exit 64
+fi
+BOXCTL=$1
+BOXOFFICE=$2
+CATALOG=$3
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/boxctl-test-XXXXXX")
+server_pid=
+cleanup() {
+	if [[ -n "$server_pid" ]]; then
+		kill "$server_pid" 2>/dev/null || true
+		wait "$server_pid" 2>/dev/null || true
+	fi
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+failures=0
+fail() {
+	echo "FAIL: $*" >&2
+	failures=$((failures + 1))
+}
+pass() { echo "ok: $*"; }
+
+"$BOXOFFICE" --listen 127.0.0.1:0 --port-file "$WORK/port" --data "$WORK/data" \
+	--workers 2 --no-pin >"$WORK/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 200); do
+	[[ -s "$WORK/port" ]] && break
+	sleep 0.05
+done
+[[ -s "$WORK/port" ]] || {
+	cat "$WORK/server.log" >&2
+	echo "FAIL: the server did not start" >&2
+	exit 1
+}
+SERVER=127.0.0.1:$(cat "$WORK/port")
+
+# Runs boxctl against the server; leaves the exit status in $rc, output in out, err.
+run() {
+	rc=0
+	"$BOXCTL" --server "$SERVER" --no-color "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
+}
+
+# expect_rc STATUS WHAT ARGS...
+expect_rc() {
+	local want=$1 what=$2
+	shift 2
+	run "$@"
+	if [[ $rc -eq $want ]]; then
+		pass "$what"
+	else
+		fail "$what: exit $rc, expected $want (boxctl $*)"
+		sed 's/^/  | /' "$WORK/out" "$WORK/err" >&2
+	fi
+}
+
+# expect_eq ACTUAL EXPECTED WHAT
+expect_eq() {
+	if [[ "$1" == "$2" ]]; then pass "$3"; else fail "$3: got '$1', expected '$2'"; fi
+}
+
+# expect_grep PATTERN FILE WHAT
+expect_grep() {
+	if grep -q -- "$1" "$2"; then pass "$3"; else
+		fail "$3: no '$1' in:"
+		sed 's/^/  | /' "$2" >&2
+	fi
+}
+
+# json EXPRESSION: evaluates a Python expression over the last --json output (d).
+# Debian's own python3 first: it is there with meson, and starts quickly.
+PYTHON=$(command -v /usr/bin/python3 || command -v python3)
+json() {
+	"$PYTHON" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
+		"$WORK/out" "$1" 2>/dev/null || echo "(no JSON)"
+}
+
+# --- catalog -------------------------------------------------------------------
+expect_rc 0 "catalog load" --json catalog load "$CATALOG"
+expect_eq "$(json '[d["loaded"], d["locations"], d["venues"], d["events"], d["shows"]]')" \
+	"[14, 2, 3, 4, 5]" "catalog load counts every kind"
+expect_rc 0 "catalog load again (puts are idempotent)" --json catalog load "$CATALOG"
+echo '{"locations": [{"id": 0, "name": "Nowhere", "country": "PT"}]}' >"$WORK/bad.json"
+expect_rc 64 "a bad catalog file is refused before anything is sent" catalog load "$WORK/bad.json"
+expect_grep "locations\[0\]" "$WORK/err" "the error names the entry"
+expect_rc 64 "a missing catalog file" catalog load "$WORK/missing.json"
+
+# --- queries -------------------------------------------------------------------
+expect_rc 0 "locations" --json locations
+expect_eq "$(json '[l["id"] for l in d["locations"]]')" "[501, 502]" "both locations, in id order"
+expect_rc 0 "events at a location" --json events 501
+expect_eq "$(json '[e["id"] for e in d["events"]]')" "[50001, 50002]" "the location's events"
+expect_rc 0 "event" --json event 50003
+expect_eq "$(json 'd["title"]')" "Orquestra Sinfonica: Mahler 5" "the event's title"
+expect_rc 0 "venue" --json venue 5002
+expect_eq "$(json 'd["name"]')" "Casa da Musica" "the venue's name"
+expect_rc 0 "show" --json show 500004
+expect_eq "$(json '[d["tiers"]["vip"]["seats"], d["tiers"]["vip"]["available"]]')" "[32, 32]" \
+	"the show's vip seats, all available"
+expect_rc 0 "search by keyword" --json search fado
+expect_eq "$(json 'sorted(h["show_id"] for h in d["hits"])')" "[500001, 500002]" \
+	"the keyword finds the fado shows only"
+expect_rc 1 "an unknown show is refused" show 999999
+expect_grep "not found" "$WORK/err" "the refusal names the status in words"
+
+# --- holds and bookings --------------------------------------------------------
+expect_rc 0 "hold explicit seats" --json hold 500004 --user 1 --seats 1-9,1-10
+hold=$(json 'd["hold_id"]')
+expect_eq "$(json '[s["label"] for s in d["seats"]]')" "['Plateia 1-9', 'Plateia 1-10']" \
+	"the hold names its seats"
+expect_rc 1 "a taken seat is refused" --json hold 500004 --user 2 --seats 1-10,1-11
+expect_eq "$(json '[d["status"], [s["label"] for s in d["seats"]]]')" \
+	"['seat unavailable', ['Plateia 1-10']]" "seat unavailable names the taken seat"
+expect_grep "seat unavailable" "$WORK/err" "stderr says seat unavailable"
+expect_rc 1 "confirm by another user" confirm "$hold" --user 2 --payment-ref pay-x
+expect_grep "not owner" "$WORK/err" "not owner in words"
+expect_rc 0 "confirm" --json confirm "$hold" --user 1 --payment-ref pay-1
+expect_eq "$(json 'd["status"]')" "ok" "the confirm is ok"
+expect_rc 0 "show after the confirm" --json show 500004
+expect_eq "$(json 'd["tiers"]["vip"]["booked"]')" "2" "two vip seats booked"
+expect_rc 0 "seat map" seatmap 500004
+expect_grep "Plateia" "$WORK/out" "the seat map draws the sections"
+expect_grep "BB" "$WORK/out" "the booked seats are marked"
+
+expect_rc 0 "hold best available, together" --json hold 500004 --user 3 --tier regular --count 2 \
+	--together
+best=$(json 'd["hold_id"]')
+expect_eq "$(json 'd["seats"][1]["id"] - d["seats"][0]["id"]')" "1" "the two seats are adjacent"
+expect_eq "$(json '{s["tier"] for s in d["seats"]}')" "{'regular'}" "in the tier asked for"
+expect_rc 0 "release" release "$best" --user 3
+expect_rc 1 "release again" release "$best" --user 3
+expect_rc 1 "a show not on sale yet" hold 500001 --user 3 --tier vip
+expect_grep "not on sale" "$WORK/err" "not on sale in words"
+expect_rc 1 "the waiting list while seats are available" waitlist join 500004 --user 5 --tier vip
+expect_grep "seats available" "$WORK/err" "seats available in words"
+expect_rc 0 "block seats" block 500004 --seats 20-21
+expect_rc 1 "a blocked seat cannot be held" hold 500004 --user 6 --seats 1-21
+expect_rc 0 "unblock them" unblock 500004 --seats 20-21
+
+expect_rc 0 "cancel the booking" --json cancel "$hold"
+expect_eq "$(json 'd["booking_cancelled"]')" "True" "the booking is cancelled"
+expect_rc 0 "show after the cancel" --json show 500004
+expect_eq "$(json '[d["tiers"]["vip"]["booked"], d["tiers"]["vip"]["available"]]')" "[0, 32]" \
+	"the seats are back"
+
+# --- operators -----------------------------------------------------------------
+expect_rc 0 "stats" --json stats
+# "bookings" counts booking records, the cancelled one included.
+expect_eq "$(json '[d["stats"]["bookings"], d["stats"]["holds_active"]]')" "[1, 0]" \
+	"stats count the booking made and no hold left"
+expect_rc 0 "snapshot" --json snapshot
+expect_eq "$(json 'len(d["snapshot_lsns"]) == 2 and min(d["snapshot_lsns"]) > 0')" "True" \
+	"a snapshot LSN per shard"
+
+# --- errors --------------------------------------------------------------------
+expect_rc 64 "an unknown command" nosuch
+expect_rc 64 "a hold without --user" hold 500004 --seats 1-1
+rc=0
+"$BOXCTL" --server 127.0.0.1:1 stats >"$WORK/out" 2>"$WORK/err" || rc=$?
+expect_eq "$rc" "2" "a server that cannot be reached exits 2"
+expect_grep "cannot connect" "$WORK/err" "and says so"
+
+kill -TERM "$server_pid"
+rc=0
+wait "$server_pid" || rc=$?
+server_pid=
+expect_eq "$rc" "0" "the server stops on SIGTERM with exit 0"
+
+if ((failures > 0)); then
+	echo "$failures check(s) failed" >&2
+	exit 1
+fi
+echo "all boxctl checks passed"
