@@ -138,7 +138,7 @@ struct conn *worker_conn(struct worker *w, uint64_t conn_id)
 	if (index >= w->conns_count)
 		return NULL;
 	struct conn *conn = &w->conns[index];
-	if (conn->state != CONN_OPEN || conn->generation != (uint16_t)(conn_id >> 32))
+	if (conn->state != CONN_OPEN || conn->generation != (uint32_t)(conn_id >> 32))
 		return NULL;
 	return conn;
 }
@@ -148,7 +148,7 @@ bool conn_gone(const struct worker *owner, uint64_t conn_id)
 	uint32_t index = (uint32_t)(conn_id & CONN_ID_INDEX_MASK);
 	return index < owner->conns_slots &&
 	       atomic_load_explicit(&owner->conns_live[index], memory_order_relaxed) !=
-		       (uint16_t)(conn_id >> 32);
+		       (uint32_t)(conn_id >> 32);
 }
 
 static void recv_arm(struct worker *w, struct conn *conn)
@@ -182,6 +182,8 @@ static void conn_open(struct worker *w, int fd)
 	uint32_t index = w->conns_free;
 	if (index != UINT32_MAX) {
 		w->conns_free = w->conns[index].next_free;
+		if (w->conns_free == UINT32_MAX)
+			w->conns_free_tail = UINT32_MAX;
 	} else {
 		if (w->conns_count == w->conns_slots) {
 			/* Only when many closed connections still wait for the kernel. */
@@ -193,7 +195,7 @@ static void conn_open(struct worker *w, int fd)
 		index = w->conns_count++;
 	}
 	struct conn *conn = &w->conns[index];
-	uint16_t generation = (uint16_t)(conn->generation + 1);
+	uint32_t generation = (conn->generation + 1) & CONN_GENERATION_MASK;
 	*conn = (struct conn){ .fd = fd, .generation = generation, .state = CONN_OPEN,
 			       .last_activity_ms = w->now_ms, .next_free = UINT32_MAX };
 	atomic_store_explicit(&w->conns_live[index], generation, memory_order_relaxed);
@@ -211,11 +213,15 @@ static void conn_release_if_idle(struct worker *w, struct conn *conn)
 	memory_free(conn->in);
 	memory_free(conn->out);
 	memory_free(conn->next);
-	uint16_t generation = conn->generation;
+	uint32_t generation = conn->generation;
 	uint32_t index = (uint32_t)(conn - w->conns);
 	*conn = (struct conn){ .fd = -1, .generation = generation, .state = CONN_FREE,
-			       .next_free = w->conns_free };
-	w->conns_free = index;
+			       .next_free = UINT32_MAX };
+	if (w->conns_free_tail != UINT32_MAX)
+		w->conns[w->conns_free_tail].next_free = index;
+	else
+		w->conns_free = index;
+	w->conns_free_tail = index;
 }
 
 void conn_close(struct worker *w, struct conn *conn, const char *why)
@@ -224,7 +230,7 @@ void conn_close(struct worker *w, struct conn *conn, const char *why)
 		return;
 	log_debug("closing connection %u: %s", (unsigned)(conn - w->conns), why);
 	conn->state = CONN_CLOSING;
-	atomic_store_explicit(&w->conns_live[conn - w->conns], (uint16_t)~conn->generation,
+	atomic_store_explicit(&w->conns_live[conn - w->conns], ~conn->generation,
 			      memory_order_relaxed);
 	/* Makes the armed receive and any send complete now. */
 	shutdown(conn->fd, SHUT_RDWR);
@@ -358,7 +364,7 @@ static void recv_complete(struct worker *w, uint64_t conn_id, struct io_uring_cq
 	uint32_t index = (uint32_t)(conn_id & CONN_ID_INDEX_MASK);
 	ASSERT(index < w->conns_count);
 	struct conn *conn = &w->conns[index];
-	ASSERT(conn->generation == (uint16_t)(conn_id >> 32));
+	ASSERT(conn->generation == (uint32_t)(conn_id >> 32));
 	bool buffer = cqe->flags & IORING_CQE_F_BUFFER;
 	uint16_t buffer_id = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 	if (cqe->res > 0 && buffer && conn->state == CONN_OPEN)
@@ -684,6 +690,7 @@ void *worker_main(void *argument)
 	}
 	w->tick_interval = (struct __kernel_timespec){ .tv_nsec = TICK_MS * 1000000L };
 	w->conns_free = UINT32_MAX;
+	w->conns_free_tail = UINT32_MAX;
 	w->accepting = true;
 	w->snapshot_last_ms = worker_clock(w);
 	accept_arm(w);

@@ -11,7 +11,10 @@
  *
  * user_data of every ring request: kind << 56 | detail. Connection requests carry
  * the connection id (generation << 32 | index) in the detail, so a completion for a
- * slot that has since been reused is recognised and dropped.
+ * slot that has since been reused is recognised and dropped. Generations have 24 bits
+ * (what fits below the kind), and a freed slot is reused only after every other free
+ * one: a response still owed to a closed connection (a parked WAIT lasts minutes)
+ * could only reach a later connection after 2^24 reuses of every free slot.
  */
 #ifndef BOXOFFICE_NET_WORKER_H
 #define BOXOFFICE_NET_WORKER_H
@@ -57,9 +60,11 @@ static inline uint64_t op_data(enum op_kind kind, uint64_t detail)
 
 enum conn_state { CONN_FREE = 0, CONN_OPEN = 1, CONN_CLOSING = 2 };
 
+#define CONN_GENERATION_MASK 0xffffffu
+
 struct conn {
 	int fd;
-	uint16_t generation;
+	uint32_t generation; /* CONN_GENERATION_MASK bits */
 	uint8_t state; /* enum conn_state */
 	bool hello_done;
 	bool recv_armed;
@@ -179,11 +184,12 @@ struct worker {
 	struct conn *conns;
 	/* Each slot's generation while its connection is open, anything else once closed:
 	 * read by other shards to skip reads nobody is left to receive. */
-	_Atomic uint16_t *conns_live;
+	_Atomic uint32_t *conns_live;
 	uint32_t conns_slots; /* of conns_live: no connection index reaches it */
 	uint32_t conns_count; /* slots in use or ever used */
 	uint32_t conns_capacity;
-	uint32_t conns_free;
+	uint32_t conns_free;	  /* first free slot, reused first */
+	uint32_t conns_free_tail; /* last free slot: a slot freed now is reused last */
 	uint32_t conns_open;
 
 	struct engine *engine;
