@@ -259,8 +259,10 @@ static void owner_execute(struct worker *w, const struct proto_request *request,
 	lsn = command_run(w, command, &result);
 	if (result.status == STATUS_OVERLOADED)
 		w->counters.overloaded++;
+	/* While stopping, a WAIT is answered with its poll at once: parked, it would only
+	 * hold the stop up (stop_begin answered those parked before it). */
 	if (request->opcode == PROTO_WAIT && result.status == STATUS_OK &&
-	    result.waiter_state == WAITER_WAITING) {
+	    result.waiter_state == WAITER_WAITING && !w->stopping) {
 		uint32_t timeout = request->wait.timeout_ms ? request->wait.timeout_ms
 							    : PROTO_WAIT_TIMEOUT_MS_DEFAULT;
 		/* A parked WAIT must not outlive the entry's idle limit: it answers "waiting"

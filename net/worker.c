@@ -508,7 +508,7 @@ static void stop_begin(struct worker *w)
 static bool worker_idle(struct worker *w)
 {
 	if (w->pendings_count > 0 || wal_writer_busy(w->writer) || w->snapshot_writing ||
-	    w->deferred_head != NULL)
+	    w->deferred_head != NULL || w->parked_count > 0)
 		return false;
 	for (uint32_t t = 0; t < w->server->workers_count; t++) {
 		if (w->outbound_count[t] > 0)
@@ -530,8 +530,13 @@ static bool stop_complete(struct worker *w)
 	if (worker_idle(w) && wal_writer_durable_lsn(w->writer) + 1 == wal_writer_next_lsn(w->writer))
 		atomic_store(&w->drained, true);
 	for (uint32_t i = 0; i < server->workers_count; i++) {
-		if (!atomic_load(&server->workers[i].drained))
-			return w->now_ms - w->stopping_since_ms > 10000;
+		if (atomic_load(&server->workers[i].drained))
+			continue;
+		if (w->now_ms - w->stopping_since_ms <= 10000)
+			return false;
+		log_warn("stopping shard %u with work unfinished after 10 s (%u parked WAITs, "
+			 "%u responses waiting)", w->index, w->parked_count, w->pendings_count);
+		return true;
 	}
 	return true;
 }

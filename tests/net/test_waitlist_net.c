@@ -14,6 +14,8 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <signal.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "server_fixture.h"
@@ -365,6 +367,52 @@ Test(waiting, sigterm_answers_parked_waits_and_the_line_survives_the_restart)
 	fx_rc(box_client_waitlist_poll(c, FX_SHOW_CLUB_1, 13, &r), "POLL");
 	cr_assert(r.status == STATUS_OK && r.waiter_state == WAITER_WAITING);
 	cr_assert_eq(r.waiters_count, 4);
+}
+
+/*
+ * WAITs still on their way into the server when SIGTERM comes (read, forwarded to
+ * the show's shard) are answered with their poll, not parked: parked after the stop
+ * began they were never answered, and held the stop up until its 10 s limit.
+ */
+Test(waiting, waits_arriving_while_the_server_stops_are_answered_and_do_not_hold_it_up)
+{
+	FX_STATUS_IS(fx_hold_best(c, FX_SHOW_CLUB_0, 1, TIER_VIP, 4, false).status, STATUS_OK);
+	FX_STATUS_IS(fx_hold_best(c, FX_SHOW_CLUB_1, 1, TIER_VIP, 4, false).status, STATUS_OK);
+	join(FX_SHOW_CLUB_0, 2, TIER_VIP, 1, 1);
+	join(FX_SHOW_CLUB_1, 2, TIER_VIP, 1, 1);
+	enum { CONNECTIONS = 8, WAITS = 4000 };
+	struct box_client *clients[CONNECTIONS];
+	for (uint32_t i = 0; i < CONNECTIONS; i++) {
+		clients[i] = fx_connect(fx_current());
+		for (uint32_t k = 0; k < WAITS; k++) {
+			struct proto_wait wait = { .show_id = k % 2 ? FX_SHOW_CLUB_1 : FX_SHOW_CLUB_0,
+						   .user_id = 2 };
+			uint64_t request_id;
+			fx_rc(box_client_send_wait(clients[i], &wait, &request_id), "WAIT send");
+		}
+	}
+	for (uint32_t i = 0; i < CONNECTIONS; i++)
+		fx_rc(box_client_flush(clients[i], FX_CALL_TIMEOUT_MS), "WAIT flush");
+	box_client_close(c);
+	c = NULL;
+	FX_CHECK(kill(fx_current()->pid, SIGTERM) == 0, "kill: %s", strerror(errno));
+	/* Every answer that comes is "waiting"; then the server closes the connection. */
+	uint32_t answered = 0;
+	for (uint32_t i = 0; i < CONNECTIONS; i++) {
+		struct box_response response;
+		while (box_client_next(clients[i], &response, FX_CALL_TIMEOUT_MS) == 0) {
+			struct engine_result r;
+			fx_rc(box_response_result(&response, &r), "WAIT result");
+			cr_assert(r.status == STATUS_OK && r.waiter_state == WAITER_WAITING);
+			answered++;
+		}
+		box_client_close(clients[i]);
+	}
+	fx_server_stop(fx_current()); /* exit status 0 */
+	cr_assert_not(fx_log_contains(fx_current(), "work unfinished"),
+		      "the stop waited for WAITs nobody would answer (%u answered)", answered);
+	cr_log_info("%u of %u WAITs answered before the server went", answered,
+		    CONNECTIONS * WAITS);
 }
 
 Test(idle, a_waiter_that_never_polls_lapses_and_one_that_keeps_waiting_does_not,
