@@ -653,7 +653,7 @@ static void snapshot_request(struct worker *w, uint16_t origin, uint32_t gather)
 		snapshot_answer(w, origin, gather, written, STATUS_OK);
 		return;
 	}
-	w->snapshot_gathers[w->snapshot_gathers_count++] = (uint32_t)origin << 16 | gather;
+	w->snapshot_gathers[w->snapshot_gathers_count++] = (uint64_t)origin << 32 | gather;
 	if (w->snapshot_lsn == 0) {
 		engine_snapshot_encode(w->engine, &w->snapshot_image);
 		w->snapshot_lsn = worker_appended_lsn(w);
@@ -689,8 +689,8 @@ static void snapshot_progress(struct worker *w)
 		w->snapshot_writing = false;
 		bool failed = atomic_load(&w->snapshot_error) != 0;
 		for (uint32_t i = 0; i < w->snapshot_gathers_count; i++) {
-			uint32_t asked = w->snapshot_gathers[i];
-			snapshot_answer(w, (uint16_t)(asked >> 16), asked & 0xffff,
+			uint64_t asked = w->snapshot_gathers[i];
+			snapshot_answer(w, (uint16_t)(asked >> 32), (uint32_t)asked,
 					failed ? 0 : w->snapshot_lsn,
 					failed ? STATUS_INTERNAL : STATUS_OK);
 		}

@@ -212,7 +212,8 @@ struct worker {
 	_Atomic uint64_t snapshot_written_lsn;
 	_Atomic int snapshot_error;
 	_Atomic uint64_t snapshot_jobs_done;
-	uint32_t snapshot_gathers[16]; /* (origin << 16 | gather) asked for this snapshot */
+	/* Who asked for this snapshot: origin << 32 | gather (gather indexes are 32-bit). */
+	uint64_t snapshot_gathers[16];
 	uint32_t snapshot_gathers_count;
 
 	struct pending *pendings; /* a FIFO: [pendings_head, pendings_count) */
