@@ -27,12 +27,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-failures=0
-fail() {
-	echo "FAIL: $*" >&2
-	failures=$((failures + 1))
-}
-pass() { echo "ok: $*"; }
+TOOL=boxctl
+# shellcheck source=checks.sh
+source "$(dirname "$0")/checks.sh"
 
 "$BOXOFFICE" --listen 127.0.0.1:0 --port-file "$WORK/port" --data "$WORK/data" \
 	--workers 2 --no-pin >"$WORK/server.log" 2>&1 &
@@ -52,32 +49,6 @@ SERVER=127.0.0.1:$(cat "$WORK/port")
 run() {
 	rc=0
 	"$BOXCTL" --server "$SERVER" --no-color "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
-}
-
-# expect_rc STATUS WHAT ARGS...
-expect_rc() {
-	local want=$1 what=$2
-	shift 2
-	run "$@"
-	if [[ $rc -eq $want ]]; then
-		pass "$what"
-	else
-		fail "$what: exit $rc, expected $want (boxctl $*)"
-		sed 's/^/  | /' "$WORK/out" "$WORK/err" >&2
-	fi
-}
-
-# expect_eq ACTUAL EXPECTED WHAT
-expect_eq() {
-	if [[ "$1" == "$2" ]]; then pass "$3"; else fail "$3: got '$1', expected '$2'"; fi
-}
-
-# expect_grep PATTERN FILE WHAT
-expect_grep() {
-	if grep -q -- "$1" "$2"; then pass "$3"; else
-		fail "$3: no '$1' in:"
-		sed 's/^/  | /' "$2" >&2
-	fi
 }
 
 # json EXPRESSION: evaluates a Python expression over the last --json output (d).
@@ -179,8 +150,4 @@ wait "$server_pid" || rc=$?
 server_pid=
 expect_eq "$rc" "0" "the server stops on SIGTERM with exit 0"
 
-if ((failures > 0)); then
-	echo "$failures check(s) failed" >&2
-	exit 1
-fi
-echo "all boxctl checks passed"
+checks_finish

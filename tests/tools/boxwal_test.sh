@@ -27,43 +27,14 @@ SEED=7
 # engine settings, so a replay from LSN 1 must be told (a snapshot carries them).
 REPLAY_FLAGS=(--waitlist-idle-ms 400)
 
-failures=0
-fail() {
-	echo "FAIL: $*" >&2
-	failures=$((failures + 1))
-}
-pass() { echo "ok: $*"; }
+TOOL=boxwal
+# shellcheck source=checks.sh
+source "$(dirname "$0")/checks.sh"
 
 # Runs boxwal; leaves the exit status in $rc and the output in $WORK/out, err.
 run() {
 	rc=0
 	"$BOXWAL" "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
-}
-
-# expect_rc STATUS WHAT ARGS...: runs boxwal ARGS and checks its exit status.
-expect_rc() {
-	local want=$1 what=$2
-	shift 2
-	run "$@"
-	if [[ $rc -eq $want ]]; then
-		pass "$what"
-	else
-		fail "$what: exit $rc, expected $want (boxwal $*)"
-		sed 's/^/  | /' "$WORK/out" "$WORK/err" >&2
-	fi
-}
-
-# expect_eq ACTUAL EXPECTED WHAT
-expect_eq() {
-	if [[ "$1" == "$2" ]]; then pass "$3"; else fail "$3: got '$1', expected '$2'"; fi
-}
-
-# expect_grep PATTERN FILE WHAT
-expect_grep() {
-	if grep -q -- "$1" "$2"; then pass "$3"; else
-		fail "$3: no '$1' in:"
-		sed 's/^/  | /' "$2" >&2
-	fi
 }
 
 # A field of replay --json ($FIELD); empty when replay fails, which the check reports.
@@ -224,8 +195,4 @@ for command in verify dump replay stats truncate; do
 done
 expect_rc 1 "a missing directory is an I/O error" verify "$WORK/missing"
 
-if [[ $failures -gt 0 ]]; then
-	echo "$failures check(s) failed" >&2
-	exit 1
-fi
-echo "all boxwal checks passed"
+checks_finish
