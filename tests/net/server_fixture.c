@@ -240,17 +240,37 @@ static bool port_file_read(struct fx_server *server)
 	return ok;
 }
 
-void fx_server_start(struct fx_server *server)
+/* Starts the server process (see server_exec for `listen`); sets server->pid. */
+static pid_t server_spawn(struct fx_server *server, const char *listen)
 {
 	FX_CHECK(server->pid == 0, "the server already runs (pid %d)", (int)server->pid);
-	unlink(server->port_file);
 	live_add(server);
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	FX_CHECK(pid >= 0, "fork: %s", strerror(errno));
 	if (pid == 0)
-		server_exec(server, parent, NULL);
+		server_exec(server, parent, listen);
 	server->pid = pid;
+	return pid;
+}
+
+/* Waits up to timeout_ms for the server to exit; false if it still runs. */
+static bool server_exited(struct fx_server *server, int timeout_ms, int *status)
+{
+	int64_t deadline = monotonic_ms() + timeout_ms;
+	while (waitpid(server->pid, status, WNOHANG) != server->pid) {
+		if (monotonic_ms() > deadline)
+			return false;
+		fx_sleep_ms(5);
+	}
+	server->pid = 0;
+	return true;
+}
+
+void fx_server_start(struct fx_server *server)
+{
+	unlink(server->port_file);
+	pid_t pid = server_spawn(server, NULL);
 	server->starts_count++;
 	int64_t deadline = monotonic_ms() + FX_START_TIMEOUT_MS;
 	while (!port_file_read(server)) {
@@ -265,6 +285,25 @@ void fx_server_start(struct fx_server *server)
 	}
 }
 
+/* Lines of the server's log that hold one of the texts; the first goes to `first`. */
+static uint32_t log_count(const struct fx_server *server, const char *const *texts,
+			  size_t count, char *first, size_t size)
+{
+	FILE *file = fopen(server->log_path, "r");
+	char line[1024];
+	uint32_t found = 0;
+	while (file != NULL && fgets(line, sizeof(line), file) != NULL) {
+		bool match = false;
+		for (size_t i = 0; i < count && !match; i++)
+			match = strstr(line, texts[i]) != NULL;
+		if (match && found++ == 0)
+			snprintf(first, size, "%s", line);
+	}
+	if (file != NULL)
+		fclose(file);
+	return found;
+}
+
 /*
  * A sanitizer build of the server reports what it finds in its log and may carry
  * on: any such report fails the test, whatever the exit status says. Returns
@@ -274,15 +313,7 @@ static bool log_sanitizer_find(const struct fx_server *server, char *line, size_
 {
 	static const char *const markers[] = { "runtime error:", "ERROR: AddressSanitizer",
 					       "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer" };
-	FILE *file = fopen(server->log_path, "r");
-	bool found = false;
-	while (file != NULL && !found && fgets(line, (int)size, file) != NULL) {
-		for (size_t i = 0; i < ARRAY_COUNT(markers) && !found; i++)
-			found = strstr(line, markers[i]) != NULL;
-	}
-	if (file != NULL)
-		fclose(file);
-	return found;
+	return log_count(server, markers, ARRAY_COUNT(markers), line, size) > 0;
 }
 
 static void log_sanitizer_check(const struct fx_server *server)
@@ -294,50 +325,32 @@ static void log_sanitizer_check(const struct fx_server *server)
 
 int fx_server_run_to_exit(struct fx_server *server, const char *listen)
 {
-	FX_CHECK(server->pid == 0, "the server already runs (pid %d)", (int)server->pid);
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	FX_CHECK(pid >= 0, "fork: %s", strerror(errno));
-	if (pid == 0)
-		server_exec(server, parent, listen);
-	server->pid = pid;
-	int64_t deadline = monotonic_ms() + FX_START_TIMEOUT_MS;
+	server_spawn(server, listen);
 	int status = 0;
-	while (waitpid(pid, &status, WNOHANG) != pid) {
-		FX_CHECK(monotonic_ms() < deadline, "the server still runs %d ms after its start",
-			 FX_START_TIMEOUT_MS);
-		fx_sleep_ms(5);
-	}
-	server->pid = 0;
+	FX_CHECK(server_exited(server, FX_START_TIMEOUT_MS, &status),
+		 "the server still runs %d ms after its start", FX_START_TIMEOUT_MS);
 	log_sanitizer_check(server);
 	return status;
 }
 
+uint32_t fx_log_count(const struct fx_server *server, const char *text)
+{
+	char line[1024];
+	return log_count(server, &text, 1, line, sizeof(line));
+}
+
 bool fx_log_contains(const struct fx_server *server, const char *text)
 {
-	FILE *file = fopen(server->log_path, "r");
-	char line[1024];
-	bool found = false;
-	while (file != NULL && !found && fgets(line, sizeof(line), file) != NULL)
-		found = strstr(line, text) != NULL;
-	if (file != NULL)
-		fclose(file);
-	return found;
+	return fx_log_count(server, text) > 0;
 }
 
 void fx_server_stop(struct fx_server *server)
 {
 	FX_CHECK(server->pid > 0, "the server does not run");
 	FX_CHECK(kill(server->pid, SIGTERM) == 0, "kill: %s", strerror(errno));
-	int64_t deadline = monotonic_ms() + FX_STOP_TIMEOUT_MS;
 	int status = 0;
-	while (waitpid(server->pid, &status, WNOHANG) != server->pid) {
-		if (monotonic_ms() > deadline)
-			fx_fail("the server did not stop within %d ms of SIGTERM",
-				FX_STOP_TIMEOUT_MS);
-		fx_sleep_ms(5);
-	}
-	server->pid = 0;
+	FX_CHECK(server_exited(server, FX_STOP_TIMEOUT_MS, &status),
+		 "the server did not stop within %d ms of SIGTERM", FX_STOP_TIMEOUT_MS);
 	log_sanitizer_check(server);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		fx_fail("the server stopped by SIGTERM with %s %d, not exit 0",

@@ -130,7 +130,8 @@ void fx_server_start(struct fx_server *server);
  * FX_START_TIMEOUT_MS, and returns its wait status.
  */
 int fx_server_run_to_exit(struct fx_server *server, const char *listen);
-/* Whether a line of its log holds `text`. */
+/* Lines of its log that hold `text`, and whether there is one. */
+uint32_t fx_log_count(const struct fx_server *server, const char *text);
 bool fx_log_contains(const struct fx_server *server, const char *text);
 /* SIGTERM, then waits for it to exit: the exit status must be 0. */
 void fx_server_stop(struct fx_server *server);

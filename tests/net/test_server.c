@@ -350,57 +350,47 @@ Test(operators, stats_count_connections_holds_and_bookings)
 	cr_assert_geq(fx_stat(c, "uptime_ms"), 0);
 }
 
+/* SNAPSHOT; its status, and the LSN of each of the two shards when OK. */
+static enum status snapshot(uint64_t lsns[2])
+{
+	const uint64_t *answered; /* the client's: valid until its next call */
+	uint32_t count;
+	enum status status;
+	fx_rc(box_client_snapshot(c, &answered, &count, &status), "SNAPSHOT");
+	if (status == STATUS_OK) {
+		cr_assert_eq(count, 2);
+		lsns[0] = answered[0];
+		lsns[1] = answered[1];
+	}
+	return status;
+}
+
 Test(operators, snapshot_reports_a_durable_lsn_per_shard)
 {
 	FX_STATUS_IS(fx_hold_best(c, FX_SHOW_HALL_0, 1, TIER_VIP, 2, false).status, STATUS_OK);
-	const uint64_t *lsns;
-	uint32_t count;
-	enum status status;
-	fx_rc(box_client_snapshot(c, &lsns, &count, &status), "SNAPSHOT");
-	FX_STATUS_IS(status, STATUS_OK);
-	cr_assert_eq(count, 2);
+	uint64_t lsns[2];
+	FX_STATUS_IS(snapshot(lsns), STATUS_OK);
 	cr_assert(lsns[0] > 0 && lsns[1] > 0);
 	cr_assert_eq((int64_t)lsns[0], fx_stat(c, "shard0.snapshot_lsn"));
-}
-
-/* Durability. */
-
-/* Lines of the server's log holding `text`. */
-static uint32_t log_lines_with(const char *text)
-{
-	FILE *file = fopen(fx_current()->log_path, "r");
-	cr_assert_not_null(file);
-	char line[1024];
-	uint32_t count = 0;
-	while (fgets(line, sizeof(line), file) != NULL)
-		count += strstr(line, text) != NULL;
-	fclose(file);
-	return count;
 }
 
 Test(operators, snapshots_asked_again_with_nothing_new_are_not_written_again)
 {
 	FX_STATUS_IS(fx_hold_best(c, FX_SHOW_HALL_0, 1, TIER_VIP, 2, false).status, STATUS_OK);
 	FX_STATUS_IS(fx_hold_best(c, FX_SHOW_HALL_1, 1, TIER_VIP, 2, false).status, STATUS_OK);
-	const uint64_t *lsns;
-	uint32_t count;
-	enum status status;
-	fx_rc(box_client_snapshot(c, &lsns, &count, &status), "SNAPSHOT");
-	FX_STATUS_IS(status, STATUS_OK);
-	uint64_t first[2] = { lsns[0], lsns[1] };
-	uint32_t written = log_lines_with(" written (");
+	uint64_t first[2], lsns[2];
+	FX_STATUS_IS(snapshot(first), STATUS_OK);
+	uint32_t written = fx_log_count(fx_current(), " written (");
 	cr_assert_eq(written, 2);
 	/* More than the snapshot thread's queue holds, as fast as they are answered. */
 	for (uint32_t i = 0; i < 300; i++) {
-		fx_rc(box_client_snapshot(c, &lsns, &count, &status), "SNAPSHOT");
-		FX_STATUS_IS(status, STATUS_OK);
+		FX_STATUS_IS(snapshot(lsns), STATUS_OK);
 		cr_assert(lsns[0] == first[0] && lsns[1] == first[1], "round %u: %llu %llu", i,
 			  (unsigned long long)lsns[0], (unsigned long long)lsns[1]);
 	}
-	cr_assert_eq(log_lines_with(" written ("), written);
+	cr_assert_eq(fx_log_count(fx_current(), " written ("), written);
 	FX_STATUS_IS(fx_hold_best(c, FX_SHOW_HALL_0, 2, TIER_VIP, 2, false).status, STATUS_OK);
-	fx_rc(box_client_snapshot(c, &lsns, &count, &status), "SNAPSHOT");
-	FX_STATUS_IS(status, STATUS_OK);
+	FX_STATUS_IS(snapshot(lsns), STATUS_OK);
 	cr_assert(lsns[0] > first[0] && lsns[1] == first[1]);
 }
 
@@ -416,21 +406,18 @@ Test(operators, a_snapshot_that_cannot_be_written_is_internal_and_the_server_goe
 			 fx_current()->data_dir, (unsigned long long)durable + i);
 		cr_assert_eq(mkdir(paths[i], 0755), 0, "%s: %s", paths[i], strerror(errno));
 	}
-	const uint64_t *lsns;
-	uint32_t count;
-	enum status status;
-	fx_rc(box_client_snapshot(c, &lsns, &count, &status), "SNAPSHOT");
-	FX_STATUS_IS(status, STATUS_INTERNAL);
+	uint64_t lsns[2];
+	FX_STATUS_IS(snapshot(lsns), STATUS_INTERNAL);
 	cr_assert_eq(fx_stat(c, "shard0.snapshot_lsn"), 0);
 	FX_STATUS_IS(fx_hold_best(c, FX_SHOW_HALL_0, 2, TIER_VIP, 2, false).status, STATUS_OK);
 	for (uint32_t i = 0; i < 8; i++)
 		cr_assert_eq(rmdir(paths[i]), 0);
-	fx_rc(box_client_snapshot(c, &lsns, &count, &status), "SNAPSHOT");
-	FX_STATUS_IS(status, STATUS_OK);
-	int64_t answered = (int64_t)lsns[0]; /* lsns lives only until the next call */
-	cr_assert_eq(answered, fx_stat(c, "shard0.snapshot_lsn"));
-	cr_assert_eq(answered, fx_stat(c, "shard0.wal_durable_lsn"));
+	FX_STATUS_IS(snapshot(lsns), STATUS_OK);
+	cr_assert_eq((int64_t)lsns[0], fx_stat(c, "shard0.snapshot_lsn"));
+	cr_assert_eq((int64_t)lsns[0], fx_stat(c, "shard0.wal_durable_lsn"));
 }
+
+/* Durability. */
 
 static struct engine_result join(uint32_t show_id, uint64_t user, enum tier tier, uint8_t count)
 {
@@ -526,12 +513,9 @@ Test(durability, acknowledged_changes_survive_kill_9)
 
 Test(durability, changes_after_a_snapshot_survive_kill_9)
 {
-	const uint64_t *lsns;
-	uint32_t count;
-	enum status status;
 	FX_STATUS_IS(fx_hold_best(c, FX_SHOW_HALL_1, 8, TIER_REGULAR, 2, false).status, STATUS_OK);
-	fx_rc(box_client_snapshot(c, &lsns, &count, &status), "SNAPSHOT");
-	FX_STATUS_IS(status, STATUS_OK);
+	uint64_t lsns[2];
+	FX_STATUS_IS(snapshot(lsns), STATUS_OK);
 	restart_check(true);
 }
 
