@@ -89,7 +89,7 @@ int wal_list(int dir_fd, struct wal_listing *listing)
 /* Syncs the directory that holds `path`, so that a new entry there is durable. */
 static int parent_sync(const char *path)
 {
-	char parent[4096];
+	char parent[WAL_PATH_SIZE];
 	size_t length = strlen(path);
 	if (length >= sizeof(parent))
 		return -ENAMETOOLONG;

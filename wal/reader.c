@@ -461,23 +461,38 @@ int wal_replay(int dir_fd, const struct wal_scan *scan, uint64_t from_lsn, wal_r
 	return 0;
 }
 
-int wal_segment_zero(int dir_fd, uint64_t sequence, uint64_t start, uint64_t end)
+/*
+ * Writes bytes [start, end) of a segment again, as zeros (`zero`) or as they read,
+ * then fdatasyncs it. Returns 0 or -errno.
+ */
+static int segment_rewrite(int dir_fd, uint64_t sequence, uint64_t start, uint64_t end,
+			   bool zero)
 {
 	char name[64];
 	wal_segment_name(sequence, name, sizeof(name));
 	int fd = openat(dir_fd, name, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	static const uint8_t zeros[1 << 16];
-	int error = 0;
-	for (uint64_t offset = start; offset < end && error == 0; offset += sizeof(zeros)) {
-		uint64_t size = end - offset < sizeof(zeros) ? end - offset : sizeof(zeros);
-		error = wal_pwrite_all(fd, zeros, (size_t)size, offset);
+	const size_t capacity = 1u << 20;
+	uint8_t *buffer = calloc(1, capacity);
+	int error = buffer == NULL ? -ENOMEM : 0;
+	for (uint64_t offset = start; offset < end && error == 0; offset += capacity) {
+		size_t size = (size_t)(end - offset < capacity ? end - offset : capacity);
+		if (!zero)
+			error = wal_pread_all(fd, buffer, size, offset);
+		if (error == 0)
+			error = wal_pwrite_all(fd, buffer, size, offset);
 	}
 	if (error == 0 && fdatasync(fd) < 0)
 		error = -errno;
+	free(buffer);
 	close(fd);
 	return error;
+}
+
+int wal_segment_zero(int dir_fd, uint64_t sequence, uint64_t start, uint64_t end)
+{
+	return segment_rewrite(dir_fd, sequence, start, end, true);
 }
 
 int wal_tail_sync(int dir_fd, const struct wal_scan *scan)
@@ -489,26 +504,7 @@ int wal_tail_sync(int dir_fd, const struct wal_scan *scan)
 	 * header's page when that record is the segment's first. */
 	const struct wal_segment_info *last = &scan->segments[scan->started_count - 1];
 	uint64_t start = last->flush_offset - last->flush_offset % WAL_PAGE_BYTES;
-	char name[64];
-	wal_segment_name(last->sequence, name, sizeof(name));
-	int fd = openat(dir_fd, name, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	size_t capacity = 1u << 20;
-	uint8_t *buffer = malloc(capacity);
-	int error = buffer == NULL ? -ENOMEM : 0;
-	for (uint64_t offset = start; offset < last->data_end && error == 0; offset += capacity) {
-		size_t size = (size_t)(last->data_end - offset < capacity ? last->data_end - offset
-									  : capacity);
-		error = wal_pread_all(fd, buffer, size, offset);
-		if (error == 0)
-			error = wal_pwrite_all(fd, buffer, size, offset);
-	}
-	if (error == 0 && fdatasync(fd) < 0)
-		error = -errno;
-	free(buffer);
-	close(fd);
-	return error;
+	return segment_rewrite(dir_fd, last->sequence, start, last->data_end, false);
 }
 
 int wal_tail_cut(int dir_fd, const struct wal_scan *scan)

@@ -155,10 +155,11 @@ int wal_recover(int dir_fd, const struct engine_config *config, bool repair,
 		snprintf(report->message, sizeof(report->message), "%s%s", scan.message,
 			 repair ? "; cut" : "; not cut (read-only)");
 	}
-	if (error == 0 && repair)
+	if (error == 0 && repair) {
 		error = wal_tail_cut(dir_fd, &scan);
-	if (error == 0 && repair)
-		error = wal_tail_sync(dir_fd, &scan);
+		if (error == 0)
+			error = wal_tail_sync(dir_fd, &scan);
+	}
 	if (error == 0)
 		error = replay_run(dir_fd, config, &scan, engine, report);
 	if (error == 0) {
