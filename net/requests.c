@@ -534,13 +534,14 @@ struct deferred_apply {
 	uint16_t origin;
 	uint32_t gather;
 	uint32_t size;
-	uint8_t frame[]; /* the put's request frame */
+	uint32_t record_size; /* of the put's command in the log */
+	uint8_t frame[];      /* the put's request frame */
 };
 
-/* Whether the log must be waited for before this put is applied. */
-static bool apply_must_wait(struct worker *w, const struct command *command)
+/* Whether the log must be waited for before a record of this size can go in. */
+static bool apply_must_wait(struct worker *w, uint32_t record_size)
 {
-	return wal_writer_can_append(w->writer, (uint32_t)command_encoded_size(command)) == -EAGAIN;
+	return wal_writer_can_append(w->writer, record_size) == -EAGAIN;
 }
 
 /*
@@ -554,7 +555,8 @@ static void apply_or_defer(struct worker *w, uint16_t origin, uint32_t gather,
 	struct proto_request request;
 	enum status status = proto_request_decode(frame, size, &request);
 	ASSERT(status == STATUS_OK); /* decoded once already by shard 0 */
-	if (w->deferred_head == NULL && !apply_must_wait(w, &request.command)) {
+	uint32_t record_size = (uint32_t)command_encoded_size(&request.command);
+	if (w->deferred_head == NULL && !apply_must_wait(w, record_size)) {
 		apply_request(w, origin, gather, &request.command);
 		return;
 	}
@@ -563,7 +565,8 @@ static void apply_or_defer(struct worker *w, uint16_t origin, uint32_t gather,
 		apply_answer(w, origin, gather, 0, STATUS_OVERLOADED);
 		return;
 	}
-	*d = (struct deferred_apply){ .origin = origin, .gather = gather, .size = size };
+	*d = (struct deferred_apply){ .origin = origin, .gather = gather, .size = size,
+				      .record_size = record_size };
 	memcpy(d->frame, frame, size);
 	if (w->deferred_tail != NULL)
 		w->deferred_tail->next = d;
@@ -576,11 +579,11 @@ static void deferred_run(struct worker *w)
 {
 	while (w->deferred_head != NULL) {
 		struct deferred_apply *d = w->deferred_head;
+		if (apply_must_wait(w, d->record_size))
+			return;
 		struct proto_request request;
 		enum status status = proto_request_decode(d->frame, d->size, &request);
 		ASSERT(status == STATUS_OK);
-		if (apply_must_wait(w, &request.command))
-			return;
 		apply_request(w, d->origin, d->gather, &request.command);
 		w->deferred_head = d->next;
 		if (w->deferred_head == NULL)
