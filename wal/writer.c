@@ -168,10 +168,15 @@ static void spare_start(struct wal_writer *w);
  * and also when the writer opens or flushes, so that a log reopened near the end of
  * its segment gets a spare before it needs one.
  */
+/* The next segment is prepared once the current one is half full, or earlier when
+ * the largest record might no longer fit in it: nothing else would start it then. */
 static void spare_maybe_start(struct wal_writer *w)
 {
-	if (w->spare.state == SPARE_NONE && w->error == 0 &&
-	    w->current.end > w->config.segment_size / 2)
+	if (w->spare.state != SPARE_NONE || w->error != 0)
+		return;
+	uint64_t room = w->config.segment_size - w->current.end;
+	if (w->current.end > w->config.segment_size / 2 ||
+	    room < wal_record_size(WAL_RECORD_PAYLOAD_MAX))
 		spare_start(w);
 }
 

@@ -36,6 +36,19 @@ static struct wal_writer *writer_new(struct wal_io *io, uint64_t buffer_bytes_ma
 	return writer;
 }
 
+/* A writer whose segments are 4 MiB: room for the largest record long after the
+ * first ones, so that appends start no spare (in a segment of the smallest size,
+ * the first record already does). */
+static struct wal_writer *writer_roomy(struct wal_io *io)
+{
+	struct wal_writer_config config = config_for(4u << 20);
+	config.segment_size = 4u << 20;
+	struct wal_position position = { .next_lsn = 1 };
+	struct wal_writer *writer = NULL;
+	cr_assert_eq(wal_writer_create(&writer, &config, io, &position), 0);
+	return writer;
+}
+
 /* A payload that says which LSN it belongs to, so that misplaced bytes show. */
 static void payload_make(uint8_t *payload, uint32_t size, uint64_t lsn)
 {
@@ -68,7 +81,6 @@ static void segment_view(uint64_t sequence, struct log_view *view)
 	uint8_t *bytes = NULL;
 	size_t size = 0;
 	cr_assert_eq(wal_file_read(walfx_dir_fd, name, &bytes, &size), 0, "%s", name);
-	cr_assert_eq(size, WAL_SEGMENT_SIZE_MIN, "%s keeps its preallocated size", name);
 	struct wal_segment_header header;
 	enum wal_header_status status = wal_segment_header_decode(bytes, &header);
 	cr_assert_neq(status, WAL_HEADER_BAD, "%s", name);
@@ -79,7 +91,7 @@ static void segment_view(uint64_t sequence, struct log_view *view)
 	}
 	cr_assert_eq(view->segments_spare, 0, "no started segment after a spare");
 	cr_assert_eq(header.sequence, sequence);
-	cr_assert_eq(header.segment_size, WAL_SEGMENT_SIZE_MIN);
+	cr_assert_eq(size, header.segment_size, "%s keeps its preallocated size", name);
 	uint64_t expected = view->count + 1;
 	cr_assert_eq(header.first_lsn, expected, "%s starts after the previous last LSN", name);
 	view->segments_started++;
@@ -169,7 +181,7 @@ Test(writer, nothing_is_durable_until_the_sync_after_the_write_completes)
 {
 	struct wal_io_sync sync;
 	wal_io_sync_init(&sync);
-	struct wal_writer *writer = writer_new(&sync.io, 4u << 20);
+	struct wal_writer *writer = writer_roomy(&sync.io);
 	for (uint64_t lsn = 1; lsn <= 3; lsn++)
 		append_made(writer, lsn, 40);
 	cr_assert_eq(sync.count, 0, "appending alone submits nothing");
@@ -196,7 +208,7 @@ Test(writer, a_flush_covers_what_came_before_it_and_the_next_waits_for_its_owner
 {
 	struct wal_io_sync sync;
 	wal_io_sync_init(&sync);
-	struct wal_writer *writer = writer_new(&sync.io, 4u << 20);
+	struct wal_writer *writer = writer_roomy(&sync.io);
 	for (uint64_t lsn = 1; lsn <= 5; lsn++)
 		append_made(writer, lsn, 20);
 	wal_writer_flush(writer);
@@ -371,6 +383,36 @@ Test(writer, a_full_segment_waits_with_eagain_until_the_spare_is_ready)
 	wal_writer_destroy(writer);
 	struct log_view *view = log_view_read();
 	cr_assert_eq(view->count, lsn);
+	cr_assert_eq(view->segments_started, 2);
+	free(view);
+}
+
+/*
+ * A record bigger than what is left of a segment that is not yet half full: the
+ * spare used to be started only past half, so nothing prepared one and every
+ * append of that record got -EAGAIN for good. The spare must be started as soon as
+ * the largest record might not fit.
+ */
+Test(writer, a_record_larger_than_the_room_left_in_a_segment_under_half_full_gets_a_spare)
+{
+	struct wal_io_sync sync;
+	wal_io_sync_init(&sync);
+	struct wal_writer *writer = writer_new(&sync.io, 4u << 20);
+	cr_assert_eq(append_made(writer, 1, 200000), 1);
+	cr_assert_lt(WAL_SEGMENT_HEADER_SIZE + wal_record_size(200000), WAL_SEGMENT_SIZE_MIN / 2);
+	int64_t appended = append_made(writer, 2, WAL_RECORD_PAYLOAD_MAX);
+	for (uint32_t round = 0; round < 10 && appended == -EAGAIN; round++) {
+		wal_writer_flush(writer);
+		wal_io_sync_deliver(&sync, wal_writer_complete_fn, writer);
+		appended = append_made(writer, 2, WAL_RECORD_PAYLOAD_MAX);
+	}
+	cr_assert_eq(appended, 2, "still %lld after ten rounds of completions", (long long)appended);
+	wal_writer_flush(writer);
+	wal_io_sync_deliver(&sync, wal_writer_complete_fn, writer);
+	cr_assert_eq(wal_writer_durable_lsn(writer), 2);
+	wal_writer_destroy(writer);
+	struct log_view *view = log_view_read();
+	cr_assert_eq(view->count, 2);
 	cr_assert_eq(view->segments_started, 2);
 	free(view);
 }
