@@ -167,6 +167,8 @@ static uint64_t command_run(struct worker *w, const struct command *command,
 	const struct engine_event *events = engine_events(w->engine, &events_count);
 	if (events_count > 0)
 		waits_notify(w, events, events_count, lsn);
+	if (command->type == COMMAND_WAITLIST_LEAVE && result->status == STATUS_OK)
+		waits_left(w, command->waitlist_leave.show_id, command->waitlist_leave.user_id, lsn);
 	return lsn;
 }
 
@@ -272,7 +274,7 @@ static void owner_execute(struct worker *w, const struct proto_request *request,
 		if (timeout > idle_half && idle_half > 0)
 			timeout = idle_half;
 		waits_park(w, origin, conn_id, request->request_id, request->wait.show_id,
-			   request->wait.user_id, result.tier, timeout);
+			   request->wait.user_id, timeout);
 		return;
 	}
 	proto_response_begin(&writer, request->opcode, result.status, request->request_id);

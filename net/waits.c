@@ -5,7 +5,7 @@
  * request is parked here: an entry in an array, chained under a hash of (show,
  * user) for the engine's events to find, and a timer in a timing wheel for its
  * timeout. Parking costs a few dozen bytes and no thread. Whatever answers it —
- * an event or the timeout — goes through the pending queue like any response, so
+ * an event, the user leaving the line, or the timeout — goes through the pending queue like any response, so
  * it leaves only once the log holds what it reports.
  */
 #include <string.h>
@@ -48,7 +48,7 @@ void waits_finish(struct worker *w)
 }
 
 void waits_park(struct worker *w, uint16_t origin, uint64_t conn_id, uint64_t request_id,
-		uint32_t show_id, uint64_t user_id, uint8_t tier, uint32_t timeout_ms)
+		uint32_t show_id, uint64_t user_id, uint32_t timeout_ms)
 {
 	uint32_t index = w->parked_free;
 	if (index != UINT32_MAX) {
@@ -64,7 +64,7 @@ void waits_park(struct worker *w, uint16_t origin, uint64_t conn_id, uint64_t re
 	u64map_get(&w->parked_by_key, key, &first);
 	*p = (struct parked){ .key = key, .show_id = show_id, .user_id = user_id,
 			      .conn_id = conn_id, .request_id = request_id, .worker = origin,
-			      .tier = tier, .next = first };
+			      .next = first };
 	timer_node_init(&p->timer);
 	u64map_put(&w->parked_by_key, key, index);
 	int64_t due = w->now_ms + timeout_ms;
@@ -99,19 +99,39 @@ static void parked_remove(struct worker *w, uint32_t index)
 	w->parked_count--;
 }
 
-static void parked_answer(struct worker *w, uint32_t index, const struct engine_result *result,
-			  uint64_t lsn)
+/* Answers a parked WAIT with status and, when OK, the result (a WAIT issued now
+ * would get the same answer), gated by lsn; frees the entry. */
+static void parked_answer(struct worker *w, uint32_t index, enum status status,
+			  const struct engine_result *result, uint64_t lsn)
 {
 	const struct parked *p = &w->parked[index];
 	uint8_t frame[PROTO_HEADER_SIZE + 64];
 	struct bytes_writer writer;
 	bytes_writer_init(&writer, frame, sizeof(frame));
-	proto_response_begin(&writer, PROTO_WAIT, STATUS_OK, p->request_id);
-	proto_put_result(&writer, result);
+	proto_response_begin(&writer, PROTO_WAIT, status, p->request_id);
+	if (status == STATUS_OK)
+		proto_put_result(&writer, result);
 	size_t size = proto_frame_end(&writer, 0);
 	ASSERT(size > 0);
 	pending_add(w, lsn, p->worker, PENDING_RESPONSE, p->conn_id, frame, (uint32_t)size);
 	parked_remove(w, index);
+}
+
+/* Answers every WAIT parked for (show, user). */
+static void parked_answer_user(struct worker *w, uint32_t show_id, uint64_t user_id,
+			       enum status status, const struct engine_result *result,
+			       uint64_t lsn)
+{
+	uint32_t index = UINT32_MAX;
+	if (w->parked_count == 0 ||
+	    !u64map_get(&w->parked_by_key, parked_key(show_id, user_id), &index))
+		return;
+	while (index != UINT32_MAX) {
+		uint32_t next = w->parked[index].next;
+		if (w->parked[index].show_id == show_id && w->parked[index].user_id == user_id)
+			parked_answer(w, index, status, result, lsn);
+		index = next;
+	}
 }
 
 void waits_notify(struct worker *w, const struct engine_event *events, uint32_t count,
@@ -119,25 +139,22 @@ void waits_notify(struct worker *w, const struct engine_event *events, uint32_t 
 {
 	for (uint32_t e = 0; e < count; e++) {
 		const struct engine_event *event = &events[e];
-		if (event->type == ENGINE_EVENT_HOLD_EXPIRED || w->parked_count == 0)
-			continue;
-		uint32_t index = UINT32_MAX;
-		if (!u64map_get(&w->parked_by_key, parked_key(event->show_id, event->user_id), &index))
+		if (event->type == ENGINE_EVENT_HOLD_EXPIRED)
 			continue;
 		struct engine_result result;
 		proto_result_from_event(event, &result);
-		while (index != UINT32_MAX) {
-			uint32_t next = w->parked[index].next;
-			if (w->parked[index].show_id == event->show_id &&
-			    w->parked[index].user_id == event->user_id)
-				parked_answer(w, index, &result, lsn);
-			index = next;
-		}
+		parked_answer_user(w, event->show_id, event->user_id, STATUS_OK, &result, lsn);
 	}
 }
 
+void waits_left(struct worker *w, uint32_t show_id, uint64_t user_id, uint64_t lsn)
+{
+	parked_answer_user(w, show_id, user_id, STATUS_NOT_FOUND, NULL, lsn);
+}
+
 /* A parked WAIT that timed out polls again (which keeps the entry alive) and answers
- * with what the poll says: normally "waiting", with the line's length. */
+ * with what the poll says: normally "waiting", with the line's length, or the poll's
+ * refusal, "overloaded" when the log could not take it, as an unparked WAIT would. */
 static void parked_time_out(struct worker *w, uint32_t index)
 {
 	struct engine_result result;
@@ -145,10 +162,7 @@ static void parked_time_out(struct worker *w, uint32_t index)
 	/* Timers the poll fired may have made an offer that answered this WAIT already. */
 	if (w->parked[index].key == 0)
 		return;
-	if (result.status != STATUS_OK)
-		result = (struct engine_result){ .waiter_state = WAITER_NONE,
-						 .tier = w->parked[index].tier };
-	parked_answer(w, index, &result, lsn);
+	parked_answer(w, index, result.status, &result, lsn);
 }
 
 void waits_expire(struct worker *w, bool all)

@@ -127,7 +127,6 @@ struct parked {
 	uint64_t conn_id;
 	uint64_t request_id;
 	uint16_t worker;
-	uint8_t tier;
 	struct timer_node timer;
 	uint32_t next; /* same key, or the free list */
 };
@@ -290,10 +289,12 @@ uint64_t requests_poll(struct worker *worker, uint32_t show_id, uint64_t user_id
 int waits_init(struct worker *worker);
 void waits_finish(struct worker *worker);
 void waits_park(struct worker *worker, uint16_t origin, uint64_t conn_id, uint64_t request_id,
-		uint32_t show_id, uint64_t user_id, uint8_t tier, uint32_t timeout_ms);
+		uint32_t show_id, uint64_t user_id, uint32_t timeout_ms);
 /* Answers the parked WAITs that the engine's events concern, gated by lsn. */
 void waits_notify(struct worker *worker, const struct engine_event *events, uint32_t count,
 		  uint64_t lsn);
+/* Answers the parked WAITs of a user who left the line with "not found", gated by lsn. */
+void waits_left(struct worker *worker, uint32_t show_id, uint64_t user_id, uint64_t lsn);
 /* Answers WAITs whose timeout passed (or all of them, when stopping). */
 void waits_expire(struct worker *worker, bool all);
 

@@ -3,8 +3,9 @@
  * over the wire: waiters keep a WAIT outstanding on their own connections and
  * hear of offers, in join order, when holds expire or are released; offers can
  * be confirmed; an offer left to expire goes to the next waiter; a WAIT with a
- * timeout answers "waiting"; and when the last held seats are confirmed, every
- * parked waiter hears "sold out".
+ * timeout answers "waiting"; when the last held seats are confirmed, every
+ * parked waiter hears "sold out"; a waiter who leaves hears "not found" at once;
+ * and a WAIT whose timeout comes while the log refuses its poll hears "overloaded".
  *
  * Holders ask for short lifetimes (the client may ask for less than the show's),
  * so that offers, which live as long as the show's holds, last long enough to be
@@ -15,9 +16,11 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "record.h"
 #include "server_fixture.h"
 
 #define WAIT_TIMEOUT_MS 20000u
@@ -38,6 +41,7 @@ static void teardown(void)
 
 TestSuite(waiting, .init = setup, .fini = teardown, .timeout = 90);
 TestSuite(statuses, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(pressure);
 
 /* Joins a line that must then be line_length long; returns the entry's sequence number. */
 static uint64_t join(uint32_t show_id, uint64_t user_id, enum tier tier, uint8_t count,
@@ -413,6 +417,146 @@ Test(waiting, waits_arriving_while_the_server_stops_are_answered_and_do_not_hold
 		      "the stop waited for WAITs nobody would answer (%u answered)", answered);
 	cr_log_info("%u of %u WAITs answered before the server went", answered,
 		    CONNECTIONS * WAITS);
+}
+
+/* Leaving the line is something that happens to the entry: a parked WAIT hears it at
+ * once, as "not found", the answer a WAIT issued after the leave gets. */
+Test(waiting, leaving_the_line_answers_a_parked_wait_with_not_found)
+{
+	FX_STATUS_IS(fx_hold_best(c, FX_SHOW_CLUB_0, 1, TIER_VIP, 4, false).status, STATUS_OK);
+	join(FX_SHOW_CLUB_0, 2, TIER_VIP, 1, 1);
+	join(FX_SHOW_CLUB_0, 3, TIER_VIP, 1, 2);
+	struct box_client *waiters[2] = { fx_connect(fx_current()), fx_connect(fx_current()) };
+	int64_t before = fx_now_ms();
+	wait_send(waiters[0], FX_SHOW_CLUB_0, 2, WAIT_TIMEOUT_MS);
+	wait_send(waiters[1], FX_SHOW_CLUB_0, 3, WAIT_TIMEOUT_MS);
+	parked_wait_for(2);
+	struct engine_result r;
+	fx_rc(box_client_waitlist_leave(c, FX_SHOW_CLUB_0, 2, &r), "LEAVE");
+	FX_STATUS_IS(r.status, STATUS_OK);
+	r = wait_answer(waiters[0]);
+	FX_STATUS_IS(r.status, STATUS_NOT_FOUND);
+	cr_assert_lt(fx_now_ms() - before, WAIT_TIMEOUT_MS / 2, "answered only at its timeout");
+	/* The other waiter's WAIT stays parked. */
+	struct box_response response;
+	cr_assert_eq(box_client_next(waiters[1], &response, 200), -ETIMEDOUT);
+	cr_assert_eq(fx_stat(c, "waits_parked"), 1);
+	fx_rc(box_client_wait(waiters[0], FX_SHOW_CLUB_0, 2, 100, &r), "WAIT");
+	FX_STATUS_IS(r.status, STATUS_NOT_FOUND);
+	for (uint32_t i = 0; i < 2; i++)
+		box_client_close(waiters[i]);
+}
+
+/*
+ * A venue put whose log record, twice over, fills a segment of the smallest size
+ * up to the last `room` bytes: fewer than any poll needs.
+ */
+static void venue_put_half_segment(struct layout_builder *b, struct command *put, uint32_t room)
+{
+	uint32_t payload = (uint32_t)((WAL_SEGMENT_SIZE_MIN - WAL_SEGMENT_HEADER_SIZE - room) / 2 -
+				      WAL_RECORD_OVERHEAD);
+	static const uint8_t tiers[8] = { TIER_ECONOMY, TIER_REGULAR, TIER_ECONOMY, TIER_REGULAR,
+					  TIER_ECONOMY, TIER_REGULAR, TIER_ECONOMY, TIER_REGULAR };
+	static const uint16_t seats[8] = { 3, 3, 3, 3, 3, 3, 3, 3 };
+	layout_builder_init(b);
+	layout_builder_section(b, "Floor");
+	*put = (struct command){ .type = COMMAND_VENUE_PUT };
+	put->venue_put = (struct command_venue_put){ .venue_id = 1000,
+						     .location_id = FX_LOCATION_VIENNA,
+						     .name = text_from_cstr("V") };
+	/* Rows of 44 bytes while another fits; the venue's name takes what is left. */
+	for (uint32_t row = 1;; row++) {
+		char name[LABEL_SIZE_MAX + 1];
+		snprintf(name, sizeof(name), "row-%011u", row);
+		layout_builder_row_runs(b, name, 1, 8, tiers, seats);
+		FX_STATUS_IS(layout_builder_layout(b, &put->venue_put.layout), STATUS_OK);
+		if (command_encoded_size(put) + 44 > payload)
+			break;
+	}
+	static char name[NAME_SIZE_MAX];
+	memset(name, 'v', sizeof(name));
+	for (uint32_t size = 1; size <= NAME_SIZE_MAX; size++) {
+		put->venue_put.name = (struct text){ .bytes = name, .size = (uint16_t)size };
+		if (command_encoded_size(put) == payload)
+			return;
+	}
+	cr_assert_fail("no venue name makes a put of %u bytes", payload);
+}
+
+/*
+ * A parked WAIT whose timeout comes while its shard's log cannot take the poll
+ * answers "overloaded", as a WAIT arriving then would, never a state the entry is
+ * not in. Segments of the smallest size and pairs of venue puts that fill one to
+ * its last few bytes leave every shard, once per pair, unable to log even a poll
+ * until the next segment is ready; meanwhile WAITs with a 1 ms timeout park and
+ * time out over and over.
+ */
+Test(pressure, a_wait_timing_out_while_the_log_refuses_answers_overloaded, .fini = fx_down,
+     .timeout = 120)
+{
+	char segment[32];
+	snprintf(segment, sizeof(segment), "%u", WAL_SEGMENT_SIZE_MIN);
+	fx_up((const char *const[]){ "--segment-size", segment, NULL });
+	c = fx_connect(fx_current());
+	FX_STATUS_IS(fx_hold_best(c, FX_SHOW_CLUB_0, 1, TIER_VIP, 4, false).status, STATUS_OK);
+	enum { WAITERS = 8, WAITS_IN_FLIGHT = 32, PUTS = 200, PUTS_IN_FLIGHT = 8 };
+	for (uint32_t i = 0; i < WAITERS; i++)
+		join(FX_SHOW_CLUB_0, 10 + i, TIER_VIP, 1, i + 1);
+	struct layout_builder b;
+	struct command put;
+	venue_put_half_segment(&b, &put, 16);
+	struct box_client *putter = fx_connect(fx_current());
+	struct box_client *waiter = fx_connect(fx_current());
+	uint32_t puts_sent = 0, puts_answered = 0, puts_overloaded = 0;
+	uint32_t waits_sent = 0, waits_answered = 0, waiting = 0, overloaded = 0;
+	while (puts_answered < PUTS) {
+		while (puts_sent < PUTS && puts_sent - puts_answered < PUTS_IN_FLIGHT) {
+			put.venue_put.venue_id = 1000 + puts_sent;
+			uint64_t request_id;
+			int rc = box_client_send_command(putter, &put, &request_id);
+			if (rc == -EAGAIN)
+				break;
+			fx_rc(rc, "send VENUE_PUT");
+			puts_sent++;
+		}
+		while (waits_sent - waits_answered < WAITS_IN_FLIGHT) {
+			struct proto_wait wait = { .show_id = FX_SHOW_CLUB_0,
+						   .user_id = 10 + waits_sent % WAITERS,
+						   .timeout_ms = 1 };
+			uint64_t request_id;
+			fx_rc(box_client_send_wait(waiter, &wait, &request_id), "send WAIT");
+			waits_sent++;
+		}
+		struct box_response response;
+		int rc;
+		while ((rc = box_client_next(putter, &response, 0)) == 0) {
+			cr_assert(response.status == STATUS_OK || response.status == STATUS_OVERLOADED,
+				  "VENUE_PUT: %s", status_name(response.status));
+			puts_overloaded += response.status == STATUS_OVERLOADED;
+			puts_answered++;
+		}
+		cr_assert_eq(rc, -ETIMEDOUT, "VENUE_PUT: %s", box_client_error_text(rc));
+		while ((rc = box_client_next(waiter, &response, 1)) == 0) {
+			struct engine_result r;
+			fx_rc(box_response_result(&response, &r), "WAIT result");
+			cr_assert(r.status == STATUS_OVERLOADED ||
+					  (r.status == STATUS_OK && r.waiter_state == WAITER_WAITING),
+				  "a WAIT answered %s, state %u (after %u waiting, %u overloaded)",
+				  status_name(r.status), r.waiter_state, waiting, overloaded);
+			waiting += r.status == STATUS_OK;
+			overloaded += r.status == STATUS_OVERLOADED;
+			waits_answered++;
+		}
+		cr_assert_eq(rc, -ETIMEDOUT, "WAIT: %s", box_client_error_text(rc));
+	}
+	layout_builder_finish(&b);
+	cr_log_info("%u WAITs: %u waiting, %u overloaded; %u venue puts, %u overloaded",
+		    waits_answered, waiting, overloaded, puts_answered, puts_overloaded);
+	cr_assert_gt(overloaded, 0, "the log never refused a WAIT's poll: nothing was tested");
+	box_client_close(putter);
+	box_client_close(waiter);
+	box_client_close(c);
+	c = NULL;
 }
 
 Test(idle, a_waiter_that_never_polls_lapses_and_one_that_keeps_waiting_does_not,
