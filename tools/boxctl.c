@@ -432,7 +432,8 @@ static const struct ctl_command commands[] = {
 	  "over the 120 days from today); it does nothing when location 1 exists already.\n"
 	  "'load' reads the JSON format of tools/catalog_json.h (an example is\n"
 	  "tools/catalog.example.json), checks all of it, then loads it; loading the same\n"
-	  "file twice is harmless. A file that is not valid exits 64." },
+	  "file twice is harmless. A file that is not valid exits 64. Puts the server\n"
+	  "answers 'overloaded' are sent again, with growing pauses, for up to a minute." },
 	{ "help", run_help, "help [COMMAND]", "This text, or a command's." },
 };
 

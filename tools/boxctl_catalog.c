@@ -8,28 +8,50 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "catalog_json.h"
 #include "demo.h"
 
-/* Catalogs: put commands, pipelined within each kind (locations before venues...). */
+/*
+ * Catalogs: put commands, pipelined within each kind (locations before venues...).
+ * A put the server answers "overloaded" (a shard's log could not take it just then)
+ * is sent again after a pause that doubles each time, up to CATALOG_RETRY_MS in all;
+ * puts are idempotent, so a retry never does anything twice. Each put in flight
+ * keeps its encoded command for that.
+ */
 
 #define CATALOG_WINDOW 256u
+#define CATALOG_PAUSE_MS_FIRST 5
+#define CATALOG_PAUSE_MS_MAX 1000
+#define CATALOG_RETRY_MS 60000
 
 struct catalog_sent {
-	uint64_t request_id;
+	uint64_t request_id; /* 0 while waiting to be sent again */
 	enum command_type type;
 	char where[64];
+	uint8_t *encoded;
+	uint32_t encoded_size;
+	int64_t first_overloaded_ms;
 };
 
 struct catalog_load {
 	enum command_type phase;
 	uint32_t done[COMMAND_TYPE_MAX + 1];
 	uint32_t total;
+	uint32_t retried;
 	bool failed;
-	uint32_t inflight;
+	uint32_t inflight; /* in sent[], sent or waiting to be sent again */
+	uint32_t resends;  /* of those, waiting to be sent again */
+	int pause_ms;
 	struct catalog_sent sent[CATALOG_WINDOW];
 };
+
+static void catalog_sent_free(struct catalog_load *l, uint32_t i)
+{
+	free(l->sent[i].encoded);
+	l->sent[i] = l->sent[--l->inflight];
+}
 
 static void catalog_receive(struct catalog_load *l)
 {
@@ -39,23 +61,97 @@ static void catalog_receive(struct catalog_load *l)
 	while (i < l->inflight && l->sent[i].request_id != response.request_id)
 		i++;
 	ASSERT(i < l->inflight); /* the client matched the id to a request in flight */
+	struct catalog_sent *sent = &l->sent[i];
+	int64_t now = clock_now_ms();
+	if (response.status == STATUS_OVERLOADED && !l->failed &&
+	    (sent->first_overloaded_ms == 0 ||
+	     now - sent->first_overloaded_ms < CATALOG_RETRY_MS)) {
+		if (sent->first_overloaded_ms == 0)
+			sent->first_overloaded_ms = now;
+		sent->request_id = 0;
+		l->resends++;
+		l->retried++;
+		return;
+	}
 	if (response.status == STATUS_OK) {
-		l->done[l->sent[i].type]++;
+		l->done[sent->type]++;
 		l->total++;
+		l->pause_ms = 0;
 	} else if (!l->failed) {
-		fprintf(stderr, "boxctl: %s: %s: %s%s\n", ctl.command, l->sent[i].where,
+		fprintf(stderr, "boxctl: %s: %s: %s%s\n", ctl.command, sent->where,
 			status_name(response.status),
-			response.status == STATUS_ALREADY_EXISTS
-				? " (the id is taken by other content)" : "");
+			response.status == STATUS_ALREADY_EXISTS ? " (the id is taken by other content)"
+			: response.status == STATUS_OVERLOADED	 ? " (still, after a minute of retries)"
+								 : "");
 		l->failed = true;
 	}
-	l->sent[i] = l->sent[--l->inflight];
+	catalog_sent_free(l, i);
+}
+
+/* The first put waiting to be sent again, or UINT32_MAX. */
+static uint32_t catalog_resend_next(const struct catalog_load *l)
+{
+	for (uint32_t i = 0; i < l->inflight; i++) {
+		if (l->sent[i].request_id == 0)
+			return i;
+	}
+	return UINT32_MAX;
+}
+
+/*
+ * Sends again, after a pause, the puts that were answered "overloaded" (as many as
+ * there were when it began: those refused meanwhile wait for the next pause). Taking
+ * an answer to make room may move puts within sent[], so each is looked up afresh.
+ */
+static void catalog_resend(struct catalog_load *l)
+{
+	l->pause_ms = l->pause_ms == 0 ? CATALOG_PAUSE_MS_FIRST
+				       : (l->pause_ms * 2 > CATALOG_PAUSE_MS_MAX ? CATALOG_PAUSE_MS_MAX
+										 : l->pause_ms * 2);
+	struct timespec pause = { .tv_sec = l->pause_ms / 1000,
+				  .tv_nsec = (long)(l->pause_ms % 1000) * 1000000L };
+	nanosleep(&pause, NULL);
+	for (uint32_t count = l->resends; count > 0;) {
+		uint32_t i = catalog_resend_next(l);
+		ASSERT(i != UINT32_MAX);
+		if (l->failed) {
+			/* Nothing more is sent once a put failed. */
+			l->resends--;
+			catalog_sent_free(l, i);
+			count--;
+			continue;
+		}
+		struct command command;
+		enum status decoded = command_decode(l->sent[i].encoded, l->sent[i].encoded_size,
+						     &command);
+		ASSERT(decoded == STATUS_OK); /* encoded here from a valid command */
+		uint64_t id;
+		int rc = box_client_send_command(ctl.client, &command, &id);
+		if (rc == -EAGAIN) {
+			catalog_receive(l);
+			continue;
+		}
+		check(rc);
+		l->sent[i].request_id = id;
+		l->resends--;
+		count--;
+	}
+}
+
+/* Makes progress: takes an answer while any is due, else sends the overloaded puts
+ * again (so the server works through everything sent before it is asked again). */
+static void catalog_step(struct catalog_load *l)
+{
+	if (l->resends > 0 && box_client_inflight(ctl.client) == 0)
+		catalog_resend(l);
+	else
+		catalog_receive(l);
 }
 
 static void catalog_drain(struct catalog_load *l)
 {
 	while (l->inflight > 0)
-		catalog_receive(l);
+		catalog_step(l);
 }
 
 static uint32_t command_entity(const struct command *c)
@@ -84,15 +180,22 @@ static int catalog_send(void *context, const struct command *command, const char
 	}
 	if (l->failed)
 		return 1;
-	if (l->inflight == CATALOG_WINDOW)
-		catalog_receive(l);
+	while (l->inflight == CATALOG_WINDOW)
+		catalog_step(l);
+	uint32_t size = (uint32_t)command_encoded_size(command);
+	uint8_t *encoded = malloc(size);
+	if (encoded == NULL || command_encode(command, encoded, size) != size) {
+		fprintf(stderr, "boxctl: %s: out of memory\n", ctl.command);
+		exit(EXIT_TRANSPORT);
+	}
 	uint64_t id;
 	int rc;
 	while ((rc = box_client_send_command(ctl.client, command, &id)) == -EAGAIN)
 		catalog_receive(l);
 	check(rc);
 	struct catalog_sent *sent = &l->sent[l->inflight++];
-	*sent = (struct catalog_sent){ .request_id = id, .type = command->type };
+	*sent = (struct catalog_sent){ .request_id = id, .type = command->type,
+				       .encoded = encoded, .encoded_size = size };
 	/* "location_put" names a location. */
 	const char *kind = command_type_name(command->type);
 	int kind_size = (int)strcspn(kind, "_");
@@ -118,17 +221,22 @@ static void catalog_report(struct catalog_load *l, int64_t started_ms)
 	const uint32_t *d = l->done;
 	double seconds = (double)(clock_now_ms() - started_ms) / 1000.0;
 	if (ctl.json) {
-		json_print(json_pack("{s:I, s:I, s:I, s:I, s:I, s:f}", "loaded", (json_int_t)l->total,
-				     "locations", (json_int_t)d[COMMAND_LOCATION_PUT], "venues",
+		json_print(json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "loaded",
+				     (json_int_t)l->total, "locations",
+				     (json_int_t)d[COMMAND_LOCATION_PUT], "venues",
 				     (json_int_t)d[COMMAND_VENUE_PUT], "events",
 				     (json_int_t)d[COMMAND_EVENT_PUT], "shows",
-				     (json_int_t)d[COMMAND_SHOW_PUT], "seconds", seconds));
+				     (json_int_t)d[COMMAND_SHOW_PUT], "retried",
+				     (json_int_t)l->retried, "seconds", seconds));
 		return;
 	}
 	printf("loaded %u catalog commands: %u locations, %u venues, %u events, %u shows "
-	       "(%.2f s)\n",
+	       "(%.2f s",
 	       l->total, d[COMMAND_LOCATION_PUT], d[COMMAND_VENUE_PUT], d[COMMAND_EVENT_PUT],
 	       d[COMMAND_SHOW_PUT], seconds);
+	if (l->retried > 0)
+		printf("; %u sent again after the server was overloaded", l->retried);
+	printf(")\n");
 }
 
 static int catalog_demo(const char *seed_text)

@@ -4,7 +4,8 @@
 # and a bad one, every query, holds explicit and best-available, confirm, release,
 # cancel, the waiting list's refusal, block, stats, snapshot; --json output read
 # back; refusals exit 1 naming the status in words, usage errors 64, a server that
-# cannot be reached 2.
+# cannot be reached 2; and, on a second server with the smallest log segments, a
+# catalog load that the server answers "overloaded" in part still loads everything.
 #
 # Usage: boxctl_test.sh BOXCTL BOXOFFICE CATALOG.json
 set -euo pipefail
@@ -31,19 +32,36 @@ TOOL=boxctl
 # shellcheck source=checks.sh
 source "$(dirname "$0")/checks.sh"
 
-"$BOXOFFICE" --listen 127.0.0.1:0 --port-file "$WORK/port" --data "$WORK/data" \
-	--workers 2 --no-pin >"$WORK/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 200); do
-	[[ -s "$WORK/port" ]] && break
-	sleep 0.05
-done
-[[ -s "$WORK/port" ]] || {
-	cat "$WORK/server.log" >&2
-	echo "FAIL: the server did not start" >&2
-	exit 1
+# server_start DATA [ARGS...]: starts a server on DATA; sets server_pid and SERVER.
+server_start() {
+	local data=$1
+	shift
+	rm -f "$WORK/port"
+	"$BOXOFFICE" --listen 127.0.0.1:0 --port-file "$WORK/port" --data "$data" \
+		--workers 2 --no-pin "$@" >"$WORK/server.log" 2>&1 &
+	server_pid=$!
+	for _ in $(seq 200); do
+		[[ -s "$WORK/port" ]] && break
+		sleep 0.05
+	done
+	[[ -s "$WORK/port" ]] || {
+		cat "$WORK/server.log" >&2
+		echo "FAIL: the server did not start" >&2
+		exit 1
+	}
+	SERVER=127.0.0.1:$(cat "$WORK/port")
 }
-SERVER=127.0.0.1:$(cat "$WORK/port")
+
+# server_stop WHAT: SIGTERM, and checks the exit status 0.
+server_stop() {
+	kill -TERM "$server_pid"
+	rc=0
+	wait "$server_pid" || rc=$?
+	server_pid=
+	expect_eq "$rc" "0" "$1"
+}
+
+server_start "$WORK/data"
 
 # Runs boxctl against the server; leaves the exit status in $rc, output in out, err.
 run() {
@@ -144,10 +162,30 @@ rc=0
 expect_eq "$rc" "2" "a server that cannot be reached exits 2"
 expect_grep "cannot connect" "$WORK/err" "and says so"
 
-kill -TERM "$server_pid"
-rc=0
-wait "$server_pid" || rc=$?
-server_pid=
-expect_eq "$rc" "0" "the server stops on SIGTERM with exit 0"
+server_stop "the server stops on SIGTERM with exit 0"
+
+# --- a catalog load while the server is overloaded -----------------------------
+# Segments of the smallest size (524,392 bytes) take five of these venues (8,192
+# rows each, about 100 kB of layout): pipelined, many find the next segment not
+# ready and are answered "overloaded". boxctl sends those again until they land.
+VENUES=40
+{
+	printf '{"locations": [{"id": 1, "name": "Here", "country": "AT", "lat": 48.2, "lon": 16.4}],\n'
+	printf ' "venues": [\n'
+	rows=$(seq -s '", "' 1 8192)
+	for v in $(seq 1 $VENUES); do
+		((v > 1)) && printf ',\n'
+		printf '  {"id": %d, "location": 1, "name": "Hall %d", "lat": 48.2, "lon": 16.4, "sections": [{"name": "Floor", ' "$v" "$v"
+		printf '"rows": [{"names": ["%s"], "seats": 24, "tier": "economy"}]}]}' "$rows"
+	done
+	printf '\n ]}\n'
+} >"$WORK/big.json"
+server_start "$WORK/data-small" --segment-size 524392
+expect_rc 0 "a catalog load the server answers 'overloaded' in part" --json catalog load "$WORK/big.json"
+expect_eq "$(json '[d["loaded"], d["venues"], d["retried"] > 0]')" "[$((VENUES + 1)), $VENUES, True]" \
+	"every venue loaded, some after being sent again"
+expect_rc 0 "the last venue" --json venue $VENUES
+expect_eq "$(json 'd["name"]')" "Hall $VENUES" "the last venue is there"
+server_stop "that server stops with exit 0 too"
 
 checks_finish
