@@ -686,13 +686,17 @@ void *worker_main(void *argument)
 	wal_io_uring_init(&w->wal_io, &w->ring, WAL_TAG);
 	struct wal_writer_config config = {
 		.dir_fd = server->dir_fds[w->index], .shard_index = w->index,
-		.segment_size = server->config.segment_size, .buffer_bytes_max = 256u << 20 };
+		.segment_size = server->config.segment_size, .buffer_bytes_max = 256u << 20,
+		.direct = true };
 	error = wal_writer_create(&w->writer, &config, &w->wal_io.io, &w->wal_position);
 	if (error < 0 || waits_init(w) < 0) {
 		log_error("opening the log: %s", strerror(-error));
 		atomic_store(&server->failed, true);
 		return NULL;
 	}
+	if (!wal_writer_direct(w->writer))
+		log_info("the log is flushed through the page cache: its file system or segment "
+			 "size does not allow direct I/O");
 	w->tick_interval = (struct __kernel_timespec){ .tv_nsec = TICK_MS * 1000000L };
 	w->conns_free = UINT32_MAX;
 	w->conns_free_tail = UINT32_MAX;

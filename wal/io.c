@@ -4,9 +4,11 @@
 #include "io.h"
 
 #include <errno.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "base.h"
+#include "files.h"
 
 static void queue_push(struct wal_io_sync *sync, uint64_t token, int32_t result)
 {
@@ -38,6 +40,21 @@ static int sync_write(struct wal_io *io, int fd, const void *bytes, uint32_t siz
 	return 0;
 }
 
+static int sync_write_durable(struct wal_io *io, int fd, const void *bytes, uint32_t size,
+			      uint64_t offset, uint64_t token)
+{
+	struct wal_io_sync *sync = (struct wal_io_sync *)io;
+	if (sync->count == WAL_IO_SYNC_QUEUE_MAX)
+		return -EAGAIN;
+	struct iovec iov = { .iov_base = (void *)bytes, .iov_len = size };
+	ssize_t written;
+	do
+		written = pwritev2(fd, &iov, 1, (off_t)offset, RWF_DSYNC);
+	while (written < 0 && errno == EINTR);
+	queue_push(sync, token, written < 0 ? -errno : (int32_t)written);
+	return 0;
+}
+
 static int sync_sync(struct wal_io *io, int fd, bool data_only, uint64_t token)
 {
 	struct wal_io_sync *sync = (struct wal_io_sync *)io;
@@ -51,7 +68,10 @@ static int sync_sync(struct wal_io *io, int fd, bool data_only, uint64_t token)
 void wal_io_sync_init(struct wal_io_sync *sync)
 {
 	*sync = (struct wal_io_sync){
-		.io = { .write = sync_write, .write_now = wal_io_pwrite, .sync = sync_sync } };
+		.io = { .write = sync_write,
+			.write_now = wal_io_pwrite,
+			.write_durable = sync_write_durable,
+			.sync = sync_sync } };
 }
 
 uint32_t wal_io_sync_deliver(struct wal_io_sync *sync, wal_io_complete_fn *complete, void *owner)
@@ -99,6 +119,24 @@ static int32_t fault_write_now(struct wal_io *io, int fd, const void *bytes, uin
 	return fault->error;
 }
 
+static int fault_write_durable(struct wal_io *io, int fd, const void *bytes, uint32_t size,
+			       uint64_t offset, uint64_t token)
+{
+	struct wal_io_fault *fault = (struct wal_io_fault *)io;
+	bool write_hit = fault_write_hit(fault);
+	fault->syncs++;
+	bool sync_hit = fault->on_sync && fault->syncs == fault->fail_at &&
+			fault->kind == WAL_FAULT_ERROR;
+	if (!write_hit && !sync_hit)
+		return fault->inner->write_durable(fault->inner, fd, bytes, size, offset, token);
+	if (write_hit && fault->kind == WAL_FAULT_SHORT) /* whole pages, as direct I/O needs */
+		return fault->inner->write_durable(fault->inner, fd, bytes,
+						   size / 2 / WAL_PAGE_BYTES * WAL_PAGE_BYTES, offset,
+						   token);
+	queue_push(fault->queue, token, fault->error);
+	return 0;
+}
+
 static int fault_sync(struct wal_io *io, int fd, bool data_only, uint64_t token)
 {
 	struct wal_io_fault *fault = (struct wal_io_fault *)io;
@@ -115,6 +153,7 @@ void wal_io_fault_init(struct wal_io_fault *fault, struct wal_io_sync *inner,
 	ASSERT(error <= 0);
 	*fault = (struct wal_io_fault){ .io = { .write = fault_write,
 						.write_now = fault_write_now,
+						.write_durable = fault_write_durable,
 						.sync = fault_sync },
 					.inner = &inner->io, .kind = kind, .on_sync = on_sync,
 					.error = error, .fail_at = fail_at, .queue = inner };

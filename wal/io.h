@@ -9,6 +9,8 @@
  * would cost a thread hand-off per flush: buffered writes to ext4 cannot be done
  * without blocking from io_uring's submission path, so they go to a helper thread
  * (measured: half of the flush's latency at 100k durable requests/s).
+ * A writer that flushes with direct I/O instead (see writer.h) submits one
+ * write_durable per flush: no copy, no writeback, no helper thread.
  * Three implementations:
  *   io_uring (io_uring.h)  the server's: submissions go on the shard's own ring;
  *   sync (below)           performs each request at once and queues the result,
@@ -33,6 +35,11 @@ struct wal_io {
 	/* Writes now; returns the bytes written (maybe fewer than size) or a negative errno. */
 	int32_t (*write_now)(struct wal_io *io, int fd, const void *bytes, uint32_t size,
 			     uint64_t offset);
+	/* Queues a write that completes only once its bytes are on stable storage
+	 * (RWF_DSYNC: on a file opened for direct I/O, one device write that bypasses
+	 * the page cache and the kernel's writeback). Returns as write. */
+	int (*write_durable)(struct wal_io *io, int fd, const void *bytes, uint32_t size,
+			     uint64_t offset, uint64_t token);
 	/* Queues an fdatasync (data_only) or fsync; 0 or a negative errno, as write. */
 	int (*sync)(struct wal_io *io, int fd, bool data_only, uint64_t token);
 };
@@ -65,7 +72,7 @@ enum wal_fault_kind {
 };
 
 /* Wraps `inner`: the `fail_at`-th write (queued or now, counted together) or sync,
- * 1-based, gets the fault. */
+ * 1-based, gets the fault. A durable write counts as a write and as a sync. */
 struct wal_io_fault {
 	struct wal_io io;
 	struct wal_io *inner;

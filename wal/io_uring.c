@@ -4,6 +4,7 @@
 #include "io_uring.h"
 
 #include <errno.h>
+#include <sys/uio.h>
 
 #include "base.h"
 
@@ -24,16 +25,29 @@ static uint64_t user_data(const struct wal_io_uring *uring, uint64_t token)
 	return (uint64_t)uring->tag << WAL_IO_TOKEN_BITS | token;
 }
 
-static int uring_write(struct wal_io *io, int fd, const void *bytes, uint32_t size,
-		       uint64_t offset, uint64_t token)
+static int uring_write_flagged(struct wal_io *io, int fd, const void *bytes, uint32_t size,
+			       uint64_t offset, uint64_t token, int rw_flags)
 {
 	struct wal_io_uring *uring = (struct wal_io_uring *)io;
 	struct io_uring_sqe *sqe = sqe_get(uring->ring);
 	if (sqe == NULL)
 		return -EAGAIN;
 	io_uring_prep_write(sqe, fd, bytes, size, offset);
+	sqe->rw_flags = rw_flags;
 	io_uring_sqe_set_data64(sqe, user_data(uring, token));
 	return 0;
+}
+
+static int uring_write(struct wal_io *io, int fd, const void *bytes, uint32_t size,
+		       uint64_t offset, uint64_t token)
+{
+	return uring_write_flagged(io, fd, bytes, size, offset, token, 0);
+}
+
+static int uring_write_durable(struct wal_io *io, int fd, const void *bytes, uint32_t size,
+			       uint64_t offset, uint64_t token)
+{
+	return uring_write_flagged(io, fd, bytes, size, offset, token, RWF_DSYNC);
 }
 
 static int uring_sync(struct wal_io *io, int fd, bool data_only, uint64_t token)
@@ -51,6 +65,7 @@ void wal_io_uring_init(struct wal_io_uring *uring, struct io_uring *ring, uint8_
 {
 	*uring = (struct wal_io_uring){ .io = { .write = uring_write,
 						.write_now = wal_io_pwrite,
+						.write_durable = uring_write_durable,
 						.sync = uring_sync },
 					.ring = ring, .tag = tag };
 }

@@ -4,8 +4,9 @@
  * Appended records wait in chunks: a chunk is bytes bound for one place in one
  * segment. The chunks form a short queue: the head is being flushed (or is next),
  * the tail is filling; a rotation to a new segment seals the tail and starts a new
- * one. Exactly one flush (a write into the page cache, then an fdatasync) is in
- * flight at a time, which is what makes a torn tail recognisable (FORMAT.md).
+ * one. Exactly one flush (a write into the page cache, then an fdatasync; or one
+ * direct write with RWF_DSYNC) is in flight at a time, which is what makes a torn
+ * tail recognisable (FORMAT.md).
  *
  * Tokens: bits 48-55 say what a request was, bits 0-47 carry a detail (a write's
  * size); the top byte is left for whoever multiplexes completions (the server).
@@ -50,6 +51,7 @@ static uint64_t token(enum token_kind kind)
  * a page from disk to merge a part-page write into it (spare segments are zeroed
  * with direct I/O and are not in the page cache), and what it rewrites is what the
  * file already holds there, so a torn write of it loses nothing that was synced.
+ * Whole pages from page-aligned memory are also what a direct write needs.
  */
 struct chunk {
 	uint8_t *bytes;
@@ -60,6 +62,7 @@ struct chunk {
 	uint64_t offset;	     /* where bytes[0] goes in the file: a page boundary */
 	uint64_t first_lsn; /* of its first record, which opens its flush; 0: none yet */
 	uint64_t last_lsn;  /* of its last record; 0 when it holds none */
+	bool direct;	    /* fd is open for direct I/O: flushed with one durable write */
 };
 
 enum spare_state { SPARE_NONE, SPARE_PREPARING, SPARE_READY };
@@ -71,6 +74,7 @@ struct wal_writer {
 		int fd;
 		uint64_t sequence;
 		uint64_t end; /* offset after the last appended byte */
+		bool direct;
 	} current;
 	struct {
 		int fd;
@@ -78,6 +82,7 @@ struct wal_writer {
 		enum spare_state state;
 		uint64_t zeroed; /* bytes of zeros written so far */
 		bool in_flight;	 /* a preparation request is outstanding */
+		bool direct;	 /* opened for direct I/O */
 	} spare;
 	struct chunk chunks[CHUNKS_MAX]; /* a ring: head .. head + count - 1 */
 	uint32_t chunk_head;
@@ -118,6 +123,7 @@ static bool chunk_empty(const struct chunk *c)
 static bool chunk_push(struct wal_writer *w, int fd, uint64_t offset, const uint8_t *before)
 {
 	ASSERT(w->chunk_count < CHUNKS_MAX);
+	ASSERT(fd == w->current.fd); /* only the current segment is appended to */
 	struct chunk *c = &w->chunks[(w->chunk_head + w->chunk_count) % CHUNKS_MAX];
 	uint32_t prefix = (uint32_t)(offset % WAL_PAGE_BYTES);
 	c->size = 0;
@@ -128,6 +134,7 @@ static bool chunk_push(struct wal_writer *w, int fd, uint64_t offset, const uint
 	c->size = prefix;
 	c->prefix = prefix;
 	c->fd = fd;
+	c->direct = w->current.direct;
 	c->offset = offset - prefix;
 	c->first_lsn = 0;
 	c->last_lsn = 0;
@@ -142,9 +149,13 @@ static bool chunk_reserve(struct chunk *c, uint32_t size)
 	uint32_t capacity = c->capacity ? c->capacity : 64 * 1024;
 	while (capacity - c->size < size)
 		capacity *= 2;
-	uint8_t *bytes = realloc(c->bytes, capacity);
-	if (bytes == NULL)
+	/* Page-aligned, for direct I/O; growing copies what the chunk holds. */
+	void *bytes = NULL;
+	if (posix_memalign(&bytes, WAL_PAGE_BYTES, capacity) != 0)
 		return false;
+	if (c->size > 0)
+		memcpy(bytes, c->bytes, c->size);
+	free(c->bytes);
 	c->bytes = bytes;
 	c->capacity = capacity;
 	return true;
@@ -212,6 +223,25 @@ static void direct_io_end(int fd)
 		fcntl(fd, F_SETFL, flags & ~O_DIRECT);
 }
 
+/* Turns direct I/O on for fd; false where the file system does not have it. */
+static bool direct_io_begin(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+	return flags >= 0 && ((flags & O_DIRECT) || fcntl(fd, F_SETFL, flags | O_DIRECT) == 0);
+}
+
+static bool direct_io_on(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+	return flags >= 0 && (flags & O_DIRECT);
+}
+
+/* Flushes may be direct writes: asked for, and every write of a segment is whole pages. */
+static bool direct_wanted(const struct wal_writer *w)
+{
+	return w->config.direct && w->config.segment_size % WAL_PAGE_BYTES == 0;
+}
+
 /* Submits the next preparation request: a block of zeros, the file sync, the directory sync. */
 static void spare_step(struct wal_writer *w)
 {
@@ -230,8 +260,11 @@ static void spare_step(struct wal_writer *w)
 		result = w->io->write(w->io, w->spare.fd, zero_chunk, size, w->spare.zeroed,
 				      token(TOKEN_SPARE_WRITE) | size);
 	} else {
-		/* The log's own writes go through the page cache. */
-		direct_io_end(w->spare.fd);
+		/* The log's own writes: direct ones when the writer flushes that way (and
+		 * the file system took O_DIRECT), else through the page cache. */
+		w->spare.direct = direct_wanted(w) && direct_io_on(w->spare.fd);
+		if (!w->spare.direct)
+			direct_io_end(w->spare.fd);
 		result = w->io->sync(w->io, w->spare.fd, false, token(TOKEN_SPARE_SYNC));
 	}
 	if (result < 0)
@@ -289,11 +322,13 @@ static int rotate(struct wal_writer *w)
 	int old_fd = w->current.fd;
 	w->current.fd = w->spare.fd;
 	w->current.sequence = w->spare.sequence;
+	w->current.direct = w->spare.direct;
 	w->current.end = 0;
 	w->spare.state = SPARE_NONE;
 	w->spare.fd = -1;
 	if (reuse) {
 		tail->fd = w->current.fd;
+		tail->direct = w->current.direct;
 		tail->offset = 0;
 		tail->size = 0;
 		tail->prefix = 0;
@@ -402,6 +437,17 @@ void wal_writer_flush(struct wal_writer *w)
 	}
 	memset(head->bytes + head->size, 0, padding);
 	uint32_t size = head->size + padding;
+	if (head->direct) {
+		/* One write, done when it is on stable storage. */
+		int queued = w->io->write_durable(w->io, head->fd, head->bytes, size, head->offset,
+						  token(TOKEN_FLUSH_SYNC) | size);
+		if (queued < 0) {
+			fail(w, queued);
+			return;
+		}
+		w->flushing = true;
+		return;
+	}
 	/* The sync is asked for only once the bytes are in the file, so it covers them. */
 	int32_t written = w->io->write_now(w->io, head->fd, head->bytes, size, head->offset);
 	if (written != (int32_t)size) {
@@ -441,8 +487,11 @@ void wal_writer_complete(struct wal_writer *w, uint64_t token_value, int32_t res
 	uint64_t detail = token_value & TOKEN_DETAIL_MASK;
 	switch (kind) {
 	case TOKEN_FLUSH_SYNC:
+		/* A direct flush's token carries its size: fewer bytes written is a failure. */
 		ASSERT(w->flushing);
-		flush_complete(w, result);
+		flush_complete(w, detail == 0 || result < 0 ? result
+				  : result == (int32_t)detail ? 0
+							     : -EIO);
 		return;
 	case TOKEN_SPARE_WRITE:
 	case TOKEN_SPARE_SYNC:
@@ -490,10 +539,12 @@ int wal_writer_create(struct wal_writer **writer, const struct wal_writer_config
 		return fd;
 	}
 	w->current.fd = fd;
-	/* The first chunk starts with what the file holds of its part-filled page. */
+	/* The first chunk starts with what the file holds of its part-filled page, read
+	 * before direct I/O (which could not read it into this buffer) is turned on. */
 	uint8_t before[WAL_PAGE_BYTES];
 	uint32_t part = (uint32_t)(w->current.end % WAL_PAGE_BYTES);
 	int error = wal_pread_all(fd, before, part, w->current.end - part);
+	w->current.direct = error == 0 && direct_wanted(w) && direct_io_begin(fd);
 	if (error == 0 && !chunk_push(w, fd, w->current.end, before))
 		error = -ENOMEM;
 	if (error != 0) {
@@ -543,6 +594,11 @@ uint64_t wal_writer_next_lsn(const struct wal_writer *w)
 int wal_writer_error(const struct wal_writer *w)
 {
 	return w->error;
+}
+
+bool wal_writer_direct(const struct wal_writer *w)
+{
+	return w->current.direct;
 }
 
 bool wal_writer_flushing(const struct wal_writer *w)

@@ -3,7 +3,8 @@
  *
  * Appending copies the record into memory and returns its LSN at once. A flush
  * writes everything appended since the previous flush with one write and one
- * fdatasync; when it completes, the durable LSN moves to its last record and, if
+ * fdatasync, or, with `direct` where the file system allows it, with one direct
+ * write that completes once on stable storage (RWF_DSYNC); when it completes, the durable LSN moves to its last record and, if
  * more was appended meanwhile, the next flush starts right away. There is no timer
  * and no batch size: the batch is whatever arrived during the previous sync.
  *
@@ -36,6 +37,11 @@ struct wal_writer_config {
 	uint32_t shard_index;
 	uint64_t segment_size;	   /* >= WAL_SEGMENT_SIZE_MIN */
 	uint64_t buffer_bytes_max; /* unflushed bytes beyond which appends get -EAGAIN */
+	/* Flush with direct I/O (O_DIRECT, RWF_DSYNC) where the file system has it and
+	 * segment_size is whole pages: one device write per flush, without the page
+	 * cache's copy and writeback or a helper thread's fdatasync. Otherwise, and
+	 * for any segment whose file refused it, a buffered write and an fdatasync. */
+	bool direct;
 };
 
 struct wal_writer;
@@ -88,7 +94,9 @@ uint64_t wal_writer_durable_lsn(const struct wal_writer *writer);
 uint64_t wal_writer_next_lsn(const struct wal_writer *writer);
 /* 0, or the negative errno that put the writer in its failed state. */
 int wal_writer_error(const struct wal_writer *writer);
-/* A flush is written and its fdatasync not yet complete. */
+/* The current segment is flushed with direct writes (see config.direct). */
+bool wal_writer_direct(const struct wal_writer *writer);
+/* A flush is in flight: its fdatasync (or its direct write) not yet complete. */
 bool wal_writer_flushing(const struct wal_writer *writer);
 /* Requests are in flight: keep delivering completions. */
 bool wal_writer_busy(const struct wal_writer *writer);

@@ -466,6 +466,150 @@ Test(writer, a_writer_reopened_on_a_nearly_full_segment_prepares_a_spare_and_goe
 	free(view);
 }
 
+/* Direct I/O (config.direct). */
+
+/* Counts how flushes reach the disk. */
+struct io_counter {
+	struct wal_io io;
+	struct wal_io *inner;
+	uint32_t writes_now, syncs, durable_writes;
+};
+
+static int counter_write(struct wal_io *io, int fd, const void *bytes, uint32_t size,
+			 uint64_t offset, uint64_t token)
+{
+	struct io_counter *c = (struct io_counter *)io;
+	return c->inner->write(c->inner, fd, bytes, size, offset, token);
+}
+
+static int32_t counter_write_now(struct wal_io *io, int fd, const void *bytes, uint32_t size,
+				 uint64_t offset)
+{
+	struct io_counter *c = (struct io_counter *)io;
+	c->writes_now++;
+	return c->inner->write_now(c->inner, fd, bytes, size, offset);
+}
+
+static int counter_write_durable(struct wal_io *io, int fd, const void *bytes, uint32_t size,
+				 uint64_t offset, uint64_t token)
+{
+	struct io_counter *c = (struct io_counter *)io;
+	c->durable_writes++;
+	cr_assert_eq((uintptr_t)bytes % WAL_PAGE_BYTES, 0, "direct I/O needs aligned memory");
+	cr_assert(size % WAL_PAGE_BYTES == 0 && offset % WAL_PAGE_BYTES == 0,
+		  "direct I/O needs whole pages: %u bytes at %llu", size,
+		  (unsigned long long)offset);
+	return c->inner->write_durable(c->inner, fd, bytes, size, offset, token);
+}
+
+static int counter_sync(struct wal_io *io, int fd, bool data_only, uint64_t token)
+{
+	struct io_counter *c = (struct io_counter *)io;
+	c->syncs += data_only; /* a flush's: the spare's are full fsyncs */
+	return c->inner->sync(c->inner, fd, data_only, token);
+}
+
+static void io_counter_init(struct io_counter *c, struct wal_io_sync *sync)
+{
+	*c = (struct io_counter){ .io = { .write = counter_write,
+					  .write_now = counter_write_now,
+					  .write_durable = counter_write_durable,
+					  .sync = counter_sync },
+				  .inner = &sync->io };
+}
+
+/* A writer flushing with direct I/O; segment_size 0 for the smallest whole-page one. */
+static struct wal_writer *writer_direct(struct wal_io *io, uint64_t segment_size)
+{
+	if (!walfx_direct_io_supported(walfx_dir_fd))
+		cr_skip_test("the test directory's file system has no direct I/O");
+	struct wal_writer_config config = walfx_writer_config_direct(walfx_dir_fd, 4u << 20);
+	if (segment_size != 0)
+		config.segment_size = segment_size;
+	struct wal_position position = { .next_lsn = 1 };
+	struct wal_writer *writer = NULL;
+	cr_assert_eq(wal_writer_create(&writer, &config, io, &position), 0);
+	cr_assert(wal_writer_direct(writer));
+	return writer;
+}
+
+Test(writer, a_direct_flush_is_one_durable_write_and_counts_only_once_it_completes)
+{
+	struct wal_io_sync sync;
+	wal_io_sync_init(&sync);
+	struct io_counter counter;
+	io_counter_init(&counter, &sync);
+	struct wal_writer *writer = writer_direct(&counter.io, 4u << 20); /* no spare yet */
+	for (uint64_t lsn = 1; lsn <= 3; lsn++)
+		cr_assert_eq(append_made(writer, lsn, 40), (int64_t)lsn);
+	wal_writer_flush(writer);
+	cr_assert_eq(counter.durable_writes, 1);
+	cr_assert_eq(counter.writes_now + counter.syncs, 0, "no buffered write, no fdatasync");
+	cr_assert_eq(sync.count, 1);
+	cr_assert(wal_writer_flushing(writer));
+	cr_assert_eq(wal_writer_durable_lsn(writer), 0, "durable only when the write completes");
+	for (uint64_t lsn = 4; lsn <= 6; lsn++)
+		cr_assert_eq(append_made(writer, lsn, 3000), (int64_t)lsn); /* past one page */
+	wal_writer_flush(writer);
+	cr_assert_eq(counter.durable_writes, 1, "one flush in flight at a time");
+	cr_assert(walfx_deliver_one(&sync, writer));
+	cr_assert_eq(wal_writer_durable_lsn(writer), 3);
+	wal_writer_flush(writer); /* rewrites the part-filled page with what follows */
+	cr_assert(walfx_deliver_one(&sync, writer));
+	cr_assert_eq(wal_writer_durable_lsn(writer), 6);
+	cr_assert_eq(counter.durable_writes, 2);
+	wal_writer_destroy(writer);
+	struct log_view *view = log_view_read();
+	cr_assert_eq(view->count, 6);
+	cr_assert(flush_ends_at(view, 3) && flush_ends_at(view, 6));
+	free(view);
+}
+
+Test(writer, direct_flushes_rotate_through_segments_and_read_back_like_buffered_ones)
+{
+	uint64_t seed = 0x5eed0002;
+	struct wal_io_sync sync;
+	wal_io_sync_init(&sync);
+	struct io_counter counter;
+	io_counter_init(&counter, &sync);
+	struct wal_writer *writer = writer_direct(&counter.io, 0);
+	bool *durable_points = calloc(RECORDS_MAX, sizeof(bool));
+	uint64_t last = rotation_run(&sync, writer, seed, 5, durable_points);
+	cr_assert(wal_writer_direct(writer), "segments made by the writer are direct too");
+	wal_writer_destroy(writer);
+	cr_assert_gt(counter.durable_writes, 20);
+	cr_assert_eq(counter.writes_now + counter.syncs, 0);
+	struct log_view *view = log_view_read();
+	cr_assert_eq(view->count, last);
+	cr_assert_geq(view->segments_started, 5);
+	for (uint64_t lsn = 1; lsn <= last; lsn++)
+		cr_assert_eq(flush_ends_at(view, lsn), durable_points[lsn], "LSN %lu",
+			     (unsigned long)lsn);
+	free(view);
+	free(durable_points);
+}
+
+Test(writer, segments_that_are_not_whole_pages_are_flushed_through_the_page_cache)
+{
+	struct wal_io_sync sync;
+	wal_io_sync_init(&sync);
+	struct io_counter counter;
+	io_counter_init(&counter, &sync);
+	struct wal_writer_config config = walfx_writer_config(walfx_dir_fd, 4u << 20);
+	config.direct = true;
+	cr_assert_neq(config.segment_size % WAL_PAGE_BYTES, 0);
+	struct wal_position position = { .next_lsn = 1 };
+	struct wal_writer *writer = NULL;
+	cr_assert_eq(wal_writer_create(&writer, &config, &counter.io, &position), 0);
+	cr_assert_not(wal_writer_direct(writer));
+	cr_assert_eq(append_made(writer, 1, 40), 1);
+	wal_writer_flush(writer);
+	cr_assert(counter.writes_now == 1 && counter.syncs == 1 && counter.durable_writes == 0);
+	wal_io_sync_deliver(&sync, wal_writer_complete_fn, writer);
+	cr_assert_eq(wal_writer_durable_lsn(writer), 1);
+	wal_writer_destroy(writer);
+}
+
 /* Checks every flush's write: whole pages, except where the segment ends. */
 struct page_checker {
 	struct wal_io io;

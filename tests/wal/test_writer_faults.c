@@ -56,6 +56,16 @@ static int32_t recorder_write_now(struct wal_io *io, int fd, const void *bytes, 
 	return r->inner->write_now(r->inner, fd, bytes, size, offset);
 }
 
+/* A direct flush's write: a write and a sync to the fault layer, as it is both. */
+static int recorder_write_durable(struct wal_io *io, int fd, const void *bytes, uint32_t size,
+				  uint64_t offset, uint64_t token)
+{
+	struct io_recorder *r = (struct io_recorder *)io;
+	r->writes++;
+	r->syncs++;
+	return r->inner->write_durable(r->inner, fd, bytes, size, offset, token);
+}
+
 static int recorder_sync(struct wal_io *io, int fd, bool data_only, uint64_t token)
 {
 	struct io_recorder *r = (struct io_recorder *)io;
@@ -94,6 +104,7 @@ struct fault_run {
 	uint32_t big_events;
 	struct engine_config settings; /* what the CONFIGURE record sets */
 	bool configured;
+	bool direct; /* the writer flushes with direct I/O */
 };
 
 static const struct command *fault_command_next(struct fault_run *run, int64_t *now_ms,
@@ -202,8 +213,13 @@ static int fault_step(struct fault_run *run, struct wal_io_sync *sync, struct wa
 static int fault_workload(struct fault_run *run, struct wal_io_sync *sync, struct wal_io *io,
 			  uint32_t steps_max)
 {
-	struct wal_writer *writer = walfx_writer_new(walfx_dir_fd, io, 1u << 20);
-	cr_assert_not_null(writer);
+	struct wal_writer_config config = run->direct
+						  ? walfx_writer_config_direct(walfx_dir_fd, 1u << 20)
+						  : walfx_writer_config(walfx_dir_fd, 1u << 20);
+	struct wal_position position = { .next_lsn = 1 };
+	struct wal_writer *writer = NULL;
+	cr_assert_eq(wal_writer_create(&writer, &config, io, &position), 0);
+	cr_assert_eq(wal_writer_direct(writer), run->direct);
 	run->durable_before_failure = UINT64_MAX;
 	int error = 0;
 	for (uint32_t step = 0; step < steps_max && error == 0; step++) {
@@ -291,7 +307,7 @@ static void dir_clear(void)
 #define FAULT_SEED 0xfa017u
 
 static void fault_case_run(const struct fault_case *fc, uint32_t n,
-			   const struct engine_config *config, struct fault_run *run)
+			   const struct engine_config *config, struct fault_run *run, bool direct)
 {
 	dir_clear();
 	struct wal_io_sync sync;
@@ -300,16 +316,17 @@ static void fault_case_run(const struct fault_case *fc, uint32_t n,
 	wal_io_fault_init(&fault, &sync, fc->kind, fc->on_sync, fc->error, n);
 	fault_run_init(run, config, FAULT_SEED);
 	run->fault_on_sync = fc->on_sync;
-	snprintf(run->description, sizeof(run->description), "%s at %s %u (seed %u)", fc->name,
-		 fc->on_sync ? "sync" : "write", n, FAULT_SEED);
+	run->direct = direct;
+	snprintf(run->description, sizeof(run->description), "%s at %s %u (seed %u%s)", fc->name,
+		 fc->on_sync ? "sync" : "write", n, FAULT_SEED, direct ? ", direct I/O" : "");
 	int error = fault_workload(run, &sync, &fault.io, FAULT_STEPS);
 	cr_assert_eq(error, fc->writer_error, "%s: writer error %d", run->description, error);
 	fault_recovery_check(run, config);
 	fault_run_finish(run);
 }
 
-Test(writer_faults, the_nth_failed_write_or_sync_stops_the_log_and_recovery_keeps_a_prefix,
-     .timeout = 60)
+/* Faults at each of the first writes and syncs, and at those of the spare segments. */
+static void fault_matrix(bool direct)
 {
 	struct engine_config config = walfx_config(walfx_dir_path).engine;
 	struct fault_run *run = calloc(1, sizeof(*run));
@@ -318,9 +335,11 @@ Test(writer_faults, the_nth_failed_write_or_sync_stops_the_log_and_recovery_keep
 	wal_io_sync_init(&sync);
 	struct io_recorder recorder = { .io = { .write = recorder_write,
 						.write_now = recorder_write_now,
+						.write_durable = recorder_write_durable,
 						.sync = recorder_sync },
 					.inner = &sync.io };
 	fault_run_init(run, &config, FAULT_SEED);
+	run->direct = direct;
 	snprintf(run->description, sizeof(run->description), "dry run");
 	cr_assert_eq(fault_workload(run, &sync, &recorder.io, FAULT_STEPS), 0);
 	fault_recovery_check(run, &config);
@@ -343,9 +362,23 @@ Test(writer_faults, the_nth_failed_write_or_sync_stops_the_log_and_recovery_keep
 		const uint32_t *at = fc->on_sync ? syncs : writes;
 		uint32_t count = fc->on_sync ? syncs_count : writes_count;
 		for (uint32_t i = 0; i < count; i++)
-			fault_case_run(fc, at[i], &config, run);
+			fault_case_run(fc, at[i], &config, run, direct);
 	}
 	free(run);
+}
+
+Test(writer_faults, the_nth_failed_write_or_sync_stops_the_log_and_recovery_keeps_a_prefix,
+     .timeout = 60)
+{
+	fault_matrix(false);
+}
+
+/* A direct flush is one durable write: its failure, or a short one, is the sync's. */
+Test(writer_faults, with_direct_io_too, .timeout = 60)
+{
+	if (!walfx_direct_io_supported(walfx_dir_fd))
+		cr_skip_test("the test directory's file system has no direct I/O");
+	fault_matrix(true);
 }
 
 /* Runs the workload through a store whose I/O fails; returns the last acknowledged LSN. */

@@ -3,6 +3,7 @@
  */
 #include "walfx.h"
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,6 +224,24 @@ struct wal_writer_config walfx_writer_config(int dir_fd, uint64_t buffer_bytes_m
 {
 	return (struct wal_writer_config){ .dir_fd = dir_fd, .segment_size = WAL_SEGMENT_SIZE_MIN,
 					   .buffer_bytes_max = buffer_bytes_max };
+}
+
+struct wal_writer_config walfx_writer_config_direct(int dir_fd, uint64_t buffer_bytes_max)
+{
+	struct wal_writer_config config = walfx_writer_config(dir_fd, buffer_bytes_max);
+	config.segment_size = WALFX_DIRECT_SEGMENT_SIZE;
+	config.direct = true;
+	return config;
+}
+
+bool walfx_direct_io_supported(int dir_fd)
+{
+	int fd = openat(dir_fd, "direct-io-probe", O_RDWR | O_CREAT | O_DIRECT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return false;
+	close(fd);
+	unlinkat(dir_fd, "direct-io-probe", 0);
+	return true;
 }
 
 bool walfx_deliver_one(struct wal_io_sync *sync, struct wal_writer *writer)

@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "files.h"
+#include "record.h"
 #include "store.h"
 
 /* Creates a fresh directory under /tmp (or $TMPDIR); the path lives in `path`. */
@@ -34,6 +36,13 @@ uint64_t walfx_rng_next(uint64_t *state);
 
 /* A writer config for a test directory: the smallest segments, so that rotation happens. */
 struct wal_writer_config walfx_writer_config(int dir_fd, uint64_t buffer_bytes_max);
+/* The smallest segment size that is whole pages: a writer asked for direct I/O uses it. */
+#define WALFX_DIRECT_SEGMENT_SIZE                                                       \
+	((WAL_SEGMENT_SIZE_MIN + WAL_PAGE_BYTES - 1) / WAL_PAGE_BYTES * WAL_PAGE_BYTES)
+/* walfx_writer_config, flushing with direct I/O (segments of WALFX_DIRECT_SEGMENT_SIZE). */
+struct wal_writer_config walfx_writer_config_direct(int dir_fd, uint64_t buffer_bytes_max);
+/* Whether the file system of dir_fd opens files for direct I/O (tmpfs does not). */
+bool walfx_direct_io_supported(int dir_fd);
 /* A writer on a new, empty log in dir_fd; NULL if it cannot be created. */
 struct wal_writer *walfx_writer_new(int dir_fd, struct wal_io *io, uint64_t buffer_bytes_max);
 /* Hands the writer the oldest queued result, as wal_io_sync_deliver would; false if none. */
