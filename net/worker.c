@@ -637,7 +637,7 @@ static void worker_finish(struct worker *w)
 	wal_writer_destroy(w->writer);
 	w->writer = NULL;
 	waits_finish(w);
-	requests_finish(w);
+	gathers_finish(w);
 	for (uint32_t i = 0; i < w->conns_count; i++) {
 		struct conn *conn = &w->conns[i];
 		if (conn->state != CONN_FREE)

@@ -1,7 +1,8 @@
 /*
  * worker.h — one shard thread: its io_uring, connections, engine, log, parked
  * WAITs, and mailboxes to the other shards. Shared by worker.c (the event loop and
- * sockets), requests.c (what requests do) and waits.c (parked WAITs).
+ * sockets), requests.c (what requests do), gathers.c (requests every shard answers)
+ * and waits.c (parked WAITs).
  *
  * The data path is one-way: a frame is read and decoded on the connection's
  * worker, runs on the worker that owns its show (handed over through a mailbox when
@@ -274,7 +275,6 @@ void requests_frame(struct worker *worker, struct conn *conn, const uint8_t *fra
 void requests_message(struct worker *worker, uint32_t kind, const uint8_t *bytes, uint32_t size);
 void requests_tick(struct worker *worker);
 void requests_release(struct worker *worker);
-void requests_finish(struct worker *worker);
 /* Queues a response frame for (worker, conn) once the log is durable up to lsn. */
 void pending_add(struct worker *worker, uint64_t required_lsn, uint16_t target_worker,
 		 uint8_t kind, uint64_t target, const uint8_t *bytes, uint32_t size);
@@ -284,6 +284,37 @@ void requests_error(struct worker *worker, struct conn *conn, uint16_t opcode,
 /* Polls a waiting-list entry (logged, as every poll is); returns the LSN it needs. */
 uint64_t requests_poll(struct worker *worker, uint32_t show_id, uint64_t user_id,
 		       struct engine_result *result);
+/*
+ * Applies a command on this shard and appends what must be logged. Returns the LSN
+ * its response depends on, or 0 with result->status OVERLOADED when the log cannot
+ * take a record now (the command was not applied).
+ */
+uint64_t requests_command_run(struct worker *worker, const struct command *command,
+			      struct engine_result *result);
+/* A writer over the worker's frame buffer, for one response. */
+void requests_frame_writer(struct worker *worker, struct bytes_writer *writer);
+
+/* gathers.c: requests every shard answers (catalog puts, stats, snapshots) */
+/* Opens a gather on this worker for a request every shard answers; its index. */
+uint32_t gathers_open(struct worker *worker, const struct proto_request *request,
+		      uint16_t origin, uint64_t conn_id);
+/* A shard's part of a gather this worker opened. */
+void gathers_reply(struct worker *worker, uint32_t gather_index, const uint8_t *bytes,
+		   uint32_t size);
+/* Shard 0 decides a catalog put; an accepted one goes to every shard. */
+void gathers_catalog_decide(struct worker *worker, const struct proto_request *request,
+			    uint16_t origin, uint64_t conn_id, const uint8_t *frame, uint32_t size);
+/* This shard's part of an accepted put: applied now, or once the log can take it. */
+void gathers_apply_or_defer(struct worker *worker, uint16_t origin, uint32_t gather,
+			    const uint8_t *frame, uint32_t size);
+/* Applies the deferred puts the log can take now, in order. */
+void gathers_deferred_run(struct worker *worker);
+/* Frees the puts still deferred when the worker ends. */
+void gathers_finish(struct worker *worker);
+void gathers_stats_answer(struct worker *worker, uint16_t origin, uint32_t gather);
+void gathers_snapshot_request(struct worker *worker, uint16_t origin, uint32_t gather);
+/* Takes snapshots by policy, writes them once durable, and answers who asked. */
+void gathers_snapshot_progress(struct worker *worker);
 
 /* waits.c */
 int waits_init(struct worker *worker);
