@@ -152,6 +152,8 @@ void proto_response_begin(struct bytes_writer *w, uint16_t opcode, enum status s
 			  uint64_t request_id);
 
 /* The result of an engine command or of a WAIT (see PROTOCOL.md "Result"). */
+/* A result's encoding: 32 bytes and 4 per seat. */
+#define PROTO_RESULT_SIZE_MAX (32u + 4u * HOLD_SEATS_COUNT_MAX)
 void proto_put_result(struct bytes_writer *w, const struct engine_result *result);
 bool proto_get_result(struct bytes_reader *r, struct engine_result *result);
 /* An event that completes a WAIT, as a result. */

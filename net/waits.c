@@ -105,7 +105,7 @@ static void parked_answer(struct worker *w, uint32_t index, enum status status,
 			  const struct engine_result *result, uint64_t lsn)
 {
 	const struct parked *p = &w->parked[index];
-	uint8_t frame[PROTO_HEADER_SIZE + 64];
+	uint8_t frame[PROTO_HEADER_SIZE + PROTO_RESULT_SIZE_MAX];
 	struct bytes_writer writer;
 	bytes_writer_init(&writer, frame, sizeof(frame));
 	proto_response_begin(&writer, PROTO_WAIT, status, p->request_id);

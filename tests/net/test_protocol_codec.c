@@ -217,3 +217,21 @@ Test(codec, snapshot_lsns_round_trip_within_their_capacity)
 	cr_assert_not(proto_get_snapshot_lsns(codec_cut(&c, sizeof(expected) - 1), back, 2,
 					      &count));
 }
+
+/* Fixed buffers for a result (a parked WAIT's answer) are PROTO_RESULT_SIZE_MAX. */
+Test(codec, a_result_with_the_most_seats_fills_proto_result_size_max)
+{
+	struct engine_result result = { .hold_id = 7, .seats_count = HOLD_SEATS_COUNT_MAX,
+					.waiter_state = WAITER_OFFERED };
+	for (uint32_t i = 0; i < HOLD_SEATS_COUNT_MAX; i++)
+		result.seats[i] = 100 + i;
+	struct codec c;
+	codec_init(&c);
+	proto_put_result(&c.w, &result);
+	cr_assert_not(c.w.failed);
+	cr_assert_eq(c.w.size, PROTO_RESULT_SIZE_MAX);
+	bytes_reader_init(&c.r, c.bytes, c.w.size);
+	struct engine_result back;
+	cr_assert(proto_get_result(&c.r, &back));
+	cr_assert(back.seats_count == HOLD_SEATS_COUNT_MAX && back.seats[9] == 109);
+}

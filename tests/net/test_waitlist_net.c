@@ -419,6 +419,31 @@ Test(waiting, waits_arriving_while_the_server_stops_are_answered_and_do_not_hold
 		    CONNECTIONS * WAITS);
 }
 
+/* An offer of the most seats a user may have (10) reaches a parked WAIT whole: its
+ * answer is the largest a WAIT gets. */
+Test(waiting, a_parked_wait_hears_an_offer_of_ten_seats)
+{
+	uint32_t show = FX_SHOW_HALL_1; /* 40 regular seats */
+	struct engine_result holds[4];
+	for (uint32_t i = 0; i < 4; i++) {
+		holds[i] = fx_hold_best(c, show, 1 + i, TIER_REGULAR, 10, false);
+		FX_STATUS_IS(holds[i].status, STATUS_OK);
+	}
+	join(show, 5, TIER_REGULAR, 10, 1);
+	struct box_client *waiter = fx_connect(fx_current());
+	wait_send(waiter, show, 5, WAIT_TIMEOUT_MS);
+	parked_wait_for(1);
+	FX_STATUS_IS(fx_release(c, holds[0].hold_id, 1).status, STATUS_OK);
+	struct engine_result r = wait_answer(waiter);
+	FX_STATUS_IS(r.status, STATUS_OK);
+	cr_assert_eq(r.waiter_state, WAITER_OFFERED);
+	cr_assert_eq(r.seats_count, 10);
+	for (uint32_t i = 0; i < 10; i++)
+		cr_assert_eq(r.seats[i], holds[0].seats[i], "offered seat %u", i);
+	FX_STATUS_IS(fx_confirm(c, r.hold_id, 5, "ten").status, STATUS_OK);
+	box_client_close(waiter);
+}
+
 /* Leaving the line is something that happens to the entry: a parked WAIT hears it at
  * once, as "not found", the answer a WAIT issued after the leave gets. */
 Test(waiting, leaving_the_line_answers_a_parked_wait_with_not_found)
