@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -63,6 +64,7 @@ struct chunk {
 	uint64_t first_lsn; /* of its first record, which opens its flush; 0: none yet */
 	uint64_t last_lsn;  /* of its last record; 0 when it holds none */
 	bool direct;	    /* fd is open for direct I/O: flushed with one durable write */
+	uint64_t segment_size; /* of fd's segment */
 };
 
 enum spare_state { SPARE_NONE, SPARE_PREPARING, SPARE_READY };
@@ -73,7 +75,8 @@ struct wal_writer {
 	struct {
 		int fd;
 		uint64_t sequence;
-		uint64_t end; /* offset after the last appended byte */
+		uint64_t end;  /* offset after the last appended byte */
+		uint64_t size; /* its own: a log reopened under a new setting keeps the old */
 		bool direct;
 	} current;
 	struct {
@@ -135,6 +138,7 @@ static bool chunk_push(struct wal_writer *w, int fd, uint64_t offset, const uint
 	c->prefix = prefix;
 	c->fd = fd;
 	c->direct = w->current.direct;
+	c->segment_size = w->current.size;
 	c->offset = offset - prefix;
 	c->first_lsn = 0;
 	c->last_lsn = 0;
@@ -185,8 +189,8 @@ static void spare_maybe_start(struct wal_writer *w)
 {
 	if (w->spare.state != SPARE_NONE || w->error != 0)
 		return;
-	uint64_t room = w->config.segment_size - w->current.end;
-	if (w->current.end > w->config.segment_size / 2 ||
+	uint64_t room = w->current.size - w->current.end;
+	if (w->current.end > w->current.size / 2 ||
 	    room < wal_record_size(WAL_RECORD_PAYLOAD_MAX))
 		spare_start(w);
 }
@@ -236,10 +240,10 @@ static bool direct_io_on(int fd)
 	return flags >= 0 && (flags & O_DIRECT);
 }
 
-/* Flushes may be direct writes: asked for, and every write of a segment is whole pages. */
-static bool direct_wanted(const struct wal_writer *w)
+/* A segment's flushes may be direct writes: asked for, and every write of it is whole pages. */
+static bool direct_wanted(const struct wal_writer *w, uint64_t segment_size)
 {
-	return w->config.direct && w->config.segment_size % WAL_PAGE_BYTES == 0;
+	return w->config.direct && segment_size % WAL_PAGE_BYTES == 0;
 }
 
 /* Submits the next preparation request: a block of zeros, the file sync, the directory sync. */
@@ -262,7 +266,8 @@ static void spare_step(struct wal_writer *w)
 	} else {
 		/* The log's own writes: direct ones when the writer flushes that way (and
 		 * the file system took O_DIRECT), else through the page cache. */
-		w->spare.direct = direct_wanted(w) && direct_io_on(w->spare.fd);
+		w->spare.direct = direct_wanted(w, w->config.segment_size) &&
+				  direct_io_on(w->spare.fd);
 		if (!w->spare.direct)
 			direct_io_end(w->spare.fd);
 		result = w->io->sync(w->io, w->spare.fd, false, token(TOKEN_SPARE_SYNC));
@@ -323,12 +328,14 @@ static int rotate(struct wal_writer *w)
 	w->current.fd = w->spare.fd;
 	w->current.sequence = w->spare.sequence;
 	w->current.direct = w->spare.direct;
+	w->current.size = w->config.segment_size;
 	w->current.end = 0;
 	w->spare.state = SPARE_NONE;
 	w->spare.fd = -1;
 	if (reuse) {
 		tail->fd = w->current.fd;
 		tail->direct = w->current.direct;
+		tail->segment_size = w->current.size;
 		tail->offset = 0;
 		tail->size = 0;
 		tail->prefix = 0;
@@ -369,7 +376,7 @@ int wal_writer_can_append(const struct wal_writer *w, uint32_t size)
 	uint64_t record_size = wal_record_size(size);
 	if (w->pending_bytes + record_size + WAL_SEGMENT_HEADER_SIZE > w->config.buffer_bytes_max)
 		return -EAGAIN;
-	if (w->current.end + record_size > w->config.segment_size) {
+	if (w->current.end + record_size > w->current.size) {
 		if (w->spare.state != SPARE_READY)
 			return -EAGAIN;
 		const struct chunk *tail = &w->chunks[(w->chunk_head + w->chunk_count - 1) % CHUNKS_MAX];
@@ -386,7 +393,7 @@ int64_t wal_writer_append(struct wal_writer *w, int64_t timestamp_ms, const void
 	if (allowed != 0)
 		return allowed;
 	uint32_t record_size = (uint32_t)wal_record_size(size);
-	if (w->current.end + record_size > w->config.segment_size) {
+	if (w->current.end + record_size > w->current.size) {
 		int rotated = rotate(w);
 		ASSERT(rotated == 0);
 	}
@@ -429,8 +436,8 @@ void wal_writer_flush(struct wal_writer *w)
 	}
 	/* Zeros to the page's end (the file holds zeros there), but not past the segment. */
 	uint32_t padding = part == 0 ? 0 : WAL_PAGE_BYTES - part;
-	if (end + padding > w->config.segment_size)
-		padding = (uint32_t)(w->config.segment_size - end);
+	if (end + padding > head->segment_size)
+		padding = (uint32_t)(head->segment_size - end);
 	if (!chunk_reserve(head, padding)) {
 		fail(w, -ENOMEM);
 		return;
@@ -527,11 +534,26 @@ int wal_writer_create(struct wal_writer **writer, const struct wal_writer_config
 		wal_segment_name(1, name, sizeof(name));
 		fd = wal_file_prepare(config->dir_fd, name, config->segment_size);
 		w->current.end = 0;
+		w->current.size = config->segment_size;
 	} else {
+		/* The segment keeps the size it was made with (recovery checked that its
+		 * file is as long as its header says), whatever the setting is now. */
 		w->current.sequence = position->segment_sequence;
 		wal_segment_name(position->segment_sequence, name, sizeof(name));
 		fd = openat(config->dir_fd, name, O_RDWR | O_CLOEXEC);
 		fd = fd < 0 ? -errno : fd;
+		struct stat st;
+		if (fd >= 0) {
+			int error = fstat(fd, &st) < 0 ? -errno
+				    : (uint64_t)st.st_size < position->segment_offset ? -EIO
+										    : 0;
+			if (error != 0) {
+				close(fd);
+				fd = error;
+			}
+		}
+		if (fd >= 0)
+			w->current.size = (uint64_t)st.st_size;
 		w->current.end = position->segment_offset;
 	}
 	if (fd < 0) {
@@ -544,7 +566,7 @@ int wal_writer_create(struct wal_writer **writer, const struct wal_writer_config
 	uint8_t before[WAL_PAGE_BYTES];
 	uint32_t part = (uint32_t)(w->current.end % WAL_PAGE_BYTES);
 	int error = wal_pread_all(fd, before, part, w->current.end - part);
-	w->current.direct = error == 0 && direct_wanted(w) && direct_io_begin(fd);
+	w->current.direct = error == 0 && direct_wanted(w, w->current.size) && direct_io_begin(fd);
 	if (error == 0 && !chunk_push(w, fd, w->current.end, before))
 		error = -ENOMEM;
 	if (error != 0) {

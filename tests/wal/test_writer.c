@@ -610,6 +610,57 @@ Test(writer, segments_that_are_not_whole_pages_are_flushed_through_the_page_cach
 	wal_writer_destroy(writer);
 }
 
+/*
+ * The segment size is a setting an operator may change between runs: the segment
+ * the log continues in keeps the size it was made with (its header says so), and
+ * only the segments made from then on have the new one.
+ */
+Test(writer, a_log_reopened_with_another_segment_size_keeps_its_last_segment_size)
+{
+	struct wal_io_sync sync;
+	wal_io_sync_init(&sync);
+	for (uint32_t run = 0; run < 2; run++) {
+		/* First smallest segments, then segments twice that size; then the other way. */
+		uint64_t sizes[2] = { WALFX_DIRECT_SEGMENT_SIZE, 2 * WALFX_DIRECT_SEGMENT_SIZE };
+		if (run == 1) {
+			close(walfx_dir_fd);
+			walfx_dir_remove(walfx_dir_path);
+			cr_assert_eq(mkdir(walfx_dir_path, 0700), 0);
+			walfx_dir_fd = wal_dir_open(walfx_dir_path, false);
+			sizes[0] = 2 * WALFX_DIRECT_SEGMENT_SIZE;
+			sizes[1] = WALFX_DIRECT_SEGMENT_SIZE;
+		}
+		struct wal_position position = { .next_lsn = 1 };
+		uint64_t lsn = 1;
+		for (uint32_t open = 0; open < 2; open++) {
+			struct wal_writer_config config = config_for(4u << 20);
+			config.segment_size = sizes[open];
+			struct wal_writer *writer = NULL;
+			cr_assert_eq(wal_writer_create(&writer, &config, &sync.io, &position), 0);
+			/* 300 kB: past the end of the first segment, whichever size it has. */
+			for (uint32_t i = 0; i < 5; i++, lsn++) {
+				int64_t appended = append_made(writer, lsn, 60000);
+				for (uint32_t round = 0; round < 10 && appended == -EAGAIN; round++) {
+					wal_writer_flush(writer);
+					wal_io_sync_deliver(&sync, wal_writer_complete_fn, writer);
+					appended = append_made(writer, lsn, 60000);
+				}
+				cr_assert_eq(appended, (int64_t)lsn);
+				wal_writer_flush(writer);
+				wal_io_sync_deliver(&sync, wal_writer_complete_fn, writer);
+			}
+			cr_assert_eq(wal_writer_durable_lsn(writer), lsn - 1);
+			wal_writer_position(writer, &position);
+			wal_writer_destroy(writer);
+		}
+		/* Every started segment's file is the size its header gives (log_view_read
+		 * checks), and every record is there. */
+		struct log_view *view = log_view_read();
+		cr_assert_eq(view->count, lsn - 1, "run %u", run);
+		free(view);
+	}
+}
+
 /* Checks every flush's write: whole pages, except where the segment ends. */
 struct page_checker {
 	struct wal_io io;
