@@ -28,6 +28,7 @@
 
 struct catalog_sent {
 	uint64_t request_id; /* 0 while waiting to be sent again */
+	bool due;	     /* to be sent again by the pass under way */
 	enum command_type type;
 	char where[64];
 	uint8_t *encoded;
@@ -69,6 +70,7 @@ static void catalog_receive(struct catalog_load *l)
 		if (sent->first_overloaded_ms == 0)
 			sent->first_overloaded_ms = now;
 		sent->request_id = 0;
+		sent->due = false; /* the next pass sends it, after its pause */
 		l->resends++;
 		l->retried++;
 		return;
@@ -88,11 +90,11 @@ static void catalog_receive(struct catalog_load *l)
 	catalog_sent_free(l, i);
 }
 
-/* The first put waiting to be sent again, or UINT32_MAX. */
+/* The first put this pass must send again, or UINT32_MAX. */
 static uint32_t catalog_resend_next(const struct catalog_load *l)
 {
 	for (uint32_t i = 0; i < l->inflight; i++) {
-		if (l->sent[i].request_id == 0)
+		if (l->sent[i].request_id == 0 && l->sent[i].due)
 			return i;
 	}
 	return UINT32_MAX;
@@ -111,6 +113,8 @@ static void catalog_resend(struct catalog_load *l)
 	struct timespec pause = { .tv_sec = l->pause_ms / 1000,
 				  .tv_nsec = (long)(l->pause_ms % 1000) * 1000000L };
 	nanosleep(&pause, NULL);
+	for (uint32_t i = 0; i < l->inflight; i++)
+		l->sent[i].due = l->sent[i].request_id == 0;
 	for (uint32_t count = l->resends; count > 0;) {
 		uint32_t i = catalog_resend_next(l);
 		ASSERT(i != UINT32_MAX);
@@ -133,6 +137,7 @@ static void catalog_resend(struct catalog_load *l)
 		}
 		check(rc);
 		l->sent[i].request_id = id;
+		l->sent[i].due = false;
 		l->resends--;
 		count--;
 	}
@@ -180,19 +185,26 @@ static int catalog_send(void *context, const struct command *command, const char
 	}
 	if (l->failed)
 		return 1;
-	while (l->inflight == CATALOG_WINDOW)
+	while (l->inflight == CATALOG_WINDOW && !l->failed)
 		catalog_step(l);
+	uint64_t id;
+	int rc;
+	for (;;) {
+		/* Making room may have taken a refusal: nothing more is sent then. */
+		if (l->failed)
+			return 1;
+		rc = box_client_send_command(ctl.client, command, &id);
+		if (rc != -EAGAIN)
+			break;
+		catalog_receive(l);
+	}
+	check(rc);
 	uint32_t size = (uint32_t)command_encoded_size(command);
 	uint8_t *encoded = malloc(size);
 	if (encoded == NULL || command_encode(command, encoded, size) != size) {
 		fprintf(stderr, "boxctl: %s: out of memory\n", ctl.command);
 		exit(EXIT_TRANSPORT);
 	}
-	uint64_t id;
-	int rc;
-	while ((rc = box_client_send_command(ctl.client, command, &id)) == -EAGAIN)
-		catalog_receive(l);
-	check(rc);
 	struct catalog_sent *sent = &l->sent[l->inflight++];
 	*sent = (struct catalog_sent){ .request_id = id, .type = command->type,
 				       .encoded = encoded, .encoded_size = size };

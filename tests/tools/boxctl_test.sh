@@ -186,6 +186,11 @@ expect_eq "$(json '[d["loaded"], d["venues"], d["retried"] > 0]')" "[$((VENUES +
 	"every venue loaded, some after being sent again"
 expect_rc 0 "the last venue" --json venue $VENUES
 expect_eq "$(json 'd["name"]')" "Hall $VENUES" "the last venue is there"
+sed 's/"name": "Hall 5",/"name": "Hall Five",/' "$WORK/big.json" >"$WORK/clash.json"
+expect_rc 1 "a load with a venue that clashes with the loaded one is refused" \
+	catalog load "$WORK/clash.json"
+expect_grep "venues\[4\] (venue 5): already exists (the id is taken by other content)" \
+	"$WORK/err" "the refusal names the entry and why"
 server_stop "that server stops with exit 0 too"
 
 checks_finish
