@@ -39,6 +39,7 @@ TestSuite(bookings, .init = setup, .fini = teardown, .timeout = 60);
 TestSuite(operators, .init = setup, .fini = teardown, .timeout = 60);
 TestSuite(durability, .init = setup, .fini = teardown, .timeout = 60);
 TestSuite(startup, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(settings);
 
 static uint8_t seat_state(uint32_t show_id, uint32_t seat)
 {
@@ -561,4 +562,58 @@ Test(startup, a_second_server_on_the_same_data_directory_is_refused)
 Test(startup, a_second_server_on_the_same_port_is_refused)
 {
 	second_server_refused(false, "Address already in use");
+}
+
+/*
+ * The segment size is a setting, and may change from one run to the next: the
+ * segment the log continues in keeps the size it was made with. Event puts with
+ * long descriptions (about 2 kB each in every shard's log) go past the end of the
+ * smallest segment after a restart with segments twice as large; the next start
+ * must still recover every one.
+ */
+static void events_put(uint32_t first, uint32_t count)
+{
+	static char description[DESCRIPTION_SIZE_MAX];
+	memset(description, 'd', sizeof(description));
+	for (uint32_t id = first; id < first + count; id++) {
+		struct command put = { .type = COMMAND_EVENT_PUT };
+		put.event_put = (struct command_event_put){
+			.event_id = id, .location_id = FX_LOCATION_GRAZ,
+			.title = text_from_cstr("Put"),
+			.description = { .bytes = description, .size = sizeof(description) },
+			.type = EVENT_TYPE_CONCERT };
+		struct engine_result r = fx_command(c, &put);
+		for (int tries = 0; r.status == STATUS_OVERLOADED && tries < 1000; tries++) {
+			fx_sleep_ms(2); /* the next segment is being prepared */
+			r = fx_command(c, &put);
+		}
+		FX_STATUS_IS(r.status, STATUS_OK);
+	}
+}
+
+Test(settings, the_segment_size_may_change_between_runs, .fini = teardown, .timeout = 120)
+{
+	fx_up((const char *const[]){ "--segment-size", "524392", NULL });
+	c = fx_connect(fx_current());
+	struct fx_server *server = fx_current();
+	cr_assert(server->args_count == 2 && strcmp(server->args[1], "524392") == 0);
+	events_put(1000, 300);
+	const char *sizes[] = { "1048576", "524392" };
+	for (uint32_t run = 0; run < 2; run++) {
+		box_client_close(c);
+		fx_server_stop(server);
+		snprintf(server->args[1], sizeof(server->args[1]), "%s", sizes[run]);
+		fx_server_start(server);
+		c = fx_connect(server);
+		events_put(1300 + 300 * run, 300);
+	}
+	restart(false);
+	for (uint32_t id = 1000; id < 1900; id++) {
+		struct engine_event_info event;
+		const struct box_event_show *shows;
+		uint32_t shows_count;
+		enum status status;
+		fx_rc(box_client_event(c, id, &event, &shows, &shows_count, &status), "EVENT");
+		cr_assert_eq(status, STATUS_OK, "event %u: %s", id, status_name(status));
+	}
 }
