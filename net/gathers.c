@@ -290,13 +290,15 @@ static void snapshot_capture(struct worker *w)
 void gathers_snapshot_request(struct worker *w, uint16_t origin, uint32_t gather)
 {
 	uint64_t written = atomic_load(&w->snapshot_written_lsn);
-	if ((w->snapshot_lsn == 0 && worker_appended_lsn(w) == written) ||
-	    w->snapshot_gathers_count == ARRAY_COUNT(w->snapshot_gathers)) {
-		/* Nothing logged since the last snapshot (or ever), or too many asking at
-		 * once: the last one answers. */
+	if (w->snapshot_lsn == 0 && worker_appended_lsn(w) == written) {
+		/* Nothing logged since the last snapshot (or ever): the last one answers. */
 		snapshot_answer(w, origin, gather, written, STATUS_OK);
 		return;
 	}
+	/* Everyone asking waits for the snapshot under way, however many they are (each
+	 * is a request in flight on its connection, so the list is bounded by those). */
+	ARRAY_RESERVE(w->snapshot_gathers, w->snapshot_gathers_capacity,
+		      (uint64_t)w->snapshot_gathers_count + 1);
 	w->snapshot_gathers[w->snapshot_gathers_count++] = (uint64_t)origin << 32 | gather;
 	if (w->snapshot_lsn == 0)
 		snapshot_capture(w);

@@ -653,6 +653,7 @@ static void worker_finish(struct worker *w)
 		memory_free(w->outbound[t]);
 	}
 	memory_free(w->gathers);
+	memory_free(w->snapshot_gathers);
 	memory_free(w->pendings);
 	memory_free(w->arena);
 	io_uring_queue_exit(&w->ring);

@@ -213,8 +213,9 @@ struct worker {
 	_Atomic int snapshot_error;
 	_Atomic uint64_t snapshot_jobs_done;
 	/* Who asked for this snapshot: origin << 32 | gather (gather indexes are 32-bit). */
-	uint64_t snapshot_gathers[16];
+	uint64_t *snapshot_gathers; /* origin << 32 | gather, each waiting for the snapshot */
 	uint32_t snapshot_gathers_count;
+	uint32_t snapshot_gathers_capacity;
 
 	struct pending *pendings; /* a FIFO: [pendings_head, pendings_count) */
 	uint32_t pendings_head;

@@ -520,6 +520,41 @@ Test(durability, changes_after_a_snapshot_survive_kill_9)
 	restart_check(true);
 }
 
+/*
+ * However many SNAPSHOTs are waiting at once, each is answered only when a snapshot
+ * covering what was logged before it is on disk. (Past 16 waiting, the server used
+ * to answer at once with the last snapshot written, older than the changes.)
+ */
+Test(operators, many_snapshots_asked_at_once_each_cover_what_was_logged_before)
+{
+	enum { SNAPSHOTS = 40 };
+	FX_STATUS_IS(fx_hold_best(c, FX_SHOW_HALL_0, 1, TIER_VIP, 2, false).status, STATUS_OK);
+	FX_STATUS_IS(fx_hold_best(c, FX_SHOW_HALL_1, 1, TIER_VIP, 2, false).status, STATUS_OK);
+	int64_t logged[2] = { fx_stat(c, "shard0.wal_durable_lsn"),
+			      fx_stat(c, "shard1.wal_durable_lsn") };
+	cr_assert(logged[0] > 0 && logged[1] > 0);
+	struct box_client *operator = fx_connect(fx_current());
+	for (uint32_t i = 0; i < SNAPSHOTS; i++) {
+		uint64_t request_id;
+		fx_rc(box_client_send_empty(operator, PROTO_SNAPSHOT, &request_id), "send SNAPSHOT");
+	}
+	for (uint32_t i = 0; i < SNAPSHOTS; i++) {
+		struct box_response response;
+		fx_rc(box_client_next(operator, &response, FX_CALL_TIMEOUT_MS), "SNAPSHOT answer");
+		FX_STATUS_IS(response.status, STATUS_OK);
+		struct bytes_reader r;
+		bytes_reader_init(&r, response.payload, response.payload_size);
+		uint64_t lsns[2];
+		uint32_t count;
+		cr_assert(proto_get_snapshot_lsns(&r, lsns, 2, &count) && count == 2);
+		for (uint32_t s = 0; s < 2; s++)
+			cr_assert_geq((int64_t)lsns[s], logged[s],
+				      "answer %u: shard %u's snapshot at LSN %llu, before LSN %lld", i,
+				      s, (unsigned long long)lsns[s], (long long)logged[s]);
+	}
+	box_client_close(operator);
+}
+
 /* Start-up. */
 
 /*
