@@ -130,6 +130,7 @@ struct parked {
 	uint16_t worker;
 	struct timer_node timer;
 	uint32_t next; /* same key, or the free list */
+	uint32_t prev; /* same key; UINT32_MAX for the first (the map's) */
 };
 
 /* Messages over mailboxes. */
