@@ -17,10 +17,14 @@
 uint32_t gathers_open(struct worker *w, const struct proto_request *request,
 			    uint16_t origin, uint64_t conn_id)
 {
-	uint32_t index = 0;
-	while (index < w->gathers_capacity && w->gathers[index].used)
-		index++;
-	ARRAY_RESERVE(w->gathers, w->gathers_capacity, (uint64_t)index + 1);
+	/* A free list, not a search: a client may keep thousands of gathers open. */
+	uint32_t index = w->gathers_free;
+	if (index != UINT32_MAX) {
+		w->gathers_free = w->gathers[index].next_free;
+	} else {
+		ARRAY_RESERVE(w->gathers, w->gathers_capacity, (uint64_t)w->gathers_made + 1);
+		index = w->gathers_made++;
+	}
 	struct gather *g = &w->gathers[index];
 	*g = (struct gather){ .used = true, .opcode = request->opcode, .worker = origin,
 			      .conn_id = conn_id,
@@ -83,6 +87,8 @@ static void gather_finish(struct worker *w, struct gather *g)
 	}
 	size_t size = proto_frame_end(&writer, 0);
 	g->used = false;
+	g->next_free = w->gathers_free;
+	w->gathers_free = (uint32_t)(g - w->gathers);
 	/* Every shard's part is durable by now: the answer goes out at once. */
 	pending_add(w, 0, g->worker, PENDING_RESPONSE, g->conn_id, w->frame, (uint32_t)size);
 }

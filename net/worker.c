@@ -700,6 +700,7 @@ void *worker_main(void *argument)
 			 "size does not allow direct I/O");
 	w->tick_interval = (struct __kernel_timespec){ .tv_nsec = TICK_MS * 1000000L };
 	w->conns_free = UINT32_MAX;
+	w->gathers_free = UINT32_MAX;
 	w->conns_free_tail = UINT32_MAX;
 	w->accepting = true;
 	w->snapshot_last_ms = worker_clock(w);

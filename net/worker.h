@@ -108,6 +108,7 @@ struct pending {
 /* A request answered by several shards: catalog puts, stats, snapshots. */
 struct gather {
 	bool used;
+	uint32_t next_free; /* while not used: the next free gather, or UINT32_MAX */
 	uint16_t opcode;
 	uint16_t worker; /* the worker that owns the connection */
 	uint64_t conn_id;
@@ -229,6 +230,8 @@ struct worker {
 
 	struct gather *gathers;
 	uint32_t gathers_capacity;
+	uint32_t gathers_made;	/* gathers[0, made) have been used */
+	uint32_t gathers_free;	/* a list through next_free; UINT32_MAX when empty */
 
 	struct parked *parked;
 	uint32_t parked_count;
