@@ -14,8 +14,8 @@
 #include "server.h"
 #include "worker.h"
 
-uint32_t gathers_open(struct worker *w, const struct proto_request *request,
-			    uint16_t origin, uint64_t conn_id)
+uint32_t gathers_open(struct worker *w, const struct proto_request *request, uint16_t origin,
+		      uint64_t conn_id)
 {
 	/* A free list, not a search: a client may keep thousands of gathers open. */
 	uint32_t index = w->gathers_free;
@@ -94,8 +94,7 @@ static void gather_finish(struct worker *w, struct gather *g)
 }
 
 /* A shard's reply to a gather this worker opened: [u16 shard][kind-specific]. */
-void gathers_reply(struct worker *w, uint32_t gather_index, const uint8_t *bytes,
-			 uint32_t size)
+void gathers_reply(struct worker *w, uint32_t gather_index, const uint8_t *bytes, uint32_t size)
 {
 	ASSERT(gather_index < w->gathers_capacity && w->gathers[gather_index].used);
 	struct gather *g = &w->gathers[gather_index];
@@ -111,14 +110,11 @@ void gathers_reply(struct worker *w, uint32_t gather_index, const uint8_t *bytes
 			else
 				g->stats[STATS_SUMMED + 2 * shard + (i - STATS_SUMMED)] = value;
 		}
-	} else if (g->opcode == PROTO_SNAPSHOT) {
-		g->snapshot_lsn[shard] = bytes_get_u64(&r);
-		enum status status = (enum status)bytes_get_u16(&r);
-		if (g->status == STATUS_OK && status != STATUS_OK)
-			g->status = status;
 	} else {
-		/* Shard 0 accepted the put and every shard applies it in shard 0's order; a
-		 * shard refusing it (its log full, say) turns the answer into its refusal. */
+		if (g->opcode == PROTO_SNAPSHOT)
+			g->snapshot_lsn[shard] = bytes_get_u64(&r);
+		/* A shard's refusal (a snapshot it could not write; a put shard 0 accepted
+		 * that its log refused) turns the answer into that refusal. */
 		enum status status = (enum status)bytes_get_u16(&r);
 		if (g->status == STATUS_OK && status != STATUS_OK)
 			g->status = status;
@@ -189,7 +185,7 @@ static bool apply_must_wait(struct worker *w, uint32_t record_size)
  * waits (with every later put, to keep shard 0's order) for requests_release.
  */
 void gathers_apply_or_defer(struct worker *w, uint16_t origin, uint32_t gather,
-			   const uint8_t *frame, uint32_t size)
+			    const uint8_t *frame, uint32_t size)
 {
 	struct proto_request request;
 	enum status status = proto_request_decode(frame, size, &request);
@@ -249,7 +245,7 @@ void gathers_finish(struct worker *w)
  * put is answered when every shard has applied it durably.
  */
 void gathers_catalog_decide(struct worker *w, const struct proto_request *request,
-			   uint16_t origin, uint64_t conn_id, const uint8_t *frame, uint32_t size)
+			    uint16_t origin, uint64_t conn_id, const uint8_t *frame, uint32_t size)
 {
 	ASSERT(w->index == 0);
 	struct engine_result result;

@@ -132,11 +132,11 @@ void requests_release(struct worker *w)
 
 /*
  * Applies a command on this shard and appends what must be logged. Returns the LSN
- * its response depends on, or 0 with *status OVERLOADED when the log cannot take
- * a record now (the command was not applied).
+ * its response depends on, or 0 with result->status OVERLOADED when the log cannot
+ * take a record now (the command was not applied). Declared in worker.h.
  */
 uint64_t requests_command_run(struct worker *w, const struct command *command,
-			    struct engine_result *result)
+			      struct engine_result *result)
 {
 	uint32_t size = command->type == COMMAND_TICK ? 2 : (uint32_t)command_encoded_size(command);
 	if (wal_writer_can_append(w->writer, size) != 0) {

@@ -5,8 +5,8 @@
  * request is parked here: an entry in an array, chained under a hash of (show,
  * user) for the engine's events to find, and a timer in a timing wheel for its
  * timeout. Parking costs a few dozen bytes and no thread. Whatever answers it —
- * an event, the user leaving the line, or the timeout — goes through the pending queue like any response, so
- * it leaves only once the log holds what it reports.
+ * an event, the user leaving the line, or the timeout — goes through the pending
+ * queue like any response, so it leaves only once the log holds what it reports.
  */
 #include <string.h>
 

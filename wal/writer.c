@@ -179,12 +179,11 @@ static void spare_step(struct wal_writer *w);
 static void spare_start(struct wal_writer *w);
 
 /*
- * The next segment is prepared once the current one is past half full: on append,
- * and also when the writer opens or flushes, so that a log reopened near the end of
- * its segment gets a spare before it needs one.
+ * The next segment is prepared once the current one is past half full, or earlier
+ * when the largest record might no longer fit in it (nothing else would start it
+ * then): on append, and also when the writer opens or flushes, so that a log
+ * reopened near the end of its segment gets a spare before it needs one.
  */
-/* The next segment is prepared once the current one is half full, or earlier when
- * the largest record might no longer fit in it: nothing else would start it then. */
 static void spare_maybe_start(struct wal_writer *w)
 {
 	if (w->spare.state != SPARE_NONE || w->error != 0)
@@ -444,25 +443,21 @@ void wal_writer_flush(struct wal_writer *w)
 	}
 	memset(head->bytes + head->size, 0, padding);
 	uint32_t size = head->size + padding;
+	int result;
 	if (head->direct) {
-		/* One write, done when it is on stable storage. */
-		int queued = w->io->write_durable(w->io, head->fd, head->bytes, size, head->offset,
-						  token(TOKEN_FLUSH_SYNC) | size);
-		if (queued < 0) {
-			fail(w, queued);
+		/* One write, done when it is on stable storage; its token carries its size. */
+		result = w->io->write_durable(w->io, head->fd, head->bytes, size, head->offset,
+					      token(TOKEN_FLUSH_SYNC) | size);
+	} else {
+		/* The sync is asked for only once the bytes are in the file, so it covers them. */
+		int32_t written = w->io->write_now(w->io, head->fd, head->bytes, size, head->offset);
+		if (written != (int32_t)size) {
+			/* A short write is a failure too: the rest is never retried. */
+			fail(w, written < 0 ? written : -EIO);
 			return;
 		}
-		w->flushing = true;
-		return;
+		result = w->io->sync(w->io, head->fd, true, token(TOKEN_FLUSH_SYNC));
 	}
-	/* The sync is asked for only once the bytes are in the file, so it covers them. */
-	int32_t written = w->io->write_now(w->io, head->fd, head->bytes, size, head->offset);
-	if (written != (int32_t)size) {
-		/* A short write is a failure too: the rest is never retried. */
-		fail(w, written < 0 ? written : -EIO);
-		return;
-	}
-	int result = w->io->sync(w->io, head->fd, true, token(TOKEN_FLUSH_SYNC));
 	if (result < 0) {
 		fail(w, result);
 		return;
