@@ -409,6 +409,18 @@ struct box_client *fx_connect(const struct fx_server *server)
 	return client;
 }
 
+uint32_t fx_next_of(struct box_client *client, const uint64_t *ids, uint32_t count,
+		    struct box_response *response, const char *what)
+{
+	fx_rc(box_client_next(client, response, FX_CALL_TIMEOUT_MS), what);
+	uint32_t i = 0;
+	while (i < count && ids[i] != response->request_id)
+		i++;
+	FX_CHECK(i < count, "%s: an answer to no request sent (id %llu)", what,
+		 (unsigned long long)response->request_id);
+	return i;
+}
+
 bool fx_raw_send(int fd, const void *bytes, size_t size)
 {
 	const uint8_t *p = bytes;

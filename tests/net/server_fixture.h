@@ -143,6 +143,10 @@ void fx_server_finish(struct fx_server *server);
 /* Clients. */
 
 struct box_client *fx_connect(const struct fx_server *server);
+/* The next pipelined response on client (waiting up to FX_CALL_TIMEOUT_MS): the index
+ * of the request it answers among ids[0, count). The test fails if it answers none. */
+uint32_t fx_next_of(struct box_client *client, const uint64_t *ids, uint32_t count,
+		    struct box_response *response, const char *what);
 /* Raw sockets: connected (SOCK_CLOEXEC), blocking, with or without a HELLO done. */
 int fx_raw_connect(const struct fx_server *server, bool hello);
 /* Sends every byte; false when the connection broke. */

@@ -391,11 +391,7 @@ Test(races, pipelined_holds_on_one_show_apply_in_the_order_sent, .fini = fx_down
 	fx_rc(box_client_flush(client, FX_CALL_TIMEOUT_MS), "flush");
 	for (uint32_t k = 0; k < PIPELINED_HOLDS; k++) {
 		struct box_response response;
-		fx_rc(box_client_next(client, &response, FX_CALL_TIMEOUT_MS), "HOLD answer");
-		uint32_t i = 0;
-		while (i < PIPELINED_HOLDS && ids[i] != response.request_id)
-			i++;
-		cr_assert_lt(i, PIPELINED_HOLDS, "an answer to no request");
+		uint32_t i = fx_next_of(client, ids, PIPELINED_HOLDS, &response, "HOLD answer");
 		struct engine_result r;
 		fx_rc(box_response_result(&response, &r), "HOLD result");
 		if (i < 20) {

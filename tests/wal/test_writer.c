@@ -64,6 +64,20 @@ static int64_t append_made(struct wal_writer *writer, uint64_t lsn, uint32_t siz
 	return wal_writer_append(writer, (int64_t)lsn * 10, payload, size);
 }
 
+/* Appends; while that gets -EAGAIN (no spare ready yet), flushes and delivers the
+ * completions, up to ten rounds. Returns what the last append returned. */
+static int64_t append_within_rounds(struct wal_writer *writer, struct wal_io_sync *sync,
+				    uint64_t lsn, uint32_t size)
+{
+	int64_t appended = append_made(writer, lsn, size);
+	for (uint32_t round = 0; round < 10 && appended == -EAGAIN; round++) {
+		wal_writer_flush(writer);
+		wal_io_sync_deliver(sync, wal_writer_complete_fn, writer);
+		appended = append_made(writer, lsn, size);
+	}
+	return appended;
+}
+
 /* What was read back from the segment files. */
 struct log_view {
 	uint64_t lsns[RECORDS_MAX];
@@ -400,12 +414,7 @@ Test(writer, a_record_larger_than_the_room_left_in_a_segment_under_half_full_get
 	struct wal_writer *writer = writer_new(&sync.io, 4u << 20);
 	cr_assert_eq(append_made(writer, 1, 200000), 1);
 	cr_assert_lt(WAL_SEGMENT_HEADER_SIZE + wal_record_size(200000), WAL_SEGMENT_SIZE_MIN / 2);
-	int64_t appended = append_made(writer, 2, WAL_RECORD_PAYLOAD_MAX);
-	for (uint32_t round = 0; round < 10 && appended == -EAGAIN; round++) {
-		wal_writer_flush(writer);
-		wal_io_sync_deliver(&sync, wal_writer_complete_fn, writer);
-		appended = append_made(writer, 2, WAL_RECORD_PAYLOAD_MAX);
-	}
+	int64_t appended = append_within_rounds(writer, &sync, 2, WAL_RECORD_PAYLOAD_MAX);
 	cr_assert_eq(appended, 2, "still %lld after ten rounds of completions", (long long)appended);
 	wal_writer_flush(writer);
 	wal_io_sync_deliver(&sync, wal_writer_complete_fn, writer);
@@ -448,12 +457,7 @@ Test(writer, a_writer_reopened_on_a_nearly_full_segment_prepares_a_spare_and_goe
 	struct wal_position position = { .next_lsn = lsn, .segment_sequence = 1,
 					 .segment_offset = end };
 	cr_assert_eq(wal_writer_create(&writer, &config, &sync.io, &position), 0);
-	int64_t appended = append_made(writer, lsn, 60000);
-	for (uint32_t round = 0; round < 10 && appended == -EAGAIN; round++) {
-		wal_writer_flush(writer);
-		wal_io_sync_deliver(&sync, wal_writer_complete_fn, writer);
-		appended = append_made(writer, lsn, 60000);
-	}
+	int64_t appended = append_within_rounds(writer, &sync, lsn, 60000);
 	cr_assert_eq(appended, (int64_t)lsn, "still %lld after ten rounds of completions",
 		     (long long)appended);
 	wal_writer_flush(writer);
@@ -639,13 +643,8 @@ Test(writer, a_log_reopened_with_another_segment_size_keeps_its_last_segment_siz
 			cr_assert_eq(wal_writer_create(&writer, &config, &sync.io, &position), 0);
 			/* 300 kB: past the end of the first segment, whichever size it has. */
 			for (uint32_t i = 0; i < 5; i++, lsn++) {
-				int64_t appended = append_made(writer, lsn, 60000);
-				for (uint32_t round = 0; round < 10 && appended == -EAGAIN; round++) {
-					wal_writer_flush(writer);
-					wal_io_sync_deliver(&sync, wal_writer_complete_fn, writer);
-					appended = append_made(writer, lsn, 60000);
-				}
-				cr_assert_eq(appended, (int64_t)lsn);
+				cr_assert_eq(append_within_rounds(writer, &sync, lsn, 60000),
+					     (int64_t)lsn);
 				wal_writer_flush(writer);
 				wal_io_sync_deliver(&sync, wal_writer_complete_fn, writer);
 			}
