@@ -260,10 +260,10 @@ static enum status join_check(struct engine *engine, const struct show *show,
 		return STATUS_ALREADY_EXISTS;
 	if (user_total_get(show->state, join->user_id) + join->seats_count > show->user_seats_max)
 		return STATUS_LIMIT_EXCEEDED;
+	/* SPEC 6.1 counts seats, not runs: a user who wants seats together may not queue
+	 * (and so pool the tier) while the public can still buy as many seats singly. */
 	const struct tier_state *tier = &show->state->tiers[join->tier];
-	uint32_t slots[HOLD_SEATS_COUNT_MAX];
-	if (tier->line_count == 0 && inventory_select(show->state, venue, join->tier, false,
-						      join->seats_count, join->together, slots))
+	if (tier->line_count == 0 && tier->free >= join->seats_count)
 		return STATUS_SEATS_AVAILABLE;
 	if (tier->held == 0)
 		return STATUS_SOLD_OUT;

@@ -104,6 +104,11 @@ uint32_t model_held_count(const struct model_show *show, uint8_t tier)
 	return seats_count_in(show, tier, MODEL_SEAT_HELD);
 }
 
+uint32_t model_free_count(const struct model_show *show, uint8_t tier)
+{
+	return seats_count_in(show, tier, MODEL_SEAT_FREE);
+}
+
 struct model_entry *model_entry_find(const struct model *model, uint32_t show_id,
 				     uint64_t user_id)
 {

@@ -338,10 +338,8 @@ static enum status waitlist_join(struct model *model, const struct command_waitl
 		return STATUS_ALREADY_EXISTS;
 	if (model_user_total(model, show, c->user_id) + c->seats_count > show->put.user_seats_max)
 		return STATUS_LIMIT_EXCEEDED;
-	uint32_t seats[HOLD_SEATS_COUNT_MAX];
 	bool line_empty = model_line_length(model, c->show_id, c->tier) == 0;
-	if (line_empty &&
-	    model_seats_select(show, c->tier, MODEL_SEAT_FREE, c->seats_count, c->together, seats))
+	if (line_empty && model_free_count(show, c->tier) >= c->seats_count)
 		return STATUS_SEATS_AVAILABLE;
 	if (model_held_count(show, c->tier) == 0)
 		return STATUS_SOLD_OUT;

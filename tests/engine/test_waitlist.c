@@ -246,6 +246,21 @@ Test(waitlist, a_together_waiter_is_not_served_scattered_seats)
 	cr_assert_eq(fx.events[0].seats[1], 1);
 }
 
+Test(waitlist, a_together_join_is_refused_while_enough_scattered_seats_are_free)
+{
+	/* Free: 0, 2, 4 in row A and 6, 8, 10 in row B, no two side by side. */
+	cr_assert_eq(fx_hold(&fx, 1, 3, (uint32_t[]){ 1, 3, 5 }), STATUS_OK);
+	cr_assert_eq(fx_hold(&fx, 2, 3, (uint32_t[]){ 7, 9, 11 }), STATUS_OK);
+	cr_assert_eq(fx_join(&fx, 3, TIER_VIP, 2, true), STATUS_SEATS_AVAILABLE);
+	cr_assert_not(fx.result.changed);
+	/* The tier was not pooled: the public still buys the scattered seats. */
+	cr_assert_eq(fx_hold(&fx, 4, 1, (uint32_t[]){ 0 }), STATUS_OK);
+	cr_assert_eq(fx_hold(&fx, 5, 4, (uint32_t[]){ 2, 4, 6, 8 }), STATUS_OK);
+	/* One seat left, fewer than wanted: now the user may queue for two together. */
+	cr_assert_eq(fx_join(&fx, 3, TIER_VIP, 2, true), STATUS_OK);
+	cr_assert_eq(fx_hold(&fx, 6, 1, (uint32_t[]){ 10 }), STATUS_WAITLIST_ACTIVE);
+}
+
 Test(waitlist, join_refusals_for_unknown_shows_and_closed_sales)
 {
 	struct command join = { .type = COMMAND_WAITLIST_JOIN };
