@@ -325,7 +325,7 @@ enum status catalog_event_put(struct catalog *catalog, const struct command_even
 }
 
 static void show_fill(struct show *show, const struct command_show_put *put,
-		      uint32_t event_index, uint32_t venue_index, uint32_t hold_ttl_ms_default)
+		      uint32_t event_index, uint32_t venue_index)
 {
 	*show = (struct show){
 		.id = put->show_id, .event_index = event_index, .venue_index = venue_index,
@@ -333,7 +333,7 @@ static void show_fill(struct show *show, const struct command_show_put *put,
 		.user_seats_max = put->user_seats_max ? put->user_seats_max
 						      : USER_SEATS_COUNT_MAX_DEFAULT,
 		.sale_opens_ms = put->sale_opens_ms, .sale_closes_ms = put->sale_closes_ms,
-		.hold_ttl_ms = put->hold_ttl_ms ? put->hold_ttl_ms : hold_ttl_ms_default,
+		.hold_ttl_ms = put->hold_ttl_ms,
 	};
 	memcpy(show->prices_minor, put->prices_minor, sizeof(show->prices_minor));
 	memcpy(show->currency, put->currency, CURRENCY_SIZE);
@@ -350,7 +350,7 @@ static bool show_same(const struct show *a, const struct show *b)
 }
 
 enum status catalog_show_put(struct catalog *catalog, const struct command_show_put *put,
-			     uint32_t hold_ttl_ms_default, bool *created, uint32_t *index)
+			     bool *created, uint32_t *index)
 {
 	*created = false;
 	uint32_t event_index = catalog_event_find(catalog, put->event_id);
@@ -362,7 +362,7 @@ enum status catalog_show_put(struct catalog *catalog, const struct command_show_
 	if (venue->location_index != event->location_index)
 		return STATUS_BAD_REQUEST;
 	struct show fresh;
-	show_fill(&fresh, put, event_index, venue_index, hold_ttl_ms_default);
+	show_fill(&fresh, put, event_index, venue_index);
 	uint32_t existing = catalog_show_find(catalog, put->show_id);
 	if (existing != CATALOG_NONE) {
 		*index = existing;
@@ -444,6 +444,7 @@ void catalog_check(const struct catalog *catalog)
 		const struct show *show = &catalog->shows[i];
 		uint32_t found = catalog_show_find(catalog, show->id);
 		ASSERT(found == i);
-		ASSERT(show->user_seats_max >= 1 && show->hold_ttl_ms >= 1);
+		ASSERT(show->user_seats_max >= 1);
+		ASSERT(show->hold_ttl_ms <= HOLD_TTL_MS_MAX);
 	}
 }

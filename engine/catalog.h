@@ -91,7 +91,7 @@ struct show {
 	uint8_t user_seats_max; /* 1..USER_SEATS_COUNT_MAX_LIMIT, default applied */
 	int64_t sale_opens_ms;
 	int64_t sale_closes_ms;
-	uint32_t hold_ttl_ms;	  /* 1..HOLD_TTL_MS_MAX, default applied */
+	uint32_t hold_ttl_ms;	  /* 0..HOLD_TTL_MS_MAX, 0: the engine's default, when used */
 	struct show_state *state; /* seats, holds, lines: NULL unless this shard owns it */
 };
 
@@ -149,9 +149,10 @@ enum status catalog_venue_put(struct catalog *catalog, const struct command_venu
 			      bool *created);
 enum status catalog_event_put(struct catalog *catalog, const struct command_event_put *put,
 			      bool *created);
-/* user_seats_max and hold_ttl_ms of 0 take USER_SEATS_COUNT_MAX_DEFAULT and hold_ttl_ms_default. */
+/* user_seats_max of 0 takes USER_SEATS_COUNT_MAX_DEFAULT; hold_ttl_ms of 0 is kept, and means
+ * the engine's default at the time a hold is made (engine_show_hold_ttl_ms). */
 enum status catalog_show_put(struct catalog *catalog, const struct command_show_put *put,
-			     uint32_t hold_ttl_ms_default, bool *created, uint32_t *index);
+			     bool *created, uint32_t *index);
 
 /* The tier of an inventory slot of a venue. */
 static inline uint8_t venue_slot_tier(const struct venue *venue, uint32_t slot)

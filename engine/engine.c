@@ -411,8 +411,8 @@ static enum status hold_apply(struct engine *engine, const struct command_hold *
 		inventory_seat_move(show->state, venue, slots[i], SEAT_IS_FREE, SEAT_IS_HELD);
 		seats[i] = hold->best ? venue_slot_seat(venue, slots[i]) : hold->seats[i];
 	}
-	uint32_t ttl_ms = hold->ttl_ms != 0 && hold->ttl_ms < show->hold_ttl_ms ? hold->ttl_ms
-										 : show->hold_ttl_ms;
+	uint32_t show_ttl_ms = engine_show_hold_ttl_ms(engine, show);
+	uint32_t ttl_ms = hold->ttl_ms != 0 && hold->ttl_ms < show_ttl_ms ? hold->ttl_ms : show_ttl_ms;
 	int64_t deadline_ms = engine->clock_ms + ttl_ms;
 	uint32_t index = engine_hold_create(engine, show_index, hold->user_id, seats,
 					    hold->seats_count, deadline_ms);
@@ -648,8 +648,7 @@ static enum status show_put_apply(struct engine *engine, const struct command_sh
 {
 	bool created;
 	uint32_t index;
-	enum status status = catalog_show_put(&engine->catalog, put,
-					      engine->config.hold_ttl_ms_default, &created, &index);
+	enum status status = catalog_show_put(&engine->catalog, put, &created, &index);
 	if (status != STATUS_OK || !created)
 		return status;
 	struct show *show = &engine->catalog.shows[index];

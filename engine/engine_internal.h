@@ -173,6 +173,11 @@ uint32_t engine_hold_insert(struct engine *engine, uint32_t show_index, uint32_t
 uint32_t engine_booking_restore(struct engine *engine, uint32_t show_index, uint32_t n,
 				uint64_t user_id, const uint32_t *seats, uint8_t seats_count,
 				struct text payment_ref, bool cancelled);
+/* A show's hold lifetime now: its own, or the engine's default when it has none. */
+static inline uint32_t engine_show_hold_ttl_ms(const struct engine *engine, const struct show *show)
+{
+	return show->hold_ttl_ms != 0 ? show->hold_ttl_ms : engine->config.hold_ttl_ms_default;
+}
 void user_total_add(struct show_state *state, uint64_t user_id, int32_t delta);
 uint32_t user_total_get(const struct show_state *state, uint64_t user_id);
 

@@ -149,7 +149,7 @@ bool engine_show_get(const struct engine *engine, uint32_t show_id, struct engin
 		.show_id = s->id, .event_id = catalog->events[s->event_index].id,
 		.venue_id = venue->id, .start_ms = s->start_ms, .end_ms = s->end_ms,
 		.user_seats_max = s->user_seats_max, .sale_opens_ms = s->sale_opens_ms,
-		.sale_closes_ms = s->sale_closes_ms, .hold_ttl_ms = s->hold_ttl_ms,
+		.sale_closes_ms = s->sale_closes_ms, .hold_ttl_ms = engine_show_hold_ttl_ms(engine, s),
 		.owned = s->state != NULL };
 	memcpy(out->prices_minor, s->prices_minor, sizeof(out->prices_minor));
 	memcpy(out->currency, s->currency, CURRENCY_SIZE);

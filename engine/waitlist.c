@@ -125,7 +125,7 @@ static void waiter_offer(struct engine *engine, uint32_t show_index, uint32_t in
 		inventory_seat_move(show->state, venue, slots[i], SEAT_IS_POOLED, SEAT_IS_HELD);
 		seats[i] = venue_slot_seat(venue, slots[i]);
 	}
-	int64_t deadline_ms = engine->clock_ms + show->hold_ttl_ms;
+	int64_t deadline_ms = engine->clock_ms + engine_show_hold_ttl_ms(engine, show);
 	uint32_t hold = engine_hold_create(engine, show_index, waiter->user_id, seats,
 					   waiter->seats_count, deadline_ms);
 	waiter = &engine->waiters[index];

@@ -31,7 +31,7 @@ static const char usage[] =
 	"  --port-file FILE          write the port listened on to FILE\n"
 	"  --max-connections N       default 16384\n"
 	"  --idle-timeout S          close connections idle for S seconds (default 300)\n"
-	"  --hold-ttl-ms MS          default hold lifetime (default 600000)\n"
+	"  --hold-ttl-ms MS          hold lifetime of shows that set none (default 600000)\n"
 	"  --waitlist-idle-ms MS     waiting-list idle limit (default 120000)\n"
 	"  --snapshot-every-records N  snapshot a shard after N logged changes (default 1000000)\n"
 	"  --snapshot-every-s S      ... or S seconds after its last (default 300)\n"

@@ -104,6 +104,11 @@ uint32_t model_held_count(const struct model_show *show, uint8_t tier)
 	return seats_count_in(show, tier, MODEL_SEAT_HELD);
 }
 
+uint32_t model_show_hold_ttl_ms(const struct model *model, const struct model_show *show)
+{
+	return show->put.hold_ttl_ms != 0 ? show->put.hold_ttl_ms : model->config.hold_ttl_ms_default;
+}
+
 uint32_t model_free_count(const struct model_show *show, uint8_t tier)
 {
 	return seats_count_in(show, tier, MODEL_SEAT_FREE);
@@ -330,7 +335,7 @@ void model_tier_serve(struct model *model, struct model_show *show, uint8_t tier
 		uint32_t seats[HOLD_SEATS_COUNT_MAX];
 		if (model_seats_select(show, tier, MODEL_SEAT_POOLED, head->seats_count,
 				       head->together, seats)) {
-			int64_t deadline_ms = model->clock_ms + show->put.hold_ttl_ms;
+			int64_t deadline_ms = model->clock_ms + model_show_hold_ttl_ms(model, show);
 			struct model_hold *offer = model_hold_make(model, show, head->user_id, seats,
 								   head->seats_count, deadline_ms);
 			head->state = WAITER_OFFERED;
@@ -566,7 +571,7 @@ bool model_show_get(const struct model *model, uint32_t show_id, struct engine_s
 		.user_seats_max = p->user_seats_max,
 		.sale_opens_ms = p->sale_opens_ms,
 		.sale_closes_ms = p->sale_closes_ms,
-		.hold_ttl_ms = p->hold_ttl_ms,
+		.hold_ttl_ms = model_show_hold_ttl_ms(model, show),
 		.owned = true,
 	};
 	memcpy(out->prices_minor, p->prices_minor, sizeof(out->prices_minor));

@@ -126,8 +126,6 @@ static enum status catalog_put(struct model *model, const struct command *comman
 	struct command normalized = *command;
 	if (normalized.show_put.user_seats_max == 0)
 		normalized.show_put.user_seats_max = USER_SEATS_COUNT_MAX_DEFAULT;
-	if (normalized.show_put.hold_ttl_ms == 0)
-		normalized.show_put.hold_ttl_ms = model->config.hold_ttl_ms_default;
 	bool exists = model_show_find(model, c->show_id) != NULL;
 	/* The layout's bytes stay put when entity_put() moves the entity array. */
 	struct layout layout = venue->venue_put.layout;
@@ -227,8 +225,8 @@ static enum status hold(struct model *model, const struct command_hold *c,
 			return STATUS_SEAT_UNAVAILABLE;
 		memcpy(seats, c->seats, sizeof(seats));
 	}
-	uint32_t ttl_ms = c->ttl_ms != 0 && c->ttl_ms < show->put.hold_ttl_ms ? c->ttl_ms
-									      : show->put.hold_ttl_ms;
+	uint32_t show_ttl_ms = model_show_hold_ttl_ms(model, show);
+	uint32_t ttl_ms = c->ttl_ms != 0 && c->ttl_ms < show_ttl_ms ? c->ttl_ms : show_ttl_ms;
 	const struct model_hold *made = model_hold_make(model, show, c->user_id, seats,
 							c->seats_count, model->clock_ms + ttl_ms);
 	result->hold_id = made->hold_id;

@@ -112,6 +112,7 @@ struct model_show *model_show_find(const struct model *model, uint32_t id);
 struct model_hold *model_hold_lookup(const struct model *model, uint64_t hold_id);
 uint32_t model_held_count(const struct model_show *show, uint8_t tier);
 uint32_t model_free_count(const struct model_show *show, uint8_t tier);
+uint32_t model_show_hold_ttl_ms(const struct model *model, const struct model_show *show);
 struct model_entry *model_entry_find(const struct model *model, uint32_t show_id,
 				     uint64_t user_id);
 void model_entry_remove(struct model *model, struct model_entry *entry);

@@ -219,3 +219,36 @@ Test(catalog, search_pages_through_the_demo_catalog_without_repeats)
 	cr_assert_eq(total, expected);
 	engine_destroy(engine);
 }
+
+static void configure_hold_ttl(uint32_t hold_ttl_ms_default)
+{
+	struct command c = { .type = COMMAND_CONFIGURE };
+	c.configure = (struct command_configure){ .hold_ttl_ms_default = hold_ttl_ms_default,
+						  .waitlist_idle_ms = WAITLIST_IDLE_MS_DEFAULT };
+	cr_assert_eq(fx_apply(&fx, &c), STATUS_OK);
+}
+
+Test(catalog, a_show_without_a_hold_lifetime_follows_the_default_and_puts_stay_idempotent)
+{
+	configure_hold_ttl(5000);
+	struct command put = fx_show_command(21);
+	put.show_put.hold_ttl_ms = 0;
+	cr_assert_eq(fx_apply(&fx, &put), STATUS_OK);
+	struct engine_show show;
+	cr_assert(engine_show_get(fx.engine, 21, &show));
+	cr_assert_eq(show.hold_ttl_ms, 5000);
+	/* As after a restart with another --hold-ttl-ms: the same put is still the same. */
+	configure_hold_ttl(6000);
+	cr_assert_eq(fx_apply(&fx, &put), STATUS_OK);
+	cr_assert_not(fx.result.changed);
+	cr_assert(engine_show_get(fx.engine, 21, &show));
+	cr_assert_eq(show.hold_ttl_ms, 6000);
+	struct command hold = { .type = COMMAND_HOLD };
+	hold.hold = (struct command_hold){ .show_id = 21, .user_id = 1, .seats_count = 1,
+					   .seats = { 0 } };
+	cr_assert_eq(fx_apply(&fx, &hold), STATUS_OK);
+	cr_assert_eq(fx.result.deadline_ms, fx.now_ms + 6000);
+	/* A lifetime given is content: it differs from "the default", whatever that is. */
+	put.show_put.hold_ttl_ms = 6000;
+	cr_assert_eq(fx_apply(&fx, &put), STATUS_ALREADY_EXISTS);
+}
