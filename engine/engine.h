@@ -283,9 +283,10 @@ void engine_image_finish(struct engine_image *image); /* accepts NULL */
  * Rebuilds an engine from an image. The shard index and count in `config` must be
  * the image's; its hold and idle settings are taken from the image, so that replay
  * after it behaves as before. Returns NULL with *status STATUS_BAD_REQUEST for an
- * image that is malformed, has a bad checksum or another version, or is not
- * consistent (a seat held by nothing, an unknown show...), never a half-built
- * engine.
+ * image that is malformed, has a bad checksum, or is not consistent (a seat held by
+ * nothing, an unknown show...); with STATUS_NOT_OWNER for a whole image (checksum
+ * and magic right) of another version or another shard index or count, which no
+ * older image can stand in for. Never a half-built engine.
  */
 struct engine *engine_snapshot_decode(const uint8_t *bytes, size_t size,
 				      const struct engine_config *config, enum status *status);

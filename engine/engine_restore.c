@@ -23,6 +23,7 @@ struct restore {
 	/* Per owned show, which held and booked slots something has claimed. */
 	uint64_t **claimed;
 	bool failed;
+	bool foreign; /* a whole image, but another version's or another shard's */
 };
 
 /* Marks the restore failed unless `condition` holds; returns the condition. */
@@ -274,10 +275,11 @@ static bool header_restore(struct restore *r, const struct engine_config *config
 	saved.waitlist_idle_ms = bytes_get_u32(&r->reader);
 	int64_t clock_ms = (int64_t)bytes_get_u64(&r->reader);
 	uint64_t waiter_seq_next = bytes_get_u64(&r->reader);
-	if (!expect(r, seen != NULL && memcmp(seen, magic, sizeof(magic)) == 0) ||
-	    !expect(r, version == ENGINE_IMAGE_VERSION) ||
-	    !expect(r, saved.shard_index == config->shard_index &&
-			       saved.shard_count == config->shard_count) ||
+	if (!expect(r, seen != NULL && memcmp(seen, magic, sizeof(magic)) == 0))
+		return false;
+	r->foreign = version != ENGINE_IMAGE_VERSION || saved.shard_index != config->shard_index ||
+		     saved.shard_count != config->shard_count;
+	if (!expect(r, !r->foreign) ||
 	    !expect(r, saved.hold_ttl_ms_default >= 1 &&
 			       saved.hold_ttl_ms_default <= HOLD_TTL_MS_MAX &&
 			       saved.waitlist_idle_ms >= 1) ||
@@ -332,6 +334,7 @@ struct engine *engine_snapshot_decode(const uint8_t *bytes, size_t size,
 		memory_free(r.claimed);
 	}
 	if (!ok) {
+		*status = r.foreign ? STATUS_NOT_OWNER : STATUS_BAD_REQUEST;
 		engine_destroy(r.engine);
 		return NULL;
 	}

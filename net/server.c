@@ -10,6 +10,7 @@
  */
 #include "server.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -52,6 +53,75 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Whether data_dir holds an entry named shard-<digits>. */
+static bool shard_dirs_exist(const char *data_dir)
+{
+	DIR *dir = opendir(data_dir);
+	if (dir == NULL)
+		return false;
+	bool found = false;
+	struct dirent *entry;
+	unsigned index;
+	char tail;
+	while (!found && (entry = readdir(dir)) != NULL)
+		found = sscanf(entry->d_name, "shard-%u%c", &index, &tail) == 1;
+	closedir(dir);
+	return found;
+}
+
+/*
+ * The count stored in data/shards: 0 when the directory is new. A directory whose
+ * count is lost or unreadable while shard directories exist is refused: started with
+ * another count, replay would route shows to other shards and drop their records.
+ */
+static int shards_stored(const struct server *server, const char *path, unsigned *stored)
+{
+	*stored = 0;
+	FILE *file = fopen(path, "r");
+	if (file == NULL && errno != ENOENT) {
+		log_error("reading %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (file != NULL) {
+		bool read = fscanf(file, "%u", stored) == 1 && *stored >= 1 &&
+			    *stored <= WORKERS_MAX;
+		fclose(file);
+		if (!read) {
+			log_error("%s does not hold a shard count from 1 to %u; put back the "
+				  "count the directory was created with",
+				  path, WORKERS_MAX);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (shard_dirs_exist(server->config.data_dir)) {
+		log_error("%s has shard directories but no %s, which records the shard count "
+			  "that places its shows; put it back with the count the directory was "
+			  "created with (one line, e.g. \"2\")",
+			  server->config.data_dir, path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Every shard directory of an existing data directory must be there: an empty one
+ * in its place would start its shard with none of its bookings. */
+static int shard_dirs_check(const struct server *server, uint32_t count)
+{
+	for (uint32_t i = 0; i < count; i++) {
+		char dir[SERVER_PATH_SIZE + 32];
+		snprintf(dir, sizeof(dir), "%s/shard-%u", server->config.data_dir, i);
+		struct stat st;
+		if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			log_error("%s is missing: %s holds %u shards and each keeps its own log; "
+				  "restore it rather than start that shard empty",
+				  dir, server->config.data_dir, count);
+			return -ENOENT;
+		}
+	}
+	return 0;
+}
+
 /*
  * The number of shards is fixed when a data directory is created (shows are placed
  * by it); it is kept in data/shards and a different --workers is refused.
@@ -60,13 +130,10 @@ static int shards_settle(struct server *server)
 {
 	char path[SERVER_PATH_SIZE + 16];
 	snprintf(path, sizeof(path), "%s/shards", server->config.data_dir);
-	FILE *file = fopen(path, "r");
-	unsigned stored = 0;
-	if (file != NULL) {
-		if (fscanf(file, "%u", &stored) != 1)
-			stored = 0;
-		fclose(file);
-	}
+	unsigned stored;
+	int error = shards_stored(server, path, &stored);
+	if (error != 0)
+		return error;
 	if (stored != 0 && server->config.workers != 0 && stored != server->config.workers) {
 		log_error("%s was created with %u shards; start it with --workers %u (shows are "
 			  "placed by the shard count, which cannot change)",
@@ -80,8 +147,8 @@ static int shards_settle(struct server *server)
 		count = count == 0 ? 1 : WORKERS_MAX;
 	server->workers_count = count;
 	if (stored != 0)
-		return 0;
-	file = fopen(path, "w");
+		return shard_dirs_check(server, count);
+	FILE *file = fopen(path, "w");
 	if (file == NULL || fprintf(file, "%u\n", count) < 0 || fflush(file) != 0 ||
 	    fsync(fileno(file)) != 0) {
 		log_error("writing %s: %s", path, strerror(errno));
@@ -116,13 +183,16 @@ static int shard_open(struct server *server, uint32_t index, struct wal_store **
 			  report->message[0] ? ": " : "", report->message);
 		return error;
 	}
-	log_info("shard %u recovered: snapshot at LSN %llu%s, %llu records replayed, last LSN "
-		 "%llu, %.3f s%s%s",
-		 index, (unsigned long long)report->snapshot_lsn,
-		 report->snapshot_fallback ? " (the newest was damaged: fell back)" : "",
-		 (unsigned long long)report->records_replayed,
-		 (unsigned long long)report->last_lsn, report->seconds,
-		 report->torn ? "; " : "", report->torn ? report->message : "");
+	log_write(report->snapshot_fallback ? LOG_WARN : LOG_INFO,
+		  "shard %u recovered: snapshot at LSN %llu%s, %llu records replayed, last LSN "
+		  "%llu, %.3f s%s%s",
+		  index, (unsigned long long)report->snapshot_lsn,
+		  !report->snapshot_fallback ? ""
+		  : report->snapshot_lsn != 0 ? " (a newer snapshot was unusable: fell back)"
+					      : " (every snapshot was unusable: replayed from LSN 1)",
+		  (unsigned long long)report->records_replayed,
+		  (unsigned long long)report->last_lsn, report->seconds,
+		  report->torn ? "; " : "", report->torn ? report->message : "");
 	server->dir_fds[index] = dup((*store)->dir_fd);
 	return 0;
 }

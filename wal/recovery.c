@@ -73,14 +73,23 @@ static int snapshot_load(int dir_fd, const struct engine_config *config,
 		free(image);
 		if (read != 0 && read != -EUCLEAN && read != -ENODATA)
 			error = read;
+		if (status == STATUS_NOT_OWNER) {
+			snprintf(report->message, sizeof(report->message),
+				 "snapshot-%016" PRIx64 ".snap (LSN %" PRIu64 ") is whole but was "
+				 "written for another shard count or format version than shard "
+				 "%u of %u: the data directory was started with another shard "
+				 "count or program",
+				 lsn, lsn, config->shard_index, config->shard_count);
+			error = -EINVAL;
+		}
 		if (*engine != NULL) {
 			report->snapshot_lsn = lsn;
-			report->snapshot_fallback = damaged > 0;
 			break;
 		}
-		damaged++;
+		damaged += error == 0;
 	}
 	free(listing);
+	report->snapshot_fallback = damaged > 0;
 	if (error == 0 && *engine == NULL && damaged > 0 && scan->first_lsn > 1) {
 		snprintf(report->message, sizeof(report->message),
 			 "no usable snapshot: %u snapshot(s) damaged or not continued by the log, "

@@ -600,6 +600,54 @@ Test(startup, a_second_server_on_the_same_port_is_refused)
 }
 
 /*
+ * A data directory whose shard count was lost, or that lost a shard's directory,
+ * or is started with another count, must be refused: started anyway, recovery
+ * would place shows on other shards (dropping their records) or start a shard
+ * empty. Each start must exit 1 saying why, and change nothing.
+ */
+static void start_refused(uint32_t workers, const char *why)
+{
+	struct fx_server second;
+	fx_server_init(&second, NULL, workers, NULL);
+	snprintf(second.data_dir, sizeof(second.data_dir), "%s", fx_current()->data_dir);
+	int status = fx_server_run_to_exit(&second, NULL);
+	bool said = fx_log_contains(&second, why);
+	fx_server_finish(&second);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1,
+		  "the start ended with wait status %#x, not exit 1", status);
+	cr_assert(said, "the refused start's log does not say '%s'", why);
+}
+
+static void data_rename(const char *from, const char *to)
+{
+	char a[FX_PATH_SIZE + 16], b[FX_PATH_SIZE + 16];
+	snprintf(a, sizeof(a), "%s/%s", fx_current()->data_dir, from);
+	snprintf(b, sizeof(b), "%s/%s", fx_current()->data_dir, to);
+	cr_assert_eq(rename(a, b), 0, "rename %s: %s", a, strerror(errno));
+}
+
+Test(startup, a_data_directory_that_lost_its_shard_count_or_a_shard_is_refused)
+{
+	changes_make();
+	struct fx_show_state before[FX_SHOWS_COUNT + 1];
+	states_capture(before);
+	box_client_close(c);
+	fx_server_stop(fx_current());
+	start_refused(FX_WORKERS_DEFAULT + 1, "start it with --workers 2");
+	data_rename("shards", "shards.away");
+	start_refused(FX_WORKERS_DEFAULT + 1, "has shard directories but no");
+	start_refused(FX_WORKERS_DEFAULT, "has shard directories but no");
+	data_rename("shards.away", "shards");
+	data_rename("shard-1", "shard-1.away");
+	start_refused(FX_WORKERS_DEFAULT, "shard-1 is missing");
+	data_rename("shard-1.away", "shard-1");
+	fx_server_start(fx_current());
+	c = fx_connect(fx_current());
+	states_check_unchanged(before);
+	states_finish(before);
+}
+
+/*
  * The segment size is a setting, and may change from one run to the next: the
  * segment the log continues in keeps the size it was made with. Event puts with
  * long descriptions (about 2 kB each in every shard's log) go past the end of the

@@ -475,3 +475,48 @@ Test(retire, keeps_two_snapshots_and_the_segments_the_older_one_needs)
 	for (uint32_t i = 0; i < set.count; i++)
 		free(set.bytes[i]);
 }
+
+Test(snapshot_recovery, a_whole_snapshot_of_another_shard_count_is_refused_not_skipped)
+{
+	struct snapshotted s;
+	snapshotted_write(&s);
+	/* As a start with another shard count would: the log of shard 0 of 1, read as 0 of 2. */
+	struct engine_config config = walfx_config(walfx_dir_path).engine;
+	config.shard_count = 2;
+	struct engine *engine = NULL;
+	struct wal_position position;
+	struct wal_recovery report;
+	cr_assert_eq(wal_recover(walfx_dir_fd, &config, true, &engine, &position, &report),
+		     -EINVAL);
+	cr_assert_null(engine);
+	cr_assert(strstr(report.message, "another shard count") != NULL, "%s", report.message);
+	/* Nothing was changed: read as it was written, it recovers whole. */
+	cr_assert_eq(recover(&engine, &report), 0, "%s", report.message);
+	cr_assert_eq(report.snapshot_lsn, s.snapshots[2]);
+	cr_assert_eq(engine_digest(engine), s.digest);
+	engine_destroy(engine);
+}
+
+Test(snapshot_recovery, replay_from_the_first_record_says_the_snapshots_were_unusable)
+{
+	struct wal_store_config config = walfx_config(walfx_dir_path);
+	struct wal_store *store;
+	cr_assert_eq(wal_store_open(&store, &config), 0);
+	struct walfx_workload w;
+	walfx_workload_init(&w, 23);
+	store_run(store, &w, 500);
+	cr_assert_eq(wal_store_snapshot(store), 0);
+	uint64_t snapshot_lsn = wal_writer_durable_lsn(store->writer);
+	store_run(store, &w, 200);
+	uint64_t digest = engine_digest(store->engine);
+	wal_store_close(store);
+	walfx_workload_finish(&w);
+	snapshot_damage(snapshot_lsn, WAL_SNAPSHOT_HEADER_SIZE + 10);
+	struct engine *engine;
+	struct wal_recovery report;
+	cr_assert_eq(recover(&engine, &report), 0, "%s", report.message);
+	cr_assert_eq(report.snapshot_lsn, 0);
+	cr_assert(report.snapshot_fallback);
+	cr_assert_eq(engine_digest(engine), digest);
+	engine_destroy(engine);
+}
