@@ -41,8 +41,9 @@ static const char usage_main[] =
 	"  stats DIR      records, segments, bytes, LSN range, snapshots\n"
 	"  truncate DIR   cut the log after an LSN (the only command that writes)\n"
 	"\n"
-	"Every command takes --shard N (default 0), the shard index the file headers must\n"
-	"carry. Numbers are decimal, or hexadecimal after 0x (snapshot names give LSNs in\n"
+	"Every command takes --shard N, the shard index the file headers must carry\n"
+	"(default: N for a directory named shard-N, as the server names them, else 0).\n"
+	"Numbers are decimal, or hexadecimal after 0x (snapshot names give LSNs in\n"
 	"hex). 'boxwal COMMAND --help' describes a command.\n"
 	"\n"
 	"exit status:\n"
@@ -84,8 +85,6 @@ static const struct option_spec {
 	[OPT_FROM] = { "--from", true, 0, UINT64_MAX },
 	[OPT_LIMIT] = { "--limit", true, 0, UINT64_MAX },
 	[OPT_AT] = { "--at", true, 0, UINT64_MAX },
-	[OPT_HOLD_TTL] = { "--hold-ttl-ms", true, 1, HOLD_TTL_MS_MAX },
-	[OPT_IDLE] = { "--waitlist-idle-ms", true, 1, UINT32_MAX },
 	[OPT_JSON] = { "--json", false, 0, 0 },
 	[OPT_FORCE] = { "--force", false, 0, 0 },
 	[OPT_HELP] = { "--help", false, 0, 0 },
@@ -147,6 +146,27 @@ static int option_parse(const char *usage, unsigned allowed, int argc, char **ar
 	return 0;
 }
 
+/* N for a directory named shard-N (the server's names), else 0. */
+static uint32_t shard_of_dir(const char *dir)
+{
+	size_t end = strlen(dir);
+	while (end > 1 && dir[end - 1] == '/')
+		end--;
+	size_t start = end;
+	while (start > 0 && dir[start - 1] != '/')
+		start--;
+	char name[32];
+	if (end - start >= sizeof(name))
+		return 0;
+	memcpy(name, dir + start, end - start);
+	name[end - start] = '\0';
+	unsigned index;
+	char tail;
+	if (sscanf(name, "shard-%u%c", &index, &tail) != 1 || index > UINT32_MAX - 1)
+		return 0;
+	return index;
+}
+
 static int options_parse(const char *usage, unsigned allowed, int argc, char **argv,
 			 struct options *options)
 {
@@ -166,6 +186,8 @@ static int options_parse(const char *usage, unsigned allowed, int argc, char **a
 		return 0;
 	if (options->dir == NULL)
 		return usage_error(usage, "no directory given", NULL);
+	if (!given(options, OPT_SHARD))
+		options->values[OPT_SHARD] = shard_of_dir(options->dir);
 	if ((allowed & OPTION(OPT_AT)) && !given(options, OPT_AT))
 		return usage_error(usage, "--at LSN is required", NULL);
 	return 0;
@@ -583,8 +605,7 @@ static const struct command_spec {
 	{ "verify", 0, verify_run, usage_verify },
 	{ "dump", OPTION(OPT_FROM) | OPTION(OPT_LIMIT) | OPTION(OPT_JSON) | OPTION(OPT_FORCE),
 	  dump_run, usage_dump },
-	{ "replay", OPTION(OPT_SHARDS) | OPTION(OPT_HOLD_TTL) | OPTION(OPT_IDLE) | OPTION(OPT_JSON),
-	  replay_run, usage_replay },
+	{ "replay", OPTION(OPT_SHARDS) | OPTION(OPT_JSON), replay_run, usage_replay },
 	{ "stats", 0, stats_run, usage_stats },
 	{ "truncate", OPTION(OPT_AT) | OPTION(OPT_FORCE), truncate_run, usage_truncate },
 };

@@ -30,8 +30,6 @@ enum option_index {
 	OPT_FROM,
 	OPT_LIMIT,
 	OPT_AT,
-	OPT_HOLD_TTL,
-	OPT_IDLE,
 	OPT_JSON,
 	OPT_FORCE,
 	OPT_HELP,

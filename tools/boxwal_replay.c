@@ -15,8 +15,7 @@
 #include "snapshot.h"
 
 const char usage_replay[] =
-	"usage: boxwal replay DIR [--shard N] [--shards COUNT] [--hold-ttl-ms MS]\n"
-	"                         [--waitlist-idle-ms MS] [--json]\n"
+	"usage: boxwal replay DIR [--shard N] [--shards COUNT] [--json]\n"
 	"\n"
 	"Rebuilds the shard's state as recovery would (the newest usable snapshot, then\n"
 	"every later record) without writing anything: a torn tail is reported, not cut.\n"
@@ -24,11 +23,9 @@ const char usage_replay[] =
 	"the time taken, the open holds of the shard, and for every show the shard owns\n"
 	"its seats per tier: available, held (seats in holds and offers), pooled (held\n"
 	"for the waiting list), booked, blocked, and the waiting-list length.\n"
-	"  --shards COUNT          shards in the deployment (default: the newest readable\n"
-	"                          snapshot's count, else 1)\n"
-	"  --hold-ttl-ms MS        the engine settings the log was written with (defaults\n"
-	"  --waitlist-idle-ms MS   600000 and 120000); a snapshot carries its own, so they\n"
-	"                          matter only when replay starts from LSN 1\n"
+	"  --shards COUNT          shards in the deployment (default: the count in the\n"
+	"                          data directory's 'shards' file beside DIR, else the\n"
+	"                          newest readable snapshot's, else 1)\n"
 	"  --json                  one JSON object\n"
 	"Exit 3 when recovery would refuse (corruption, no usable snapshot).\n";
 
@@ -201,17 +198,33 @@ static uint32_t snapshots_shard_count(int dir_fd, uint32_t shard_index,
 	return 1;
 }
 
-/* The engine settings for replay: the options, else the snapshots' shard count. */
+/* The shard count in DIR/../shards, which the server writes; 0 when there is none. */
+static uint32_t data_dir_shard_count(const char *dir)
+{
+	char path[4096];
+	if (snprintf(path, sizeof(path), "%s/../shards", dir) >= (int)sizeof(path))
+		return 0;
+	FILE *file = fopen(path, "r");
+	if (file == NULL)
+		return 0;
+	unsigned count = 0;
+	if (fscanf(file, "%u", &count) != 1)
+		count = 0;
+	fclose(file);
+	return count;
+}
+
+/* The engine settings for replay (the log's CONFIGURE records, or a snapshot, carry
+ * the hold and idle settings): the shard index and count. */
 static int replay_config(int dir_fd, const struct options *options, struct engine_config *config)
 {
 	engine_config_default(config);
 	config->shard_index = (uint32_t)options->values[OPT_SHARD];
-	if (given(options, OPT_HOLD_TTL))
-		config->hold_ttl_ms_default = (uint32_t)options->values[OPT_HOLD_TTL];
-	if (given(options, OPT_IDLE))
-		config->waitlist_idle_ms = (uint32_t)options->values[OPT_IDLE];
+	uint32_t stored = data_dir_shard_count(options->dir);
 	if (given(options, OPT_SHARDS)) {
 		config->shard_count = (uint32_t)options->values[OPT_SHARDS];
+	} else if (stored != 0) {
+		config->shard_count = stored;
 	} else {
 		struct wal_listing *listing = malloc(sizeof(*listing));
 		int error = listing ? wal_list(dir_fd, listing) : -ENOMEM;
@@ -239,7 +252,7 @@ int replay_run(int dir_fd, const struct options *options)
 	struct wal_position position;
 	struct wal_recovery report;
 	int error = wal_recover(dir_fd, &config, false, &engine, &position, &report);
-	if (error == -EUCLEAN) {
+	if (error != 0 && report.message[0] != '\0') {
 		fprintf(stderr, "boxwal: replay refused: %s\n", report.message);
 		return EXIT_CORRUPT;
 	}

@@ -6,17 +6,20 @@
 # back; refusals exit 1 naming the status in words, usage errors 64, a server that
 # cannot be reached 2; and, on a second server with the smallest log segments, a
 # catalog load that the server answers "overloaded" in part still loads everything.
+# boxwal then replays the server's shard directories as they are, without being told
+# the shard index or count.
 #
-# Usage: boxctl_test.sh BOXCTL BOXOFFICE CATALOG.json
+# Usage: boxctl_test.sh BOXCTL BOXOFFICE CATALOG.json BOXWAL
 set -euo pipefail
 
-if [[ $# -ne 3 ]]; then
-	echo "usage: $0 BOXCTL BOXOFFICE CATALOG.json" >&2
+if [[ $# -ne 4 ]]; then
+	echo "usage: $0 BOXCTL BOXOFFICE CATALOG.json BOXWAL" >&2
 	exit 64
 fi
 BOXCTL=$1
 BOXOFFICE=$2
 CATALOG=$3
+BOXWAL=$4
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/boxctl-test-XXXXXX")
 server_pid=
 cleanup() {
@@ -163,6 +166,23 @@ expect_eq "$rc" "2" "a server that cannot be reached exits 2"
 expect_grep "cannot connect" "$WORK/err" "and says so"
 
 server_stop "the server stops on SIGTERM with exit 0"
+
+# --- boxwal on the server's shards ------------------------------------------------
+# Without snapshots the shard count comes from the data directory's "shards" file,
+# the index from the directory's name; each shard owns some shows, together all.
+cp -r "$WORK/data" "$WORK/data-copy"
+rm -f "$WORK"/data-copy/shard-*/snapshot-*
+owned=()
+for shard in 0 1; do
+	rc=0
+	"$BOXWAL" replay "$WORK/data-copy/shard-$shard" --json >"$WORK/out" 2>"$WORK/err" || rc=$?
+	expect_eq "$rc" "0" "boxwal replay of shard $shard, without --shard or --shards"
+	expect_eq "$(json 'd["snapshot_lsn"]')" "None" "shard $shard replays from the first record"
+	owned+=("$(json 'd["shows_owned"]')")
+	shows=$(json 'd["shows"]')
+done
+expect_eq "$(json "[0 < $((owned[0])) < $shows, $((owned[0] + owned[1])) == $shows]")" \
+	"[True, True]" "the shards own ${owned[*]} of the $shows shows between them"
 
 # --- a catalog load while the server is overloaded -----------------------------
 # Segments of the smallest size (524,392 bytes) take five of these venues (8,192

@@ -23,9 +23,6 @@ trap 'rm -rf "$WORK"' EXIT
 # few enough to stay well under a second.
 STEPS=30000
 SEED=7
-# logwriter uses walfx_config(): waitlist_idle_ms 400. The log does not record the
-# engine settings, so a replay from LSN 1 must be told (a snapshot carries them).
-REPLAY_FLAGS=(--waitlist-idle-ms 400)
 
 TOOL=boxwal
 # shellcheck source=checks.sh
@@ -57,12 +54,12 @@ segments=$(find "$WORK/plain" -name 'segment-*.wal' | wc -l)
 expect_rc 0 "verify: a clean log is sound" verify "$WORK/plain"
 expect_grep '^ok: ' "$WORK/out" "verify prints a summary"
 
-expect_rc 0 "replay a clean log" replay "$WORK/plain" "${REPLAY_FLAGS[@]}"
+expect_rc 0 "replay a clean log" replay "$WORK/plain"
 expect_grep "^digest  *$digest\$" "$WORK/out" "replay prints the writer's digest"
 FIELD=digest
-expect_eq "$(replay_field "$WORK/plain" "${REPLAY_FLAGS[@]}")" "$digest" "replay --json digest"
+expect_eq "$(replay_field "$WORK/plain")" "$digest" "replay --json digest"
 FIELD=last_lsn
-last=$(replay_field "$WORK/plain" "${REPLAY_FLAGS[@]}")
+last=$(replay_field "$WORK/plain")
 
 expect_rc 0 "dump --limit 5" dump "$WORK/plain" --limit 5
 expect_eq "$(wc -l <"$WORK/out")" 5 "dump --limit 5 prints 5 records"
@@ -91,7 +88,7 @@ with open(sys.argv[1], 'r+b') as f:
 EOF
 expect_rc 2 "verify: a torn tail exits 2" verify "$WORK/torn"
 expect_grep "^torn tail at $segment offset $end: 64 bytes" "$WORK/out" "verify names the torn tail"
-expect_rc 0 "replay a torn log (read-only)" replay "$WORK/torn" "${REPLAY_FLAGS[@]}"
+expect_rc 0 "replay a torn log (read-only)" replay "$WORK/torn"
 expect_grep "^digest  *$digest\$" "$WORK/out" "replay of a torn log keeps every record"
 expect_rc 0 "dump a torn log" dump "$WORK/torn" --from "$last"
 expect_grep "torn tail" "$WORK/err" "dump says where a torn log stops"
@@ -111,7 +108,7 @@ with open(sys.argv[1], 'r+b') as f:
 EOF
 expect_rc 3 "verify: a flipped byte exits 3" verify "$WORK/corrupt"
 expect_grep "^corruption at segment-00000001.wal offset " "$WORK/out" "verify names the corruption"
-expect_rc 3 "replay refuses a corrupt log" replay "$WORK/corrupt" "${REPLAY_FLAGS[@]}"
+expect_rc 3 "replay refuses a corrupt log" replay "$WORK/corrupt"
 expect_grep "refused" "$WORK/err" "replay says it refused"
 expect_rc 3 "dump refuses a corrupt log" dump "$WORK/corrupt"
 expect_rc 0 "dump --force prints the valid prefix" dump "$WORK/corrupt" --force
@@ -123,7 +120,7 @@ expect_rc 0 "truncate at the last record before the corruption" \
 	truncate "$WORK/corrupt" --at "$valid"
 expect_rc 0 "verify after the repair" verify "$WORK/corrupt"
 FIELD=last_lsn
-expect_eq "$(replay_field "$WORK/corrupt" "${REPLAY_FLAGS[@]}")" "$valid" "replay after the repair"
+expect_eq "$(replay_field "$WORK/corrupt")" "$valid" "replay after the repair"
 
 # --- truncate on a clean log ---------------------------------------------------
 cp -r "$WORK/plain" "$WORK/cut"
@@ -139,7 +136,7 @@ expect_eq "$(stats_records "$WORK/cut")" "$last" "the refused truncate changed n
 exec {lock_fd}<&-
 expect_rc 0 "truncate --at $cut" truncate "$WORK/cut" --at "$cut"
 expect_rc 0 "verify after truncate" verify "$WORK/cut"
-expect_eq "$(replay_field "$WORK/cut" "${REPLAY_FLAGS[@]}")" "$cut" "replay's last LSN is the cut"
+expect_eq "$(replay_field "$WORK/cut")" "$cut" "replay's last LSN is the cut"
 expect_eq "$(stats_records "$WORK/cut")" "$cut" "stats after truncate"
 
 # --- snapshots -----------------------------------------------------------------
