@@ -229,6 +229,10 @@ static int segment_scan(struct wal_scan *scan, int dir_fd, uint32_t shard_index,
 		segment_records(scan, &map, info, last);
 	} else if (status == WAL_HEADER_EMPTY) {
 		corrupt(scan, info->sequence, 0, "a never-started (all-zero) segment inside the log");
+	} else if (status == WAL_HEADER_FOREIGN) {
+		corrupt(scan, info->sequence, 0,
+			"the header is whole but not of this format (another magic or version, or "
+			"a zero sequence or LSN): written by another program or version");
 	} else if (last) {
 		info->last_lsn = expected_lsn ? expected_lsn - 1 : 0;
 		tail_classify(scan, &map, info, 0);

@@ -47,13 +47,16 @@ enum wal_header_status wal_segment_header_decode(const uint8_t *bytes,
 		zero = bytes[i] == 0;
 	if (zero)
 		return WAL_HEADER_EMPTY;
-	if (!header_valid(bytes, segment_magic))
+	if (bytes_load_u64(bytes + 56) != XXH3_64bits(bytes, 56))
 		return WAL_HEADER_BAD;
+	/* Whole, so not torn: a header that is not this format's must not be cut away. */
+	if (!header_valid(bytes, segment_magic))
+		return WAL_HEADER_FOREIGN;
 	*header = (struct wal_segment_header){
 		.shard_index = bytes_load_u32(bytes + 12), .sequence = bytes_load_u64(bytes + 16),
 		.first_lsn = bytes_load_u64(bytes + 24), .segment_size = bytes_load_u64(bytes + 32) };
 	if (header->sequence == 0 || header->first_lsn == 0)
-		return WAL_HEADER_BAD;
+		return WAL_HEADER_FOREIGN;
 	return WAL_HEADER_OK;
 }
 

@@ -31,7 +31,8 @@ void wal_segment_header_encode(const struct wal_segment_header *header, uint8_t 
 enum wal_header_status {
 	WAL_HEADER_OK = 0,
 	WAL_HEADER_EMPTY = 1, /* all zeros: a spare, never started */
-	WAL_HEADER_BAD = 2,   /* wrong magic, version or checksum */
+	WAL_HEADER_BAD = 2,   /* its checksum fails: a torn (or damaged) write */
+	WAL_HEADER_FOREIGN = 3, /* checksum right, but another magic, version or bad fields */
 };
 
 enum wal_header_status wal_segment_header_decode(const uint8_t *bytes,

@@ -82,7 +82,7 @@ static void pristine_segment_index(uint32_t i)
 	wal_segment_name(pristine.files[i].sequence, name, sizeof(name));
 	struct wal_segment_header header;
 	enum wal_header_status status = wal_segment_header_decode(pristine.files[i].bytes, &header);
-	cr_assert_neq(status, WAL_HEADER_BAD, "%s", name);
+	cr_assert(status == WAL_HEADER_OK || status == WAL_HEADER_EMPTY, "%s", name);
 	if (status == WAL_HEADER_EMPTY)
 		return;
 	cr_assert_eq(pristine.started_count, i, "spares come last");

@@ -423,6 +423,19 @@ Test(corruption, a_bad_header_on_the_last_segment_is_refused_when_it_holds_many_
  * falls, not dropped as if it were a torn first flush. Even cut to nothing: the
  * spare after it was only created once this segment was half full.
  */
+/* The last segment's first flush: its first LSN, its last, and where it ends. */
+static void last_segment_first_flush(uint64_t *first, uint64_t *last, uint64_t *flush_end)
+{
+	uint64_t sequence = last_sequence();
+	*first = pristine.count;
+	while (*first > 1 && record_at(*first - 1)->sequence == sequence)
+		(*first)--;
+	*last = *first;
+	while (*last < pristine.count && record_at(*last + 1)->flush_lsn == *first)
+		(*last)++;
+	*flush_end = record_at(*last)->offset + record_at(*last)->size;
+}
+
 /*
  * The last segment's first flush wrote its header too. A power loss that kept that
  * flush's later pages but not the header's leaves a segment that looks unstarted
@@ -432,13 +445,8 @@ Test(corruption, a_bad_header_on_the_last_segment_is_refused_when_it_holds_many_
 Test(corruption, a_lost_header_page_is_a_torn_tail_only_in_the_segments_only_flush)
 {
 	uint64_t sequence = last_sequence();
-	uint64_t first = pristine.count;
-	while (first > 1 && record_at(first - 1)->sequence == sequence)
-		first--;
-	uint64_t last = first;
-	while (last < pristine.count && record_at(last + 1)->flush_lsn == first)
-		last++;
-	uint64_t flush_end = record_at(last)->offset + record_at(last)->size;
+	uint64_t first, last, flush_end;
+	last_segment_first_flush(&first, &last, &flush_end);
 	cr_assert_gt(flush_end, WAL_PAGE_BYTES, "the segment's first flush fits in its first page");
 	cr_assert_lt(last, pristine.count, "the segment holds only its first flush");
 	uint64_t size = pristine.files[pristine.started_count - 1].size;
@@ -455,6 +463,29 @@ Test(corruption, a_lost_header_page_is_a_torn_tail_only_in_the_segments_only_flu
 	out = work_recover("header page lost under later flushes");
 	cr_assert(out.refused, "later flushes were synced after it: %s", out.message);
 	cr_assert_eq(out.sequence, sequence, "%s", out.message);
+}
+
+/*
+ * A whole header (its checksum right) of another format version on the last
+ * segment is not a torn write: it was written whole, by another version. Cutting
+ * it as a torn tail would delete the records after it, so it is refused, also when
+ * the segment holds only its first flush.
+ */
+Test(corruption, a_whole_header_of_another_version_is_refused_not_cut_as_torn)
+{
+	uint64_t sequence = last_sequence();
+	uint64_t first, last, flush_end;
+	last_segment_first_flush(&first, &last, &flush_end);
+	uint64_t size = pristine.files[pristine.started_count - 1].size;
+	work_restore();
+	work_zero(sequence, flush_end, size); /* the segment's first flush only */
+	header_edit(sequence, 8, 4, 2);
+	struct outcome out = work_recover("a whole header of version 2");
+	cr_assert(out.refused, "accepted %" PRIu64 " of %" PRIu64 " records: %s", out.k,
+		  pristine.count, out.message);
+	cr_assert_eq(out.sequence, sequence, "%s", out.message);
+	cr_assert_eq(out.offset, 0, "%s", out.message);
+	cr_assert(strstr(out.message, "not of this format") != NULL, "%s", out.message);
 }
 
 Test(corruption, a_last_segment_cut_short_is_refused_at_any_length)

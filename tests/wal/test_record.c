@@ -304,7 +304,7 @@ Test(segment_header, all_zeros_is_an_empty_spare)
 	cr_assert_eq(wal_segment_header_decode(zeros, &header), WAL_HEADER_EMPTY);
 }
 
-/* Edits one field of a good header, re-seals it, and expects BAD. */
+/* Edits one field of a good header, re-seals it, and expects FOREIGN: whole, not torn. */
 static void segment_field_check(unsigned offset, unsigned size, uint64_t value, const char *what)
 {
 	uint8_t bytes[WAL_SEGMENT_HEADER_SIZE];
@@ -312,10 +312,10 @@ static void segment_field_check(unsigned offset, unsigned size, uint64_t value, 
 	store_le(bytes + offset, value, size);
 	store_le(bytes + 56, XXH3_64bits(bytes, 56), 8);
 	struct wal_segment_header header;
-	cr_assert_eq(wal_segment_header_decode(bytes, &header), WAL_HEADER_BAD, "%s", what);
+	cr_assert_eq(wal_segment_header_decode(bytes, &header), WAL_HEADER_FOREIGN, "%s", what);
 }
 
-Test(segment_header, wrong_magic_version_or_reserved_bytes_are_bad_even_when_sealed)
+Test(segment_header, wrong_magic_version_or_reserved_bytes_are_foreign_when_sealed)
 {
 	segment_field_check(0, 8, load_le((const uint8_t *)"BOXSNAPS", 8), "snapshot magic");
 	segment_field_check(7, 1, 'g', "magic case");
@@ -395,5 +395,5 @@ Test(snapshot_header, every_single_bit_flip_and_a_segment_header_are_refused)
 	wal_segment_header_encode(&sample_segment, segment);
 	cr_assert_not(wal_snapshot_header_decode(segment, &header));
 	struct wal_segment_header as_segment;
-	cr_assert_eq(wal_segment_header_decode(bytes, &as_segment), WAL_HEADER_BAD);
+	cr_assert_eq(wal_segment_header_decode(bytes, &as_segment), WAL_HEADER_FOREIGN);
 }
