@@ -282,18 +282,28 @@ static int shards_recover(struct server *server)
 	int error = 0;
 	for (uint32_t i = 0; i < server->workers_count && error == 0; i++)
 		error = shard_open(server, i, &stores[i]);
-	if (error == 0)
+	if (error == 0) {
 		error = catalogs_reconcile(server, stores);
-	if (error == 0 && server->config.demo)
+		if (error != 0)
+			log_error("reconciling the shards' catalogs: %s", strerror(-error));
+	}
+	if (error == 0 && server->config.demo) {
 		error = demo_load(server, stores);
+		if (error != 0)
+			log_error("loading the demo catalog: %s", strerror(-error));
+	}
 	for (uint32_t i = 0; i < server->workers_count; i++) {
 		struct worker *w = &server->workers[i];
 		if (stores[i] == NULL)
 			continue;
-		if (error == 0)
-			error = wal_store_detach(stores[i], &w->engine, &w->wal_position);
-		else
+		if (error != 0) {
 			wal_store_close(stores[i]);
+			continue;
+		}
+		error = wal_store_detach(stores[i], &w->engine, &w->wal_position);
+		if (error != 0)
+			log_error("shard %u: preparing its log for the worker: %s", i,
+				  strerror(-error));
 	}
 	free(stores);
 	return error;

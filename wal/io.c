@@ -4,6 +4,7 @@
 #include "io.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -96,12 +97,19 @@ static bool fault_write_hit(struct wal_io_fault *fault)
 	return !fault->on_sync && fault->writes == fault->fail_at && fault->kind != WAL_FAULT_NONE;
 }
 
+static bool bytes_zero(const void *bytes, uint32_t size)
+{
+	const uint8_t *p = bytes;
+	return size == 0 || (p[0] == 0 && memcmp(p, p + 1, size - 1) == 0);
+}
+
 static int fault_write(struct wal_io *io, int fd, const void *bytes, uint32_t size,
 		       uint64_t offset, uint64_t token)
 {
 	struct wal_io_fault *fault = (struct wal_io_fault *)io;
 	if (!fault_write_hit(fault))
 		return fault->inner->write(fault->inner, fd, bytes, size, offset, token);
+	fault->hit_zeros = bytes_zero(bytes, size);
 	if (fault->kind == WAL_FAULT_SHORT) /* half the bytes really reach the file */
 		return fault->inner->write(fault->inner, fd, bytes, size / 2, offset, token);
 	queue_push(fault->queue, token, fault->error);
@@ -114,6 +122,7 @@ static int32_t fault_write_now(struct wal_io *io, int fd, const void *bytes, uin
 	struct wal_io_fault *fault = (struct wal_io_fault *)io;
 	if (!fault_write_hit(fault))
 		return fault->inner->write_now(fault->inner, fd, bytes, size, offset);
+	fault->hit_zeros = bytes_zero(bytes, size);
 	if (fault->kind == WAL_FAULT_SHORT)
 		return fault->inner->write_now(fault->inner, fd, bytes, size / 2, offset);
 	return fault->error;
@@ -124,6 +133,8 @@ static int fault_write_durable(struct wal_io *io, int fd, const void *bytes, uin
 {
 	struct wal_io_fault *fault = (struct wal_io_fault *)io;
 	bool write_hit = fault_write_hit(fault);
+	if (write_hit)
+		fault->hit_zeros = bytes_zero(bytes, size);
 	fault->syncs++;
 	bool sync_hit = fault->on_sync && fault->syncs == fault->fail_at &&
 			fault->kind == WAL_FAULT_ERROR;

@@ -82,6 +82,7 @@ struct wal_io_fault {
 	uint32_t fail_at;
 	uint32_t writes;
 	uint32_t syncs;
+	bool hit_zeros; /* the faulted write was of zeros only (a spare's fill) */
 	/* Results the fault decided, delivered through the sync queue it shares. */
 	struct wal_io_sync *queue;
 };

@@ -283,7 +283,9 @@ static void spare_complete(struct wal_writer *w, enum token_kind kind, uint64_t 
 	w->spare.in_flight = false;
 	bool ok = kind == TOKEN_SPARE_WRITE ? result == (int32_t)detail : result == 0;
 	if (!ok) {
-		fail(w, result < 0 ? result : -EIO);
+		/* A spare's write extends its file: one cut short means the file system is
+		 * full (or a quota is reached), which the operator must be told as such. */
+		fail(w, result < 0 ? result : kind == TOKEN_SPARE_WRITE ? -ENOSPC : -EIO);
 		return;
 	}
 	if (kind == TOKEN_SPARE_WRITE) {
