@@ -204,7 +204,35 @@ struct catalog_copy {
 	int error;
 };
 
-/* Applies one exported catalog put to another shard, logged there. */
+/* Whether an engine already has the entity a catalog put names. */
+static bool catalog_has(const struct engine *engine, const struct command *put)
+{
+	switch (put->type) {
+	case COMMAND_LOCATION_PUT: {
+		struct engine_location location;
+		return engine_location_get(engine, put->location_put.location_id, &location);
+	}
+	case COMMAND_VENUE_PUT: {
+		struct engine_venue venue;
+		return engine_venue_get(engine, put->venue_put.venue_id, &venue);
+	}
+	case COMMAND_EVENT_PUT: {
+		struct engine_event_info event;
+		return engine_event_get(engine, put->event_put.event_id, &event);
+	}
+	case COMMAND_SHOW_PUT: {
+		struct engine_show show;
+		return engine_show_get(engine, put->show_put.show_id, &show);
+	}
+	default:
+		ASSERT(false);
+		return false;
+	}
+}
+
+/* Applies one exported catalog put to another shard, logged there. A put is logged
+ * also when it only fires timers that came due while the server was down, so what
+ * counts as copied is an entity the shard lacked. */
 static void catalog_copy_one(void *context, const struct command *command)
 {
 	struct catalog_copy *copy = context;
@@ -212,8 +240,9 @@ static void catalog_copy_one(void *context, const struct command *command)
 	uint64_t lsn;
 	if (copy->error != 0)
 		return;
+	bool had = catalog_has(copy->target->engine, command);
 	copy->error = wal_store_apply_waiting(copy->target, command, wall_ms(), &result, &lsn);
-	copy->applied += result.status == STATUS_OK && lsn != 0;
+	copy->applied += result.status == STATUS_OK && !had;
 	copy->conflicts += result.status != STATUS_OK;
 }
 

@@ -648,6 +648,27 @@ Test(startup, a_data_directory_that_lost_its_shard_count_or_a_shard_is_refused)
 }
 
 /*
+ * Holds that expire while the server is down fire when its shards first apply a
+ * command at start-up, which the catalog reconciliation is. That is not a catalog
+ * put one shard lacked, and must not be reported as one.
+ */
+Test(startup, holds_that_expired_while_down_are_not_reported_as_reconciled_puts)
+{
+	const uint32_t seats[] = { 30, 31 };
+	FX_STATUS_IS(fx_hold_seats(c, FX_SHOW_HALL_0, 1, 1500, seats, 2).status, STATUS_OK);
+	FX_STATUS_IS(fx_hold_seats(c, FX_SHOW_HALL_1, 1, 1500, seats, 2).status, STATUS_OK);
+	box_client_close(c);
+	fx_server_stop(fx_current());
+	fx_sleep_ms(1600);
+	fx_server_start(fx_current());
+	c = fx_connect(fx_current());
+	cr_assert_eq(fx_log_count(fx_current(), "catalog reconciled"), 0,
+		     "a restart with identical catalogs reported reconciled puts");
+	FX_STATUS_IS(fx_hold_seats(c, FX_SHOW_HALL_0, 2, 0, seats, 2).status, STATUS_OK);
+	FX_STATUS_IS(fx_hold_seats(c, FX_SHOW_HALL_1, 2, 0, seats, 2).status, STATUS_OK);
+}
+
+/*
  * The segment size is a setting, and may change from one run to the next: the
  * segment the log continues in keeps the size it was made with. Event puts with
  * long descriptions (about 2 kB each in every shard's log) go past the end of the
