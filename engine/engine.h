@@ -300,7 +300,7 @@ struct engine_stats {
 	uint64_t seats_owned;
 	uint64_t holds_active;
 	uint64_t bookings;
-	uint64_t waiters;
+	uint64_t waiters; /* entries waiting in lines (not offered, sold out or lapsed ones) */
 	/* Memory, in bytes. */
 	uint64_t seat_state_bytes; /* bitmaps and per-row counters of owned shows */
 	uint64_t hold_bytes;	   /* hold records, their seat arrays and id index */

@@ -232,13 +232,14 @@ void engine_stats_get(const struct engine *engine, struct engine_stats *stats)
 	*stats = (struct engine_stats){
 		.locations = c->locations_count, .venues = c->venues_count,
 		.events = c->events_count, .shows = c->shows_count,
-		.holds_active = engine->holds_active, .bookings = engine->bookings_count,
-		.waiters = engine->waiters_live };
+		.holds_active = engine->holds_active, .bookings = engine->bookings_count };
 	for (uint32_t i = 0; i < c->shows_count; i++) {
 		const struct show *show = &c->shows[i];
 		if (show->state == NULL)
 			continue;
 		stats->shows_owned++;
+		for (uint8_t t = 0; t < TIER_COUNT; t++)
+			stats->waiters += show->state->tiers[t].line_count;
 		stats->seats_owned += show->state->seats_count;
 		stats->seat_state_bytes += inventory_memory(show->state, &c->venues[show->venue_index]);
 		stats->total_bytes += u64map_memory(&show->state->user_totals) +

@@ -273,3 +273,18 @@ Test(waitlist, join_refusals_for_unknown_shows_and_closed_sales)
 	join.waitlist_join.show_id = 21;
 	cr_assert_eq(fx_apply(&fx, &join), STATUS_NOT_ON_SALE);
 }
+
+Test(waitlist, stats_count_the_entries_in_lines_not_those_offered_or_finished)
+{
+	hold_range(1, 0, 10);
+	uint64_t last_two = hold_range(2, 10, 2);
+	cr_assert_eq(fx_join(&fx, 3, TIER_VIP, 2, false), STATUS_OK);
+	cr_assert_eq(fx_join(&fx, 4, TIER_VIP, 2, false), STATUS_OK);
+	struct engine_stats stats;
+	engine_stats_get(fx.engine, &stats);
+	cr_assert_eq(stats.waiters, 2);
+	cr_assert_eq(fx_release(&fx, last_two, 2), STATUS_OK);
+	expect_event(0, ENGINE_EVENT_OFFERED, 3);
+	engine_stats_get(fx.engine, &stats);
+	cr_assert_eq(stats.waiters, 1, "user 3's entry is offered, not in the line");
+}
