@@ -104,10 +104,23 @@ static enum status hello_decode(struct bytes_reader *r, struct proto_hello *hell
 	return STATUS_OK;
 }
 
+/* A search text: TOO_LARGE above size_max (as for any text of a command), else
+ * BAD_REQUEST when the payload is cut short. */
+static enum status search_text_get(struct bytes_reader *r, struct text *text, uint32_t size_max)
+{
+	if (r->size - r->offset >= 2 && bytes_load_u16(r->bytes + r->offset) > size_max) {
+		r->failed = true;
+		return STATUS_TOO_LARGE;
+	}
+	return proto_get_text(r, text, size_max) ? STATUS_OK : STATUS_BAD_REQUEST;
+}
+
 static enum status search_decode(struct bytes_reader *r, struct search_query *q)
 {
 	search_query_init(q);
-	bool ok = proto_get_text(r, &q->keyword, SEARCH_KEYWORD_SIZE_MAX);
+	enum status keyword = search_text_get(r, &q->keyword, SEARCH_KEYWORD_SIZE_MAX);
+	if (keyword != STATUS_OK)
+		return keyword;
 	q->near = bytes_get_u8(r) != 0;
 	q->lat_e6 = (int32_t)bytes_get_u32(r);
 	q->lon_e6 = (int32_t)bytes_get_u32(r);
@@ -116,10 +129,13 @@ static enum status search_decode(struct bytes_reader *r, struct search_query *q)
 	q->to_ms = (int64_t)bytes_get_u64(r);
 	q->type = (int16_t)bytes_get_u16(r);
 	q->tags_count = bytes_get_u8(r);
-	if (!ok || q->tags_count > TAGS_COUNT_MAX)
-		return q->tags_count > TAGS_COUNT_MAX ? STATUS_TOO_LARGE : STATUS_BAD_REQUEST;
+	if (q->tags_count > TAGS_COUNT_MAX)
+		return STATUS_TOO_LARGE;
 	for (uint8_t i = 0; i < q->tags_count; i++) {
-		if (!proto_get_text(r, &q->tags[i], TAG_SIZE_MAX) || q->tags[i].size == 0)
+		enum status tag = search_text_get(r, &q->tags[i], TAG_SIZE_MAX);
+		if (tag != STATUS_OK)
+			return tag;
+		if (q->tags[i].size == 0)
 			return STATUS_BAD_REQUEST;
 	}
 	q->limit = bytes_get_u16(r);

@@ -235,3 +235,36 @@ Test(codec, a_result_with_the_most_seats_fills_proto_result_size_max)
 	cr_assert(proto_get_result(&c.r, &back));
 	cr_assert(back.seats_count == HOLD_SEATS_COUNT_MAX && back.seats[9] == 109);
 }
+
+/* The server decodes what any client sends, not only what the client library allows. */
+static enum status search_decoded(const struct search_query *q)
+{
+	static uint8_t frame[1024];
+	struct bytes_writer w;
+	bytes_writer_init(&w, frame, sizeof(frame));
+	proto_encode_search(&w, 1, q);
+	cr_assert(!w.failed);
+	struct proto_request request;
+	return proto_request_decode(frame, w.size, &request);
+}
+
+Test(codec, a_search_keyword_or_tag_above_its_limit_is_too_large)
+{
+	char text[SEARCH_KEYWORD_SIZE_MAX + 2];
+	memset(text, 'a', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	struct search_query q;
+	search_query_init(&q);
+	q.keyword = text_from_cstr(text);
+	cr_assert_eq(search_decoded(&q), STATUS_TOO_LARGE);
+	q.keyword.size = SEARCH_KEYWORD_SIZE_MAX;
+	cr_assert_eq(search_decoded(&q), STATUS_OK);
+	search_query_init(&q);
+	q.tags_count = 1;
+	q.tags[0] = (struct text){ .bytes = text, .size = TAG_SIZE_MAX + 1 };
+	cr_assert_eq(search_decoded(&q), STATUS_TOO_LARGE);
+	q.tags[0].size = TAG_SIZE_MAX;
+	cr_assert_eq(search_decoded(&q), STATUS_OK);
+	q.tags[0].size = 0;
+	cr_assert_eq(search_decoded(&q), STATUS_BAD_REQUEST);
+}
