@@ -201,6 +201,8 @@ struct engine_show {
 };
 
 bool engine_show_get(const struct engine *engine, uint32_t show_id, struct engine_show *show);
+/* The length of a tier's waiting line of an owned show (what a poll reports); 0 otherwise. */
+uint32_t engine_line_length(const struct engine *engine, uint32_t show_id, uint8_t tier);
 
 /*
  * Writes the public state (enum seat_state) of every seat of an owned show in seat

@@ -137,6 +137,15 @@ uint32_t engine_event_shows(const struct engine *engine, uint32_t event_id, uint
 	return written;
 }
 
+uint32_t engine_line_length(const struct engine *engine, uint32_t show_id, uint8_t tier)
+{
+	ASSERT(tier < TIER_COUNT);
+	uint32_t index = catalog_show_find(&engine->catalog, show_id);
+	if (index == CATALOG_NONE || engine->catalog.shows[index].state == NULL)
+		return 0;
+	return engine->catalog.shows[index].state->tiers[tier].line_count;
+}
+
 bool engine_show_get(const struct engine *engine, uint32_t show_id, struct engine_show *out)
 {
 	const struct catalog *catalog = &engine->catalog;

@@ -149,6 +149,8 @@ void waits_notify(struct worker *w, const struct engine_event *events, uint32_t 
 			continue;
 		struct engine_result result;
 		proto_result_from_event(event, &result);
+		/* As a poll now would say: the line as the command that made the event left it. */
+		result.waiters_count = engine_line_length(w->engine, event->show_id, event->tier);
 		parked_answer_user(w, event->show_id, event->user_id, STATUS_OK, &result, lsn);
 	}
 }

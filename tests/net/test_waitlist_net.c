@@ -217,6 +217,10 @@ Test(waiting, parked_waiters_are_offered_in_join_order_as_holds_expire)
 		  "offers name entries %llu and %llu, joined as %llu and %llu",
 		  (unsigned long long)first.waiter_seq, (unsigned long long)second.waiter_seq,
 		  (unsigned long long)sequence[0], (unsigned long long)sequence[1]);
+	/* The line length, as a poll gives it: two waited behind the first, then one. */
+	cr_assert(first.waiters_count == 2 && second.waiters_count == 1,
+		  "line lengths %u and %u with the offers", first.waiters_count,
+		  second.waiters_count);
 	struct box_response response;
 	cr_assert_eq(box_client_next(waiters[2], &response, 0), -ETIMEDOUT,
 		     "the third waiter heard something while seats could still come back");
@@ -231,6 +235,7 @@ Test(waiting, parked_waiters_are_offered_in_join_order_as_holds_expire)
 	cr_assert_eq(third.waiter_state, WAITER_SOLD_OUT);
 	cr_assert_eq(third.tier, TIER_REGULAR);
 	cr_assert_eq(third.waiter_seq, sequence[2]);
+	cr_assert_eq(third.waiters_count, 0);
 	struct engine_show s = fx_show(c, show);
 	cr_assert(s.tiers[TIER_REGULAR].booked == 4 && s.tiers[TIER_REGULAR].waiters == 0);
 	for (uint32_t i = 0; i < 3; i++)
