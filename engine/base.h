@@ -87,7 +87,11 @@ enum event_type {
 const char *event_type_name(enum event_type type);
 int event_type_parse(const char *name, size_t size);
 
-/* Strings, in bytes (UTF-8 is passed through untouched). */
+/* Whether bytes are well-formed UTF-8 (no overlong forms, surrogates or code points
+ * above U+10FFFF): every text the engine keeps is, so every client can show it. */
+bool utf8_valid(const uint8_t *bytes, size_t size);
+
+/* Strings, in bytes of UTF-8, which is otherwise passed through untouched. */
 #define NAME_SIZE_MAX 128u
 #define ADDRESS_SIZE_MAX 256u
 #define TITLE_SIZE_MAX 256u

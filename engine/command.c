@@ -65,7 +65,7 @@ static enum status text_check(struct text text, uint32_t size_min, uint32_t size
 		if (control && !(multiline && (c == '\n' || c == '\t')))
 			return STATUS_BAD_REQUEST;
 	}
-	return STATUS_OK;
+	return utf8_valid((const uint8_t *)text.bytes, text.size) ? STATUS_OK : STATUS_BAD_REQUEST;
 }
 
 static bool upper_letters(const char *chars, size_t count)

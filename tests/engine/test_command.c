@@ -240,3 +240,41 @@ Test(command, random_bytes_never_crash_the_decoder)
 			cr_assert_eq(command_validate(&d), STATUS_OK);
 	}
 }
+
+Test(command, utf8_validity_follows_the_standard)
+{
+	static const struct {
+		const char *bytes;
+		bool valid;
+	} cases[] = {
+		{ "plain", true },	     { "Z\xc3\xbcrich", true },	 { "\xe2\x82\xac", true },
+		{ "\xf0\x9f\x8e\xab", true }, { "\xf4\x8f\xbf\xbf", true }, { "\xed\x9f\xbf", true },
+		{ "\xff", false },	     { "\xc3", false },		 { "\xc0\xaf", false },
+		{ "\xe0\x80\xaf", false },   { "\xed\xa0\x80", false },	 { "\xf4\x90\x80\x80", false },
+		{ "\xf0\x80\x80\xaf", false }, { "\xe2\x82", false },	 { "a\x80z", false },
+		{ "\xf5\x80\x80\x80", false }, { "\xe2\x28\xa1", false },
+	};
+	for (size_t i = 0; i < ARRAY_COUNT(cases); i++)
+		cr_assert_eq(utf8_valid((const uint8_t *)cases[i].bytes, strlen(cases[i].bytes)),
+			     cases[i].valid, "case %zu", i);
+}
+
+Test(command, texts_and_labels_that_are_not_utf8_are_bad_requests)
+{
+	struct command c = { .type = COMMAND_LOCATION_PUT };
+	c.location_put = (struct command_location_put){ .location_id = 1,
+							.name = text_from_cstr("Z\xfcrich"),
+							.country = { 'C', 'H' } };
+	cr_assert_eq(command_validate(&c), STATUS_BAD_REQUEST);
+	c.location_put.name = text_from_cstr("Z\xc3\xbcrich");
+	cr_assert_eq(command_validate(&c), STATUS_OK);
+	struct command confirm = { .type = COMMAND_CONFIRM };
+	confirm.confirm = (struct command_confirm){ .hold_id = 1, .user_id = 1,
+						    .payment_ref = text_from_cstr("ref\xc3") };
+	cr_assert_eq(command_validate(&confirm), STATUS_BAD_REQUEST);
+	layout_builder_init(&builder);
+	layout_builder_section(&builder, "Parkett");
+	layout_builder_row(&builder, "R\xe9", 1, 4, TIER_VIP);
+	struct layout layout;
+	cr_assert_eq(layout_builder_layout(&builder, &layout), STATUS_BAD_REQUEST);
+}
