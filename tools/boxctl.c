@@ -284,11 +284,13 @@ void connect_server(void)
 	memcpy(host, host_start, host_size);
 	host[host_size] = '\0';
 	port = colon + 1;
+	number_parse(port, "the port of --server", 1, 65535);
 	struct box_client_options options;
 	box_client_options_default(&options);
 	options.name = "boxctl";
 	if (timeout_text)
 		options.timeout_ms = (int)number_parse(timeout_text, "--timeout-ms", 1, INT32_MAX);
+	ctl.timeout_ms = options.timeout_ms;
 	char error[512];
 	ctl.client = box_client_connect_options(host, port, &options, error, sizeof(error));
 	if (ctl.client == NULL) {
@@ -301,6 +303,12 @@ void connect_server(void)
 
 void json_print(json_t *value)
 {
+	if (value == NULL) {
+		/* json_pack() refuses a text that is not UTF-8, which a server must not send. */
+		fprintf(stderr, "boxctl: %s: the server's answer cannot be written as JSON (a text "
+			"in it is not UTF-8)\n", ctl.command);
+		exit(EXIT_TRANSPORT);
+	}
 	json_dumpf(value, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
 	fputc('\n', stdout);
 	json_decref(value);

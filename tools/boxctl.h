@@ -31,6 +31,7 @@ struct ctl_state {
 	bool no_color;
 	bool color;
 	struct box_client *client;
+	int timeout_ms; /* for one answer: --timeout-ms, else the client library's default */
 };
 
 extern struct ctl_state ctl;

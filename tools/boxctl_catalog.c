@@ -42,6 +42,8 @@ struct catalog_load {
 	uint32_t total;
 	uint32_t retried;
 	bool failed;
+	enum status refusal;  /* of the first put refused, once failed */
+	char refused_at[64];
 	uint32_t inflight; /* in sent[], sent or waiting to be sent again */
 	uint32_t resends;  /* of those, waiting to be sent again */
 	int pause_ms;
@@ -57,7 +59,7 @@ static void catalog_sent_free(struct catalog_load *l, uint32_t i)
 static void catalog_receive(struct catalog_load *l)
 {
 	struct box_response response;
-	check(box_client_next(ctl.client, &response, -1));
+	check(box_client_next(ctl.client, &response, ctl.timeout_ms));
 	uint32_t i = 0;
 	while (i < l->inflight && l->sent[i].request_id != response.request_id)
 		i++;
@@ -80,6 +82,8 @@ static void catalog_receive(struct catalog_load *l)
 		l->total++;
 		l->pause_ms = 0;
 	} else if (!l->failed) {
+		l->refusal = response.status;
+		snprintf(l->refused_at, sizeof(l->refused_at), "%s", sent->where);
 		fprintf(stderr, "boxctl: %s: %s: %s%s\n", ctl.command, sent->where,
 			status_name(response.status),
 			response.status == STATUS_ALREADY_EXISTS ? " (the id is taken by other content)"
@@ -228,6 +232,9 @@ static void demo_send(void *context, const struct command *command)
 static void catalog_report(struct catalog_load *l, int64_t started_ms)
 {
 	catalog_drain(l);
+	if (l->failed && ctl.json) /* one object, as for any refusal; stderr has the words */
+		json_print(json_pack("{s:s, s:s, s:I}", "status", status_name(l->refusal), "about",
+				     l->refused_at, "loaded", (json_int_t)l->total));
 	if (l->failed)
 		exit(EXIT_REFUSED);
 	const uint32_t *d = l->done;
@@ -297,7 +304,10 @@ int run_catalog(int argc, char **argv)
 		exit(EXIT_USAGE);
 	}
 	if (ctl.client == NULL) {
-		printf("the catalog is empty: nothing to load\n");
+		if (ctl.json)
+			json_print(json_pack("{s:I}", "loaded", (json_int_t)0));
+		else
+			printf("the catalog is empty: nothing to load\n");
 		return 0;
 	}
 	catalog_report(&l, started);

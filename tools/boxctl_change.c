@@ -62,8 +62,9 @@ static json_t *json_seats(const struct show_context *s, const uint32_t *seats, u
 	for (uint8_t i = 0; i < count; i++) {
 		char label[64];
 		int tier = seat_tier(s, seats[i]);
-		json_t *o = json_pack("{s:I, s:s}", "id", (json_int_t)seats[i], "label",
-				      seat_label(s, seats[i], label, sizeof(label)));
+		json_t *o = json_pack("{s:I, s:o}", "id", (json_int_t)seats[i], "label",
+				      json_text(text_from_cstr(seat_label(s, seats[i], label,
+									  sizeof(label)))));
 		if (tier >= 0)
 			json_object_set_new(o, "tier", json_string(tier_name(tier)));
 		if (tier >= 0 && s->have_show)
@@ -172,10 +173,13 @@ static uint32_t seat_resolve(const struct box_seatmap *map, const char *label)
 	if (layout_seat_find(&map->layout, label, colon ? (size_t)(colon - label) : 0, row,
 			     (size_t)(dash - row), number, &seat))
 		return seat;
-	const char *space = colon ? NULL : memrchr(label, ' ', (size_t)(dash - label));
-	if (space != NULL && layout_seat_find(&map->layout, label, (size_t)(space - label),
-					      space + 1, (size_t)(dash - space - 1), number, &seat))
-		return seat;
+	/* As printed, "SECTION ROW-NUMBER": either name may hold spaces, so try each. */
+	for (const char *space = colon ? NULL : memrchr(label, ' ', (size_t)(dash - label));
+	     space != NULL; space = memrchr(label, ' ', (size_t)(space - label))) {
+		if (layout_seat_find(&map->layout, label, (size_t)(space - label), space + 1,
+				     (size_t)(dash - space - 1), number, &seat))
+			return seat;
+	}
 	usage_fail("no seat '%s' in show %u's venue (or the row name is in several sections: "
 		   "give SECTION:ROW-NUMBER)",
 		   label, map->show_id);
@@ -196,6 +200,8 @@ static uint8_t seats_resolve(const struct box_seatmap *map, const struct opt_lis
 			seats[count++] = seat_resolve(map, label);
 		}
 	}
+	if (count == 0)
+		usage_fail("--seats names no seat: give a comma-separated list of seats");
 	return count;
 }
 

@@ -13,6 +13,18 @@
 
 #include "seatmap.h"
 
+/* The next page starts after the last id of this one, which must be past the last
+ * page's: a server that repeats a page would keep a listing going for ever. */
+static void list_advance(uint32_t *after, uint32_t last_id)
+{
+	if (last_id <= *after) {
+		fprintf(stderr, "boxctl: %s: the server repeated a page (id %u after %u)\n",
+			ctl.command, last_id, *after);
+		exit(EXIT_TRANSPORT);
+	}
+	*after = last_id;
+}
+
 /* Catalog queries. */
 
 static json_t *json_location(const struct engine_location *l)
@@ -50,7 +62,7 @@ int run_locations(int argc, char **argv)
 		}
 		if (count < PROTO_LIST_LIMIT_MAX)
 			break;
-		after = items[count - 1].location_id;
+		list_advance(&after, items[count - 1].location_id);
 	}
 	if (ctl.json)
 		json_print(json_pack("{s:o}", "locations", array));
@@ -107,7 +119,7 @@ int run_events(int argc, char **argv)
 		}
 		if (count < PROTO_LIST_LIMIT_MAX)
 			break;
-		after = items[count - 1].event_id;
+		list_advance(&after, items[count - 1].event_id);
 	}
 	if (ctl.json)
 		json_print(json_pack("{s:I, s:o}", "location_id", (json_int_t)location_id,
@@ -289,15 +301,18 @@ static json_t *json_seatmap_sections(const struct box_seatmap *map)
 			section = row.section_index;
 			rows = json_array();
 			json_array_append_new(sections,
-					      json_pack("{s:s#, s:o}", "name", row.section_name,
-							(int)row.section_name_size, "rows", rows));
+					      json_pack("{s:o, s:o}", "name",
+							json_text(text_from(row.section_name,
+									    row.section_name_size)),
+							"rows", rows));
 		}
 		for (uint32_t i = 0; i < row.seats_count; i++) {
 			states[i] = seat_chars[map->states[row.seat_first + i] & 3];
 			tiers[i] = tier_chars[row_seat_tier(&row, i) % TIER_COUNT];
 		}
-		json_array_append_new(rows, json_pack("{s:s#, s:I, s:I, s:s#, s:s#}", "name",
-						      row.row_name, (int)row.row_name_size,
+		json_array_append_new(rows, json_pack("{s:o, s:I, s:I, s:s#, s:s#}", "name",
+						      json_text(text_from(row.row_name,
+									  row.row_name_size)),
 						      "first_seat_id", (json_int_t)row.seat_first,
 						      "first_number", (json_int_t)row.first_number,
 						      "states", states, (int)row.seats_count, "tiers",
@@ -449,8 +464,9 @@ static void search_query_build(const struct search_args *a, struct search_query 
 	if (a->near) {
 		double lat, lon;
 		char end;
-		if (sscanf(a->near, "%lf,%lf%c", &lat, &lon, &end) != 2 || lat < -90 || lat > 90 ||
-		    lon < -180 || lon > 180)
+		/* Written so that NaN, which compares false, fails too. */
+		if (sscanf(a->near, "%lf,%lf%c", &lat, &lon, &end) != 2 ||
+		    !(lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180))
 			usage_fail("--near must be LAT,LON in degrees, not '%s'", a->near);
 		q->near = true;
 		q->lat_e6 = (int32_t)(lat * 1e6 + (lat < 0 ? -0.5 : 0.5));
@@ -662,8 +678,9 @@ int run_ping(int argc, char **argv)
 			       info->server_version, info->version, info->workers, us);
 	}
 	if (ctl.json)
-		json_print(json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "server", ctl.server,
-				     "version", info->server_version, "protocol",
+		json_print(json_pack("{s:s, s:o, s:I, s:I, s:I, s:I, s:o}", "server", ctl.server,
+				     "version", json_text(text_from_cstr(info->server_version)),
+				     "protocol",
 				     (json_int_t)info->version, "workers", (json_int_t)info->workers,
 				     "frame_size_max", (json_int_t)info->frame_size_max,
 				     "wait_timeout_ms_max", (json_int_t)info->wait_timeout_ms_max,

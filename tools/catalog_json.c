@@ -738,11 +738,16 @@ bool catalog_time_parse(const char *text, int64_t *ms)
 
 char *catalog_time_format(int64_t ms, char *buffer, size_t size)
 {
-	int64_t seconds = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-	int millis = (int)(ms - seconds * 1000);
+	/* Floor division without negating: ms may be INT64_MIN. */
+	int64_t seconds = ms / 1000;
+	int millis = (int)(ms % 1000);
+	if (millis < 0) {
+		millis += 1000;
+		seconds--;
+	}
 	time_t t = (time_t)seconds;
 	struct tm tm;
-	if (gmtime_r(&t, &tm) == NULL) {
+	if (gmtime_r(&t, &tm) == NULL || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900) {
 		snprintf(buffer, size, "%lld ms", (long long)ms);
 		return buffer;
 	}

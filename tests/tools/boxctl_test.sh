@@ -160,6 +160,31 @@ expect_eq "$(json 'len(d["snapshot_lsns"]) == 2 and min(d["snapshot_lsns"]) > 0'
 # --- errors --------------------------------------------------------------------
 expect_rc 64 "an unknown command" nosuch
 expect_rc 64 "a hold without --user" hold 500004 --seats 1-1
+expect_rc 64 "a hold whose --seats names no seat" --json hold 500004 --user 1 --seats ,
+expect_rc 64 "--near that is not a number" search --near nan,nan --radius-km 10
+expect_rc 64 "a port out of range" --server 127.0.0.1:112837 ping
+expect_grep "port of --server" "$WORK/err" "and it says which"
+
+# --- names with spaces, and what --json makes of catalog loads ---------------------
+cat >"$WORK/spaces.json" <<'JSON'
+{"locations": [{"id": 9, "name": "Here", "country": "AT", "lat": 48.2, "lon": 16.4}],
+ "venues": [{"id": 9, "location": 9, "name": "Spaces", "lat": 48.2, "lon": 16.4,
+   "sections": [{"name": "Upper Circle", "rows": [{"name": "Box 1", "seats": 4, "tier": "vip"}]}]}],
+ "events": [{"id": 9, "location": 9, "title": "Spaced", "type": "comedy", "duration_min": 60}],
+ "shows": [{"id": 9, "event": 9, "venue": 9, "start": "2030-01-01T20:00:00Z", "currency": "EUR",
+   "prices": {"vip": 100, "regular": 0, "economy": 0}, "sale_opens": "2026-01-01T00:00:00Z"}]}
+JSON
+expect_rc 0 "a catalog with spaces in section and row names" --json catalog load "$WORK/spaces.json"
+expect_rc 0 "a seat held by its label as printed" --json hold 9 --user 1 --seats "Upper Circle Box 1-2"
+expect_eq "$(json '[s["label"] for s in d["seats"]]')" "['Upper Circle Box 1-2']" \
+	"the label printed is the one given"
+echo '{}' >"$WORK/empty.json"
+expect_rc 0 "an empty catalog" --json catalog load "$WORK/empty.json"
+expect_eq "$(json 'd["loaded"]')" "0" "an empty catalog loads nothing, as JSON"
+sed 's/"name": "Spaces"/"name": "Other"/' "$WORK/spaces.json" >"$WORK/spaces-clash.json"
+expect_rc 1 "a catalog load with a clash" --json catalog load "$WORK/spaces-clash.json"
+expect_eq "$(json '[d["status"], d["about"]]')" "['already exists', 'venues[0] (venue 9)']" \
+	"a refused load is one JSON object naming the entry"
 rc=0
 "$BOXCTL" --server 127.0.0.1:1 stats >"$WORK/out" 2>"$WORK/err" || rc=$?
 expect_eq "$rc" "2" "a server that cannot be reached exits 2"
