@@ -31,6 +31,8 @@ int wal_segment_map(int dir_fd, uint64_t sequence, struct wal_mapping *map)
 		return -errno;
 	struct stat st;
 	int error = fstat(fd, &st) < 0 ? -errno : 0;
+	if (error == 0 && !S_ISREG(st.st_mode))
+		error = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL; /* named like a segment, not one */
 	if (error == 0 && st.st_size > 0) {
 		void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 		if (p == MAP_FAILED)
@@ -358,6 +360,8 @@ int wal_scan(int dir_fd, uint32_t shard_index, struct wal_scan *scan)
 	if (error == 0 && scan->state == WAL_SCAN_CLEAN && scan->message[0] == '\0')
 		snprintf(scan->message, sizeof(scan->message), "clean: %" PRIu64 " records",
 			 scan->records);
+	if (error != 0)
+		wal_scan_finish(scan);
 	return error;
 }
 

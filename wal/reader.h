@@ -46,7 +46,8 @@ struct wal_scan {
 	char message[512]; /* what was found, for people: torn tail or corruption */
 };
 
-/* Scans dir. Returns 0 (look at scan->state) or -errno on an I/O error. */
+/* Scans dir. Returns 0 (look at scan->state; wal_scan_finish() frees it) or -errno on an
+ * I/O error, with nothing left to free. */
 int wal_scan(int dir_fd, uint32_t shard_index, struct wal_scan *scan);
 void wal_scan_finish(struct wal_scan *scan); /* accepts NULL */
 

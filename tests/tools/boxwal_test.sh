@@ -191,5 +191,8 @@ for command in verify dump replay stats truncate; do
 	expect_rc 0 "$command --help" "$command" --help
 done
 expect_rc 1 "a missing directory is an I/O error" verify "$WORK/missing"
+mkdir -p "$WORK/odd/segment-00000002.wal"
+expect_rc 1 "a directory named like a segment is an I/O error" verify "$WORK/odd"
+expect_grep "Is a directory" "$WORK/err" "which says what it found"
 
 checks_finish
