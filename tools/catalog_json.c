@@ -298,6 +298,61 @@ static bool label_ok(json_t *name)
 	       strlen(json_string_value(name)) == json_string_length(name);
 }
 
+/* A section (row_index UINT32_MAX) or a row, by name, for finding names used twice. */
+struct layout_name {
+	uint32_t section_index;
+	uint32_t row_index;
+	const char *name;
+	uint8_t size;
+};
+
+static int layout_name_compare(const void *a, const void *b)
+{
+	const struct layout_name *x = a, *y = b;
+	bool x_section = x->row_index == UINT32_MAX, y_section = y->row_index == UINT32_MAX;
+	if (x_section != y_section)
+		return x_section ? -1 : 1;
+	if (!x_section && x->section_index != y->section_index)
+		return x->section_index < y->section_index ? -1 : 1;
+	int order = memcmp(x->name, y->name, x->size < y->size ? x->size : y->size);
+	return order != 0 ? order : (int)x->size - (int)y->size;
+}
+
+/*
+ * Section names must differ within the venue and row names within their section:
+ * a seat is named by them (SECTION:ROW-NUMBER), and one named twice could not be held
+ * by its label. Sorting finds doubles in n log n, for venues of thousands of rows.
+ */
+static int layout_names_check(struct loader *l, const char *path, const struct layout *layout)
+{
+	struct layout_name *names = calloc(layout->rows_count * 2u + 1, sizeof(*names));
+	if (names == NULL)
+		return fail(l, path, "out of memory");
+	uint32_t count = 0;
+	struct layout_reader reader;
+	struct layout_row row;
+	layout_reader_init(&reader, layout);
+	while (layout_reader_next(&reader, &row)) {
+		if (count == 0 || names[count - 1].section_index != row.section_index)
+			names[count++] = (struct layout_name){ row.section_index, UINT32_MAX,
+								row.section_name,
+								row.section_name_size };
+		names[count++] = (struct layout_name){ row.section_index, row.row_index,
+							row.row_name, row.row_name_size };
+	}
+	qsort(names, count, sizeof(*names), layout_name_compare);
+	int rc = 0;
+	for (uint32_t i = 1; i < count && rc == 0; i++) {
+		if (layout_name_compare(&names[i - 1], &names[i]) != 0)
+			continue;
+		bool section = names[i].row_index == UINT32_MAX;
+		rc = fail(l, path, "%s name \"%.*s\" is used twice%s", section ? "section" : "row",
+			  (int)names[i].size, names[i].name, section ? "" : " in one section");
+	}
+	free(names);
+	return rc;
+}
+
 /* Adds one ROW (one or several rows alike) to the builder; counts rows and seats. */
 static int row_read(struct loader *l, json_t *row, const char *path, struct layout_builder *b,
 		    uint32_t *rows_count, uint32_t *seats_count)
@@ -385,7 +440,7 @@ static int layout_read(struct loader *l, json_t *venue, const char *path,
 			    LAYOUT_SEATS_COUNT_MAX);
 	if (layout_builder_layout(b, layout) != STATUS_OK)
 		return fail(l, path, "the seat layout is not valid");
-	return 0;
+	return layout_names_check(l, path, layout);
 }
 
 static int venue_read(struct loader *l, json_t *object, const char *path)

@@ -178,6 +178,10 @@ expect_rc 0 "a catalog with spaces in section and row names" --json catalog load
 expect_rc 0 "a seat held by its label as printed" --json hold 9 --user 1 --seats "Upper Circle Box 1-2"
 expect_eq "$(json '[s["label"] for s in d["seats"]]')" "['Upper Circle Box 1-2']" \
 	"the label printed is the one given"
+sed 's/"name": "Box 1", "seats": 4/"names": ["Box 1", "Box 1"], "seats": 4/' "$WORK/spaces.json" \
+	>"$WORK/twice.json"
+expect_rc 64 "a row name used twice in a section" catalog load "$WORK/twice.json"
+expect_grep 'row name "Box 1" is used twice' "$WORK/err" "the refusal names the row"
 echo '{}' >"$WORK/empty.json"
 expect_rc 0 "an empty catalog" --json catalog load "$WORK/empty.json"
 expect_eq "$(json 'd["loaded"]')" "0" "an empty catalog loads nothing, as JSON"
