@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define PATH_SIZE 160
@@ -290,12 +291,19 @@ static int row_shape_read(struct loader *l, json_t *row, const char *path,
 	return rc;
 }
 
-/* A section or row name: the builder takes C strings, so no NUL inside. */
+/* A section or row name: the builder takes C strings, so no NUL inside, and the
+ * server takes no control characters. */
 static bool label_ok(json_t *name)
 {
-	return json_is_string(name) && json_string_length(name) >= 1 &&
-	       json_string_length(name) <= LABEL_SIZE_MAX &&
-	       strlen(json_string_value(name)) == json_string_length(name);
+	if (!json_is_string(name) || json_string_length(name) < 1 ||
+	    json_string_length(name) > LABEL_SIZE_MAX)
+		return false;
+	const unsigned char *bytes = (const unsigned char *)json_string_value(name);
+	for (size_t i = 0; i < json_string_length(name); i++) {
+		if (bytes[i] < 0x20 || bytes[i] == 0x7f)
+			return false;
+	}
+	return true;
 }
 
 /* A section (row_index UINT32_MAX) or a row, by name, for finding names used twice. */
@@ -375,8 +383,8 @@ static int row_read(struct loader *l, json_t *row, const char *path, struct layo
 	for (size_t i = 0; i < count; i++) {
 		json_t *n = names ? json_array_get(names, i) : name;
 		if (!label_ok(n))
-			return fail(l, path, "row names must be strings of 1..%u bytes",
-				    LABEL_SIZE_MAX);
+			return fail(l, path, "row names must be strings of 1..%u bytes, without "
+				    "control characters", LABEL_SIZE_MAX);
 		layout_builder_row_runs(b, json_string_value(n), shape.first_number,
 					shape.runs_count, shape.run_tiers,
 					shape.run_seats_counts);
@@ -397,7 +405,7 @@ static int section_read(struct loader *l, json_t *section, const char *path,
 	if (rc == 0)
 		rc = get_text(l, section, path, "name", 1, LABEL_SIZE_MAX, true, &name);
 	if (rc == 0 && !label_ok(json_object_get(section, "name")))
-		rc = fail(l, path, "name must not contain NUL characters");
+		rc = fail(l, path, "name must not contain control characters");
 	if (rc == 0)
 		rc = get_array(l, section, path, "rows", &rows);
 	if (rc < 0)
@@ -683,6 +691,12 @@ int catalog_json_load(const char *path, catalog_emit_fn *emit_fn, void *context,
 		int rc = -errno;
 		snprintf(error, error_size, "%s: %s", path, strerror(-rc));
 		return rc;
+	}
+	struct stat st;
+	if (fstat(fileno(file), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(file);
+		snprintf(error, error_size, "%s is a directory, not a catalog file", path);
+		return -EISDIR;
 	}
 	json_error_t json_error;
 	json_t *root = json_loadf(file, JSON_REJECT_DUPLICATES, &json_error);
