@@ -271,12 +271,14 @@ static int catalogs_reconcile(struct server *server, struct wal_store **stores)
 struct demo_load {
 	struct wal_store **stores;
 	uint32_t count;
+	uint32_t added; /* entities shard 0 did not have */
 	int error;
 };
 
 static void demo_load_one(void *context, const struct command *command)
 {
 	struct demo_load *load = context;
+	load->added += load->error == 0 && !catalog_has(load->stores[0]->engine, command);
 	for (uint32_t i = 0; i < load->count && load->error == 0; i++) {
 		struct engine_result result;
 		uint64_t lsn;
@@ -285,22 +287,70 @@ static void demo_load_one(void *context, const struct command *command)
 	}
 }
 
+/*
+ * The demo catalog depends on the day it is first loaded (its shows start over the
+ * next 120 days), so data/demo records that day and the seed, durably, before the
+ * load begins. A load cut short (Ctrl-C or a crash in the first start) is then
+ * completed by the next start with --demo: the puts are idempotent.
+ */
+static int demo_record(struct server *server, int64_t *day_ms, uint64_t *seed, bool *found)
+{
+	char path[SERVER_PATH_SIZE + 16];
+	snprintf(path, sizeof(path), "%s/demo", server->config.data_dir);
+	FILE *file = fopen(path, "r");
+	long long day = 0;
+	unsigned long long value = 0;
+	*found = file != NULL && fscanf(file, "%lld %llu", &day, &value) == 2;
+	if (file != NULL)
+		fclose(file);
+	if (*found) {
+		*day_ms = day;
+		*seed = value;
+		return 0;
+	}
+	file = fopen(path, "w");
+	if (file == NULL || fprintf(file, "%lld %llu\n", (long long)*day_ms,
+				    (unsigned long long)*seed) < 0 ||
+	    fflush(file) != 0 || fsync(fileno(file)) != 0) {
+		int error = -errno;
+		log_error("writing %s: %s", path, strerror(errno));
+		if (file)
+			fclose(file);
+		return error;
+	}
+	fclose(file);
+	return wal_dir_sync(server->data_fd);
+}
+
 static int demo_load(struct server *server, struct wal_store **stores)
 {
 	struct engine_location first;
-	if (engine_locations_list(stores[0]->engine, 0, &first, 1) > 0) {
+	bool empty = engine_locations_list(stores[0]->engine, 0, &first, 1) == 0;
+	int64_t now = wall_ms();
+	int64_t day_ms = now - now % (24LL * 3600 * 1000);
+	uint64_t seed = server->config.demo_seed;
+	bool found = false;
+	char path[SERVER_PATH_SIZE + 16];
+	snprintf(path, sizeof(path), "%s/demo", server->config.data_dir);
+	if (!empty && access(path, F_OK) != 0) {
 		log_info("the catalog is not empty: the demo catalog is not loaded again");
 		return 0;
 	}
-	int64_t now = wall_ms();
+	int error = demo_record(server, &day_ms, &seed, &found);
+	if (error != 0)
+		return error;
 	struct demo_load load = { .stores = stores, .count = server->workers_count };
-	demo_catalog_generate(server->config.demo_seed, now - now % (24LL * 3600 * 1000),
-			      demo_load_one, &load);
+	demo_catalog_generate(seed, day_ms, demo_load_one, &load);
 	for (uint32_t i = 0; i < server->workers_count && load.error == 0; i++)
 		load.error = wal_store_sync(stores[i]);
-	if (load.error == 0)
+	if (load.error == 0 && empty)
 		log_info("demo catalog loaded: %u locations, %u events, %u shows",
 			 DEMO_LOCATIONS_COUNT, DEMO_EVENTS_COUNT, DEMO_SHOWS_COUNT);
+	else if (load.error == 0 && load.added > 0)
+		log_warn("demo catalog completed: %u entities of a load cut short were added",
+			 load.added);
+	else if (load.error == 0)
+		log_info("demo catalog already loaded");
 	return load.error;
 }
 

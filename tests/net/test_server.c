@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "demo.h"
 #include "server_fixture.h"
 
 static struct box_client *c;
@@ -666,6 +667,62 @@ Test(startup, holds_that_expired_while_down_are_not_reported_as_reconciled_puts)
 		     "a restart with identical catalogs reported reconciled puts");
 	FX_STATUS_IS(fx_hold_seats(c, FX_SHOW_HALL_0, 2, 0, seats, 2).status, STATUS_OK);
 	FX_STATUS_IS(fx_hold_seats(c, FX_SHOW_HALL_1, 2, 0, seats, 2).status, STATUS_OK);
+}
+
+/*
+ * A first start with --demo that is cut short (Ctrl-C, a crash) leaves part of the
+ * demo catalog. The next start with --demo must complete it, with the shows of the
+ * day it was first loaded on (kept in data/demo), and a start after that adds
+ * nothing. The cut is made by hand: the first puts of a demo catalog sent by a
+ * client, and data/demo written as the first start writes it before loading.
+ */
+struct demo_partial {
+	struct box_client *client;
+	uint32_t sent;
+	uint32_t limit;
+};
+
+static void demo_put_first(void *context, const struct command *command)
+{
+	struct demo_partial *p = context;
+	if (p->sent == p->limit)
+		return;
+	p->sent++;
+	FX_STATUS_IS(fx_command(p->client, command).status, STATUS_OK);
+}
+
+Test(startup, a_demo_load_cut_short_is_completed_by_the_next_start)
+{
+	const int64_t day_ms = INT64_C(1767225600000); /* 2026-01-01 */
+	const uint64_t seed = 5;
+	struct fx_server s;
+	fx_server_init(&s, NULL, 0, NULL);
+	fx_server_start(&s);
+	struct demo_partial partial = { .client = fx_connect(&s), .limit = 300 };
+	demo_catalog_generate(seed, day_ms, demo_put_first, &partial);
+	box_client_close(partial.client);
+	fx_server_stop(&s);
+	char path[FX_PATH_SIZE + 16];
+	snprintf(path, sizeof(path), "%s/demo", s.data_dir);
+	FILE *file = fopen(path, "w");
+	cr_assert_not_null(file);
+	fprintf(file, "%lld %llu\n", (long long)day_ms, (unsigned long long)seed);
+	fclose(file);
+	snprintf(s.args[0], sizeof(s.args[0]), "--demo");
+	s.args_count = 1;
+	fx_server_start(&s);
+	cr_assert(fx_log_contains(&s, "demo catalog completed"));
+	struct box_client *client = fx_connect(&s);
+	cr_assert_eq(fx_stat(client, "shows_owned"), DEMO_SHOWS_COUNT);
+	struct engine_show last = fx_show(client, DEMO_SHOW_ID_FIRST + DEMO_SHOWS_COUNT - 1);
+	cr_assert(last.start_ms > day_ms && last.start_ms < day_ms + 121 * INT64_C(86400000),
+		  "the shows are those of the day recorded");
+	box_client_close(client);
+	fx_server_stop(&s);
+	fx_server_start(&s);
+	cr_assert_eq(fx_log_count(&s, "demo catalog completed"), 1, "the second start added more");
+	cr_assert(fx_log_contains(&s, "demo catalog already loaded"));
+	fx_server_finish(&s);
 }
 
 /*
