@@ -12,8 +12,6 @@
 #include "bytes.h"
 
 /* Times are milliseconds since 1970 and must lie before year 10000. */
-#define TIME_MS_MAX 253402300799999LL
-#define PRICE_MINOR_MAX 1000000000000LL
 #define DURATION_MIN_MAX 10080u
 
 static const char *const command_type_names[COMMAND_TYPE_MAX + 1] = {

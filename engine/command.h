@@ -23,6 +23,9 @@
 #define COMMAND_VERSION 1u
 /* Largest encoded command: a venue with every row of the largest layout. */
 #define COMMAND_SIZE_MAX (512u * 1024u)
+/* Times are from 1970-01-01 to 9999-12-31T23:59:59.999Z; prices up to 10^12 minor units. */
+#define TIME_MS_MAX 253402300799999LL
+#define PRICE_MINOR_MAX 1000000000000LL
 
 enum command_type {
 	COMMAND_LOCATION_PUT = 1,

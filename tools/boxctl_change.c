@@ -318,6 +318,8 @@ int run_cancel(int argc, char **argv)
 /* "FIRST-LAST" or "N" seat ids, '#' allowed. */
 static void seat_range_parse(const char *text, uint32_t *first, uint32_t *count)
 {
+	if (text[0] == '\0')
+		usage_fail("--seats FIRST-LAST (seat ids) is empty");
 	char copy[64];
 	snprintf(copy, sizeof(copy), "%s", text);
 	char *dash = strchr(copy + 1, '-');
@@ -344,6 +346,9 @@ static int run_block_change(int argc, char **argv, bool blocked)
 	connect_server();
 	struct show_context s;
 	show_context_load(&s, show_id);
+	if (s.map != NULL && (uint64_t)first + count > s.map->seats_count)
+		usage_fail("show %u has %u seats (ids 0-%u): --seats %s goes past them", show_id,
+			   s.map->seats_count, s.map->seats_count - 1, range);
 	struct engine_result r;
 	int rc = box_client_seats_block(ctl.client, show_id, first, count, blocked, &r);
 	if (result_settle(rc, &r, &s, blocked ? "the seats were not blocked"

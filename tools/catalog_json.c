@@ -174,6 +174,8 @@ static int get_time(struct loader *l, json_t *object, const char *path, const ch
 	if (!json_is_string(member) || !catalog_time_parse(json_string_value(member), ms))
 		return fail(l, path, "%s must be an ISO 8601 time like \"2027-03-01T19:30:00Z\"",
 			    key);
+	if (*ms < 0 || *ms > TIME_MS_MAX)
+		return fail(l, path, "%s must be from 1970 to 9999", key);
 	return 0;
 }
 
@@ -571,9 +573,10 @@ static int prices_read(struct loader *l, json_t *object, const char *path,
 		int tier = tier_parse(key, strlen(key));
 		if (tier < 0)
 			return fail(l, path, "prices: unknown tier \"%s\"", key);
-		if (!json_is_integer(value) || json_integer_value(value) < 0)
+		if (!json_is_integer(value) || json_integer_value(value) < 0 ||
+		    json_integer_value(value) > PRICE_MINOR_MAX)
 			return fail(l, path, "prices.%s must be a whole number of minor units "
-					     "(cents), 0 or more", key);
+					     "(cents) from 0 to %lld", key, PRICE_MINOR_MAX);
 		p->prices_minor[tier] = json_integer_value(value);
 	}
 	return 0;
@@ -590,6 +593,9 @@ static int show_times_read(struct loader *l, json_t *object, const char *path,
 		rc = get_time(l, object, path, "end", false, p->start_ms + duration, &p->end_ms);
 	if (rc == 0 && p->end_ms <= p->start_ms)
 		return fail(l, path, "end must be after start");
+	if (rc == 0 && p->end_ms > TIME_MS_MAX)
+		return fail(l, path, "the show must end by 9999-12-31 (start plus the event's "
+				     "duration)");
 	if (rc == 0)
 		rc = get_time(l, object, path, "sale_opens", false, 0, &p->sale_opens_ms);
 	if (rc == 0)

@@ -141,6 +141,9 @@ expect_grep "seats available" "$WORK/err" "seats available in words"
 expect_rc 0 "block seats" block 500004 --seats 20-21
 expect_rc 1 "a blocked seat cannot be held" hold 500004 --user 6 --seats 1-21
 expect_rc 0 "unblock them" unblock 500004 --seats 20-21
+expect_rc 64 "a block past the venue's last seat" block 500004 --seats 20-100000
+expect_grep "goes past them" "$WORK/err" "the refusal says the range is too long"
+expect_rc 64 "an empty --seats range" block 500004 --seats ''
 
 expect_rc 0 "cancel the booking" --json cancel "$hold"
 expect_eq "$(json 'd["booking_cancelled"]')" "True" "the booking is cancelled"
@@ -187,6 +190,13 @@ expect_rc 64 "a row name with a control character" catalog load "$WORK/tab.json"
 expect_grep "without control characters" "$WORK/err" "the refusal says what is wrong with it"
 expect_rc 64 "a directory for a catalog file" catalog load "$WORK"
 expect_grep "is a directory" "$WORK/err" "and it says so"
+sed 's/"start": "2030-01-01T20:00:00Z"/"start": "1969-12-31T20:00:00Z"/' "$WORK/spaces.json" \
+	>"$WORK/early.json"
+expect_rc 64 "a show starting before 1970" catalog load "$WORK/early.json"
+expect_grep "start must be from 1970 to 9999" "$WORK/err" "the refusal names the field"
+sed 's/"vip": 100,/"vip": 1000000000001,/' "$WORK/spaces.json" >"$WORK/dear.json"
+expect_rc 64 "a price above the limit" catalog load "$WORK/dear.json"
+expect_grep "prices.vip must be" "$WORK/err" "the refusal names the price"
 echo '{}' >"$WORK/empty.json"
 expect_rc 0 "an empty catalog" --json catalog load "$WORK/empty.json"
 expect_eq "$(json 'd["loaded"]')" "0" "an empty catalog loads nothing, as JSON"
