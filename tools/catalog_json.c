@@ -126,6 +126,14 @@ static int get_text(struct loader *l, json_t *object, const char *path, const ch
 	if (size < size_min || size > size_max)
 		return fail(l, path, "%s must be %u..%u bytes long", key, size_min, size_max);
 	*text = text_from(json_string_value(member), (uint32_t)size);
+	/* As the server checks: a description may break lines and tab, nothing else may. */
+	bool multiline = strcmp(key, "description") == 0;
+	for (size_t i = 0; i < size; i++) {
+		unsigned char c = (unsigned char)text->bytes[i];
+		if ((c < 0x20 || c == 0x7f) && !(multiline && (c == '\n' || c == '\t')))
+			return fail(l, path, "%s must not contain control characters%s", key,
+				    multiline ? " (but for line breaks and tabs)" : "");
+	}
 	return 0;
 }
 
