@@ -350,8 +350,10 @@ static enum step after_join(struct onsale *o, struct user *u, const struct bench
 		o->totals.joined += r->status == STATUS_OK;
 		return STEP_WAIT;
 	case STATUS_SEATS_AVAILABLE:
+		/* Enough seats are free, though maybe not side by side: take them apart. */
 		if (!u->best_retried) {
 			u->best_retried = true;
+			u->together = false;
 			return STEP_HOLD_BEST;
 		}
 		o->totals.gave_up++;

@@ -505,8 +505,9 @@ BEGIN
 	IF bench_user_seats(p_user, now_ms) + p_count > config.user_seats_max THEN
 		RETURN ROW(3, NULL, NULL, NULL, NULL)::bench_result;
 	END IF;
+	-- SPEC 6.1 counts seats, together or not, as boxoffice does.
 	IF NOT bench_line_active(p_tier)
-	   AND cardinality(bench_claim(p_tier, p_count, p_together, false)) = p_count THEN
+	   AND cardinality(bench_claim(p_tier, p_count, false, false)) = p_count THEN
 		RETURN ROW(13, NULL, NULL, NULL, NULL)::bench_result;
 	END IF;
 	IF NOT EXISTS (SELECT 1 FROM seat WHERE tier = p_tier AND state = 'h') THEN

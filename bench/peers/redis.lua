@@ -528,7 +528,8 @@ local function bx_join(keys, args)
 	if user_total(user) + k > USER_SEATS_MAX then
 		return reply(LIMIT_EXCEEDED)
 	end
-	if s.waiting[t] == 0 and seats_select(s, t, k, together) then
+	-- SPEC 6.1 counts seats, together or not, as boxoffice does.
+	if s.waiting[t] == 0 and s.free[t] >= k then
 		return reply(SEATS_AVAILABLE)
 	end
 	if s.held[t] == 0 then
