@@ -339,18 +339,20 @@ static void show_fill(struct show *show, const struct command_show_put *put,
 	memcpy(show->currency, put->currency, CURRENCY_SIZE);
 }
 
-static bool show_same(const struct show *a, const struct show *b)
+static bool show_same(const struct show *a, const struct show *b, uint32_t hold_ttl_ms_default)
 {
+	uint32_t a_ttl_ms = a->hold_ttl_ms != 0 ? a->hold_ttl_ms : hold_ttl_ms_default;
+	uint32_t b_ttl_ms = b->hold_ttl_ms != 0 ? b->hold_ttl_ms : hold_ttl_ms_default;
 	return a->event_index == b->event_index && a->venue_index == b->venue_index &&
 	       a->start_ms == b->start_ms && a->end_ms == b->end_ms &&
 	       memcmp(a->prices_minor, b->prices_minor, sizeof(a->prices_minor)) == 0 &&
 	       memcmp(a->currency, b->currency, CURRENCY_SIZE) == 0 &&
 	       a->user_seats_max == b->user_seats_max && a->sale_opens_ms == b->sale_opens_ms &&
-	       a->sale_closes_ms == b->sale_closes_ms && a->hold_ttl_ms == b->hold_ttl_ms;
+	       a->sale_closes_ms == b->sale_closes_ms && a_ttl_ms == b_ttl_ms;
 }
 
 enum status catalog_show_put(struct catalog *catalog, const struct command_show_put *put,
-			     bool *created, uint32_t *index)
+			     uint32_t hold_ttl_ms_default, bool *created, uint32_t *index)
 {
 	*created = false;
 	uint32_t event_index = catalog_event_find(catalog, put->event_id);
@@ -366,7 +368,7 @@ enum status catalog_show_put(struct catalog *catalog, const struct command_show_
 	uint32_t existing = catalog_show_find(catalog, put->show_id);
 	if (existing != CATALOG_NONE) {
 		*index = existing;
-		return show_same(&catalog->shows[existing], &fresh) ? STATUS_OK
+		return show_same(&catalog->shows[existing], &fresh, hold_ttl_ms_default) ? STATUS_OK
 								    : STATUS_ALREADY_EXISTS;
 	}
 	ARRAY_RESERVE(catalog->shows, catalog->shows_capacity, (uint64_t)catalog->shows_count + 1);

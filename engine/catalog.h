@@ -150,9 +150,10 @@ enum status catalog_venue_put(struct catalog *catalog, const struct command_venu
 enum status catalog_event_put(struct catalog *catalog, const struct command_event_put *put,
 			      bool *created);
 /* user_seats_max of 0 takes USER_SEATS_COUNT_MAX_DEFAULT; hold_ttl_ms of 0 is kept, and means
- * the engine's default at the time a hold is made (engine_show_hold_ttl_ms). */
+ * the engine's default at the time a hold is made (engine_show_hold_ttl_ms). A put of an
+ * existing show is the same when the lifetimes are, each resolved with the default now. */
 enum status catalog_show_put(struct catalog *catalog, const struct command_show_put *put,
-			     bool *created, uint32_t *index);
+			     uint32_t hold_ttl_ms_default, bool *created, uint32_t *index);
 
 /* The tier of an inventory slot of a venue. */
 static inline uint8_t venue_slot_tier(const struct venue *venue, uint32_t slot)

@@ -50,6 +50,51 @@ bool text_equal(struct text a, struct text b)
 
 /* Validation. */
 
+static bool text_utf8(struct text text)
+{
+	return utf8_valid((const uint8_t *)text.bytes, text.size);
+}
+
+static bool layout_utf8(const struct layout *layout)
+{
+	struct layout_reader reader;
+	struct layout_row row;
+	layout_reader_init(&reader, layout);
+	uint32_t section = UINT32_MAX;
+	while (layout_reader_next(&reader, &row)) {
+		if (row.section_index != section &&
+		    !utf8_valid((const uint8_t *)row.section_name, row.section_name_size))
+			return false;
+		section = row.section_index;
+		if (!utf8_valid((const uint8_t *)row.row_name, row.row_name_size))
+			return false;
+	}
+	return true;
+}
+
+bool command_utf8_valid(const struct command *c)
+{
+	switch (c->type) {
+	case COMMAND_LOCATION_PUT:
+		return text_utf8(c->location_put.name);
+	case COMMAND_VENUE_PUT:
+		return text_utf8(c->venue_put.name) && text_utf8(c->venue_put.address) &&
+		       layout_utf8(&c->venue_put.layout);
+	case COMMAND_EVENT_PUT: {
+		const struct command_event_put *e = &c->event_put;
+		bool valid = text_utf8(e->title) && text_utf8(e->description) &&
+			     text_utf8(e->language);
+		for (uint8_t i = 0; valid && i < e->tags_count; i++)
+			valid = text_utf8(e->tags[i]);
+		return valid;
+	}
+	case COMMAND_CONFIRM:
+		return text_utf8(c->confirm.payment_ref);
+	default:
+		return true;
+	}
+}
+
 static enum status text_check(struct text text, uint32_t size_min, uint32_t size_max,
 			      bool multiline)
 {
@@ -63,7 +108,7 @@ static enum status text_check(struct text text, uint32_t size_min, uint32_t size
 		if (control && !(multiline && (c == '\n' || c == '\t')))
 			return STATUS_BAD_REQUEST;
 	}
-	return utf8_valid((const uint8_t *)text.bytes, text.size) ? STATUS_OK : STATUS_BAD_REQUEST;
+	return STATUS_OK;
 }
 
 static bool upper_letters(const char *chars, size_t count)
@@ -462,8 +507,9 @@ static void codec_command(struct codec *c, struct command *p)
 static size_t encode(const struct command *command, struct codec *c, bool with_header)
 {
 	ASSERT(command_validate(command) == STATUS_OK);
+	ASSERT(command->version <= COMMAND_VERSION);
 	if (with_header) {
-		uint8_t version = COMMAND_VERSION;
+		uint8_t version = command->version != 0 ? command->version : COMMAND_VERSION;
 		uint8_t type = (uint8_t)command->type;
 		codec_u8(c, &version);
 		codec_u8(c, &type);
@@ -552,10 +598,12 @@ enum status command_decode(const uint8_t *bytes, size_t size, struct command *co
 	uint8_t type = 0;
 	codec_u8(&c, &version);
 	codec_u8(&c, &type);
-	if (c.reader.failed || version != COMMAND_VERSION || type < COMMAND_LOCATION_PUT ||
-	    type > COMMAND_TYPE_MAX)
+	if (c.reader.failed || version < COMMAND_VERSION_MIN || version > COMMAND_VERSION ||
+	    type < COMMAND_LOCATION_PUT || type > COMMAND_TYPE_MAX)
 		return STATUS_BAD_REQUEST;
-	return decode_fields(&c, (enum command_type)type, command);
+	enum status status = decode_fields(&c, (enum command_type)type, command);
+	command->version = version;
+	return status;
 }
 
 enum status command_decode_body(enum command_type type, const uint8_t *bytes, size_t size,
@@ -568,5 +616,7 @@ enum status command_decode_body(enum command_type type, const uint8_t *bytes, si
 		return STATUS_TOO_LARGE;
 	struct codec c = { .decoding = true };
 	bytes_reader_init(&c.reader, bytes, size);
-	return decode_fields(&c, type, command);
+	enum status status = decode_fields(&c, type, command);
+	command->version = 0;
+	return status;
 }

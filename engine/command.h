@@ -20,7 +20,15 @@
 #include "base.h"
 #include "layout.h"
 
-#define COMMAND_VERSION 1u
+/*
+ * The encoding's version byte also names the rules a logged command was applied
+ * under, so that replay applies an old record as it was applied live. Version 1
+ * (before): a show put's lifetime of 0 took the default of that moment; a join's
+ * "seats available" test looked for the seats together when asked. Version 2: a
+ * lifetime of 0 stays 0 (the default when a hold is made); the join counts seats.
+ */
+#define COMMAND_VERSION 2u
+#define COMMAND_VERSION_MIN 1u
 /* Largest encoded command: a venue with every row of the largest layout. */
 #define COMMAND_SIZE_MAX (512u * 1024u)
 /* Times are from 1970-01-01 to 9999-12-31T23:59:59.999Z; prices up to 10^12 minor units. */
@@ -162,6 +170,8 @@ struct command_waitlist_user {
 
 struct command {
 	enum command_type type;
+	uint8_t version; /* the rules it is applied under: COMMAND_VERSION_MIN..COMMAND_VERSION,
+			  * 0 for the current (commands made in code and from the network) */
 	union {
 		struct command_location_put location_put;
 		struct command_venue_put venue_put;
@@ -184,6 +194,14 @@ struct command {
  * Returns STATUS_OK, STATUS_BAD_REQUEST or STATUS_TOO_LARGE.
  */
 enum status command_validate(const struct command *command);
+
+/*
+ * Whether every text of the command (names, titles, tags, a payment reference, a
+ * venue's section and row names) is well-formed UTF-8. Checked where commands come
+ * in from the network, not in command_validate(): records logged before the rule
+ * must still replay.
+ */
+bool command_utf8_valid(const struct command *command);
 
 /* Bytes command_encode() will write; the command must be valid. */
 size_t command_encoded_size(const struct command *command);

@@ -644,11 +644,20 @@ static enum status seats_block_apply(struct engine *engine,
 	return STATUS_OK;
 }
 
-static enum status show_put_apply(struct engine *engine, const struct command_show_put *put)
+/* rules_1: a put logged under version 1 rules (command.h) took the default of its time. */
+static enum status show_put_apply(struct engine *engine, const struct command_show_put *put,
+				  bool rules_1)
 {
+	struct command_show_put resolved;
+	if (rules_1 && put->hold_ttl_ms == 0) {
+		resolved = *put;
+		resolved.hold_ttl_ms = engine->config.hold_ttl_ms_default;
+		put = &resolved;
+	}
 	bool created;
 	uint32_t index;
-	enum status status = catalog_show_put(&engine->catalog, put, &created, &index);
+	enum status status = catalog_show_put(&engine->catalog, put,
+					      engine->config.hold_ttl_ms_default, &created, &index);
 	if (status != STATUS_OK || !created)
 		return status;
 	struct show *show = &engine->catalog.shows[index];
@@ -673,7 +682,7 @@ static enum status catalog_apply(struct engine *engine, const struct command *co
 		status = catalog_event_put(&engine->catalog, &command->event_put, &created);
 		break;
 	default:
-		return show_put_apply(engine, &command->show_put);
+		return show_put_apply(engine, &command->show_put, command->version == 1);
 	}
 	if (created)
 		engine->changed = true;
@@ -700,7 +709,7 @@ static enum status dispatch(struct engine *engine, const struct command *command
 	case COMMAND_BOOKING_CANCEL:
 		return cancel_apply(engine, &command->booking_cancel, result);
 	case COMMAND_WAITLIST_JOIN:
-		return waitlist_join(engine, &command->waitlist_join, result);
+		return waitlist_join(engine, &command->waitlist_join, command->version == 1, result);
 	case COMMAND_WAITLIST_LEAVE:
 		return waitlist_leave(engine, &command->waitlist_leave, result);
 	case COMMAND_WAITLIST_POLL:

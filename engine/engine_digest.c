@@ -206,6 +206,9 @@ static void digest_waiters(struct digest *d, const struct engine *engine)
 	}
 	memory_free(order);
 	digest_u64(d, engine->waiter_seq_next);
+	/* The settings shows and entries take when they are used are state too. */
+	digest_u64(d, engine->config.hold_ttl_ms_default);
+	digest_u64(d, engine->config.waitlist_idle_ms);
 }
 
 uint64_t engine_digest(const struct engine *engine)

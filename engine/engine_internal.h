@@ -219,7 +219,9 @@ void waitlist_seats_return(struct engine *engine, uint32_t show_index, const uin
 			   uint32_t seats_count, enum seat_internal from);
 void waitlist_serve(struct engine *engine, uint32_t show_index, uint8_t tier);
 void waitlist_timer_fire(struct engine *engine, uint32_t waiter_index);
+/* rules_1: as logged under version 1 rules (command.h), seats available means together. */
 enum status waitlist_join(struct engine *engine, const struct command_waitlist_join *join,
+			  bool rules_1,
 			  struct engine_result *result);
 enum status waitlist_leave(struct engine *engine, const struct command_waitlist_user *leave,
 			   struct engine_result *result);

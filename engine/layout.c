@@ -16,7 +16,7 @@ static bool label_valid(const uint8_t *name, uint8_t size)
 		if (name[i] < 0x20 || name[i] == 0x7f)
 			return false;
 	}
-	return utf8_valid(name, size);
+	return true;
 }
 
 /* Reads one row at the reader's position; false when it is malformed. */

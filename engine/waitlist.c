@@ -249,7 +249,8 @@ static enum status waiter_find(struct engine *engine, uint32_t show_id, uint64_t
 
 /* Steps 2-7 of WAITLIST_JOIN: whether this user may join this line now. */
 static enum status join_check(struct engine *engine, const struct show *show,
-			      const struct command_waitlist_join *join, uint32_t existing)
+			      const struct command_waitlist_join *join, uint32_t existing,
+			      bool rules_1)
 {
 	const struct venue *venue = &engine->catalog.venues[show->venue_index];
 	if (venue->tier_slot_first[join->tier + 1] == venue->tier_slot_first[join->tier])
@@ -263,7 +264,11 @@ static enum status join_check(struct engine *engine, const struct show *show,
 	/* SPEC 6.1 counts seats, not runs: a user who wants seats together may not queue
 	 * (and so pool the tier) while the public can still buy as many seats singly. */
 	const struct tier_state *tier = &show->state->tiers[join->tier];
-	if (tier->line_count == 0 && tier->free >= join->seats_count)
+	uint32_t slots[HOLD_SEATS_COUNT_MAX];
+	bool available = rules_1 ? inventory_select(show->state, venue, join->tier, false,
+						   join->seats_count, join->together, slots)
+				 : tier->free >= join->seats_count;
+	if (tier->line_count == 0 && available)
 		return STATUS_SEATS_AVAILABLE;
 	if (tier->held == 0)
 		return STATUS_SOLD_OUT;
@@ -271,6 +276,7 @@ static enum status join_check(struct engine *engine, const struct show *show,
 }
 
 enum status waitlist_join(struct engine *engine, const struct command_waitlist_join *join,
+			  bool rules_1,
 			  struct engine_result *result)
 {
 	uint32_t show_index;
@@ -280,7 +286,7 @@ enum status waitlist_join(struct engine *engine, const struct command_waitlist_j
 	if (status != STATUS_OK)
 		return status;
 	const struct show *show = &engine->catalog.shows[show_index];
-	status = join_check(engine, show, join, existing);
+	status = join_check(engine, show, join, existing, rules_1);
 	if (status != STATUS_OK)
 		return status;
 	if (existing != NONE)

@@ -34,18 +34,23 @@ static bool event_same(const struct command_event_put *a, const struct command_e
 	return same;
 }
 
-static bool show_same(const struct command_show_put *a, const struct command_show_put *b)
+/* Lifetimes compare as resolved with the default now (0 is "the default"). */
+static bool show_same(const struct command_show_put *a, const struct command_show_put *b,
+		      uint32_t hold_ttl_ms_default)
 {
+	uint32_t a_ttl_ms = a->hold_ttl_ms != 0 ? a->hold_ttl_ms : hold_ttl_ms_default;
+	uint32_t b_ttl_ms = b->hold_ttl_ms != 0 ? b->hold_ttl_ms : hold_ttl_ms_default;
 	return a->event_id == b->event_id && a->venue_id == b->venue_id &&
 	       a->start_ms == b->start_ms && a->end_ms == b->end_ms &&
 	       memcmp(a->prices_minor, b->prices_minor, sizeof(a->prices_minor)) == 0 &&
 	       memcmp(a->currency, b->currency, CURRENCY_SIZE) == 0 &&
 	       a->user_seats_max == b->user_seats_max && a->sale_opens_ms == b->sale_opens_ms &&
-	       a->sale_closes_ms == b->sale_closes_ms && a->hold_ttl_ms == b->hold_ttl_ms;
+	       a->sale_closes_ms == b->sale_closes_ms && a_ttl_ms == b_ttl_ms;
 }
 
 /* Identical content: every field of the put (a show's after its defaults). */
-static bool entity_same(const struct command *a, const struct command *b)
+static bool entity_same(const struct command *a, const struct command *b,
+			uint32_t hold_ttl_ms_default)
 {
 	switch (a->type) {
 	case COMMAND_LOCATION_PUT:
@@ -55,7 +60,7 @@ static bool entity_same(const struct command *a, const struct command *b)
 	case COMMAND_EVENT_PUT:
 		return event_same(&a->event_put, &b->event_put);
 	default:
-		return show_same(&a->show_put, &b->show_put);
+		return show_same(&a->show_put, &b->show_put, hold_ttl_ms_default);
 	}
 }
 
@@ -64,7 +69,9 @@ static enum status entity_put(struct model *model, const struct command *command
 {
 	const struct command *found = model_entity_find(model, command->type, model_entity_id(command));
 	if (found != NULL)
-		return entity_same(found, command) ? STATUS_OK : STATUS_ALREADY_EXISTS;
+		return entity_same(found, command, model->config.hold_ttl_ms_default)
+			       ? STATUS_OK
+			       : STATUS_ALREADY_EXISTS;
 	size_t size = command_encoded_size(command);
 	struct model_entity *entity = APPEND(model->entities, model->entities_count,
 					      model->entities_capacity);

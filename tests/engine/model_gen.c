@@ -220,7 +220,7 @@ static void catalog_command(struct world *w, struct command *c)
 		else if (choice == 7 && p->user_seats_max == 0)
 			p->user_seats_max = USER_SEATS_COUNT_MAX_DEFAULT; /* same after defaults */
 		else if (choice == 7 && p->hold_ttl_ms == 0)
-			p->hold_ttl_ms = w->configured.hold_ttl_ms_default; /* not 0: different */
+			p->hold_ttl_ms = w->configured.hold_ttl_ms_default; /* same, if unchanged */
 		else
 			p->prices_minor[TIER_VIP]++;
 		break;

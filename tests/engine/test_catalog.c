@@ -248,7 +248,22 @@ Test(catalog, a_show_without_a_hold_lifetime_follows_the_default_and_puts_stay_i
 					   .seats = { 0 } };
 	cr_assert_eq(fx_apply(&fx, &hold), STATUS_OK);
 	cr_assert_eq(fx.result.deadline_ms, fx.now_ms + 6000);
-	/* A lifetime given is content: it differs from "the default", whatever that is. */
+	/* Lifetimes compare as they are now: the default's value is the same, another not. */
 	put.show_put.hold_ttl_ms = 6000;
+	cr_assert_eq(fx_apply(&fx, &put), STATUS_OK);
+	put.show_put.hold_ttl_ms = 7000;
 	cr_assert_eq(fx_apply(&fx, &put), STATUS_ALREADY_EXISTS);
+}
+
+Test(catalog, a_show_put_logged_under_version_1_rules_took_the_default_of_its_time)
+{
+	configure_hold_ttl(5000);
+	struct command put = fx_show_command(22);
+	put.show_put.hold_ttl_ms = 0;
+	put.version = 1;
+	cr_assert_eq(fx_apply(&fx, &put), STATUS_OK);
+	configure_hold_ttl(6000);
+	struct engine_show show;
+	cr_assert(engine_show_get(fx.engine, 22, &show));
+	cr_assert_eq(show.hold_ttl_ms, 5000, "replayed as it was applied: the default then");
 }

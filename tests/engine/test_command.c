@@ -15,6 +15,7 @@ static struct layout_builder builder;
 static uint32_t examples(struct command *out)
 {
 	uint32_t n = 0;
+	memset(out, 0, sizeof(*out) * 14); /* version 0: the current rules */
 	out[n].type = COMMAND_LOCATION_PUT;
 	out[n++].location_put = (struct command_location_put){
 		.location_id = 7, .name = text_from_cstr("Lisbon"), .country = { 'P', 'T' },
@@ -83,7 +84,7 @@ Test(command, hold_encodes_to_the_documented_bytes)
 	c.hold = (struct command_hold){ .show_id = 0x0a0b0c0d, .user_id = 0x0102030405060708,
 					.ttl_ms = 1000, .seats_count = 2, .seats = { 1, 0x10000 } };
 	static const uint8_t expected[] = {
-		0x01, 0x06,			/* version, type */
+		0x02, 0x06,			/* version, type */
 		0x0d, 0x0c, 0x0b, 0x0a,		/* show id */
 		0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* user id */
 		0xe8, 0x03, 0x00, 0x00,		/* ttl_ms */
@@ -156,8 +157,15 @@ Test(command, unknown_version_type_and_bool_are_refused)
 	struct command c = { .type = COMMAND_TICK };
 	size_t size = command_encode(&c, buffer, sizeof(buffer));
 	struct command d;
-	buffer[0] = 2;
+	cr_assert_eq(command_decode(buffer, size, &d), STATUS_OK);
+	cr_assert_eq(d.version, COMMAND_VERSION);
+	buffer[0] = COMMAND_VERSION + 1;
 	cr_assert_eq(command_decode(buffer, size, &d), STATUS_BAD_REQUEST);
+	buffer[0] = 0;
+	cr_assert_eq(command_decode(buffer, size, &d), STATUS_BAD_REQUEST);
+	buffer[0] = 1; /* records logged before version 2 still decode, as version 1 */
+	cr_assert_eq(command_decode(buffer, size, &d), STATUS_OK);
+	cr_assert_eq(d.version, 1);
 	buffer[0] = COMMAND_VERSION;
 	buffer[1] = 0;
 	cr_assert_eq(command_decode(buffer, size, &d), STATUS_BAD_REQUEST);
@@ -259,22 +267,30 @@ Test(command, utf8_validity_follows_the_standard)
 			     cases[i].valid, "case %zu", i);
 }
 
-Test(command, texts_and_labels_that_are_not_utf8_are_bad_requests)
+Test(command, texts_and_labels_that_are_not_utf8_are_found_but_still_decode)
 {
 	struct command c = { .type = COMMAND_LOCATION_PUT };
 	c.location_put = (struct command_location_put){ .location_id = 1,
 							.name = text_from_cstr("Z\xfcrich"),
 							.country = { 'C', 'H' } };
-	cr_assert_eq(command_validate(&c), STATUS_BAD_REQUEST);
-	c.location_put.name = text_from_cstr("Z\xc3\xbcrich");
+	cr_assert_not(command_utf8_valid(&c));
+	/* A record logged before the server checked this must still replay. */
 	cr_assert_eq(command_validate(&c), STATUS_OK);
+	size_t size = command_encode(&c, buffer, sizeof(buffer));
+	struct command d;
+	cr_assert_eq(command_decode(buffer, size, &d), STATUS_OK);
+	c.location_put.name = text_from_cstr("Z\xc3\xbcrich");
+	cr_assert(command_utf8_valid(&c));
 	struct command confirm = { .type = COMMAND_CONFIRM };
 	confirm.confirm = (struct command_confirm){ .hold_id = 1, .user_id = 1,
 						    .payment_ref = text_from_cstr("ref\xc3") };
-	cr_assert_eq(command_validate(&confirm), STATUS_BAD_REQUEST);
+	cr_assert_not(command_utf8_valid(&confirm));
+	struct command venue = { .type = COMMAND_VENUE_PUT };
+	venue.venue_put = (struct command_venue_put){ .venue_id = 1, .location_id = 1,
+						      .name = text_from_cstr("Halle") };
 	layout_builder_init(&builder);
 	layout_builder_section(&builder, "Parkett");
 	layout_builder_row(&builder, "R\xe9", 1, 4, TIER_VIP);
-	struct layout layout;
-	cr_assert_eq(layout_builder_layout(&builder, &layout), STATUS_BAD_REQUEST);
+	cr_assert_eq(layout_builder_layout(&builder, &venue.venue_put.layout), STATUS_OK);
+	cr_assert_not(command_utf8_valid(&venue));
 }

@@ -253,6 +253,17 @@ Test(waitlist, a_together_join_is_refused_while_enough_scattered_seats_are_free)
 	cr_assert_eq(fx_hold(&fx, 2, 3, (uint32_t[]){ 7, 9, 11 }), STATUS_OK);
 	cr_assert_eq(fx_join(&fx, 3, TIER_VIP, 2, true), STATUS_SEATS_AVAILABLE);
 	cr_assert_not(fx.result.changed);
+	/* A join logged under version 1 rules replays as it was applied: it joined. */
+	struct command legacy = { .type = COMMAND_WAITLIST_JOIN, .version = 1 };
+	legacy.waitlist_join = (struct command_waitlist_join){ .show_id = FX_SHOW, .user_id = 7,
+								.tier = TIER_VIP, .seats_count = 2,
+								.together = true };
+	struct fixture other;
+	fx_init(&other, NULL);
+	cr_assert_eq(fx_hold(&other, 1, 3, (uint32_t[]){ 1, 3, 5 }), STATUS_OK);
+	cr_assert_eq(fx_hold(&other, 2, 3, (uint32_t[]){ 7, 9, 11 }), STATUS_OK);
+	cr_assert_eq(fx_apply(&other, &legacy), STATUS_OK);
+	fx_finish(&other);
 	/* The tier was not pooled: the public still buys the scattered seats. */
 	cr_assert_eq(fx_hold(&fx, 4, 1, (uint32_t[]){ 0 }), STATUS_OK);
 	cr_assert_eq(fx_hold(&fx, 5, 4, (uint32_t[]){ 2, 4, 6, 8 }), STATUS_OK);

@@ -268,3 +268,21 @@ Test(codec, a_search_keyword_or_tag_above_its_limit_is_too_large)
 	q.tags[0].size = 0;
 	cr_assert_eq(search_decoded(&q), STATUS_BAD_REQUEST);
 }
+
+Test(codec, a_command_whose_text_is_not_utf8_is_a_bad_request)
+{
+	static uint8_t frame[1024];
+	struct command put = { .type = COMMAND_LOCATION_PUT };
+	put.location_put = (struct command_location_put){ .location_id = 1,
+							  .name = text_from_cstr("Z\xfcrich"),
+							  .country = { 'C', 'H' } };
+	struct bytes_writer w;
+	bytes_writer_init(&w, frame, sizeof(frame));
+	proto_encode_command(&w, 1, &put);
+	struct proto_request request;
+	cr_assert_eq(proto_request_decode(frame, w.size, &request), STATUS_BAD_REQUEST);
+	put.location_put.name = text_from_cstr("Z\xc3\xbcrich");
+	bytes_writer_init(&w, frame, sizeof(frame));
+	proto_encode_command(&w, 1, &put);
+	cr_assert_eq(proto_request_decode(frame, w.size, &request), STATUS_OK);
+}
