@@ -29,6 +29,7 @@
 #include "files.h"
 #include "log.h"
 #include "memory.h"
+#include "reader.h"
 #include "record.h"
 #include "snapshot.h"
 #include "store.h"
@@ -53,8 +54,31 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Whether data_dir holds an entry named shard-<digits>. */
-static bool shard_dirs_exist(const char *data_dir)
+/* Whether a shard directory holds anything recovery would read: a snapshot, a record,
+ * or what the scan cannot read (counted as data, to be safe). */
+static bool shard_dir_has_data(const char *path, uint32_t index)
+{
+	int dir_fd = wal_dir_open(path, false);
+	if (dir_fd < 0)
+		return dir_fd != -ENOENT;
+	struct wal_listing *listing = malloc(sizeof(*listing));
+	bool data = listing == NULL || wal_list(dir_fd, listing) != 0 ||
+		    listing->snapshots_count > 0;
+	free(listing);
+	struct wal_scan scan;
+	if (!data && wal_scan(dir_fd, index, &scan) == 0) {
+		data = scan.records > 0 || scan.state == WAL_SCAN_CORRUPT;
+		wal_scan_finish(&scan);
+	} else {
+		data = true;
+	}
+	close(dir_fd);
+	return data;
+}
+
+/* Whether any shard-N directory of data_dir holds data. A first start cut short (a
+ * full disk, Ctrl-C) leaves shard directories with none, which are safe to redo. */
+static bool shard_data_exists(const char *data_dir)
 {
 	DIR *dir = opendir(data_dir);
 	if (dir == NULL)
@@ -63,15 +87,20 @@ static bool shard_dirs_exist(const char *data_dir)
 	struct dirent *entry;
 	unsigned index;
 	char tail;
-	while (!found && (entry = readdir(dir)) != NULL)
-		found = sscanf(entry->d_name, "shard-%u%c", &index, &tail) == 1;
+	while (!found && (entry = readdir(dir)) != NULL) {
+		if (sscanf(entry->d_name, "shard-%u%c", &index, &tail) != 1)
+			continue;
+		char path[SERVER_PATH_SIZE + 32];
+		snprintf(path, sizeof(path), "%s/%s", data_dir, entry->d_name);
+		found = shard_dir_has_data(path, index);
+	}
 	closedir(dir);
 	return found;
 }
 
 /*
  * The count stored in data/shards: 0 when the directory is new. A directory whose
- * count is lost or unreadable while shard directories exist is refused: started with
+ * count is lost or unreadable while a shard holds data is refused: started with
  * another count, replay would route shows to other shards and drop their records.
  */
 static int shards_stored(const struct server *server, const char *path, unsigned *stored)
@@ -82,42 +111,43 @@ static int shards_stored(const struct server *server, const char *path, unsigned
 		log_error("reading %s: %s", path, strerror(errno));
 		return -errno;
 	}
+	bool read = false;
 	if (file != NULL) {
-		bool read = fscanf(file, "%u", stored) == 1 && *stored >= 1 &&
-			    *stored <= WORKERS_MAX;
+		read = fscanf(file, "%u", stored) == 1 && *stored >= 1 && *stored <= WORKERS_MAX;
 		fclose(file);
-		if (!read) {
-			log_error("%s does not hold a shard count from 1 to %u; put back the "
-				  "count the directory was created with",
-				  path, WORKERS_MAX);
-			return -EINVAL;
-		}
-		return 0;
+		if (read)
+			return 0;
+		*stored = 0;
 	}
-	if (shard_dirs_exist(server->config.data_dir)) {
-		log_error("%s has shard directories but no %s, which records the shard count "
-			  "that places its shows; put it back with the count the directory was "
-			  "created with (one line, e.g. \"2\")",
-			  server->config.data_dir, path);
+	if (shard_data_exists(server->config.data_dir)) {
+		log_error("%s has shards holding data but %s %s; put it back with the shard count "
+			  "the directory was created with (one line, e.g. \"2\"): it places the "
+			  "shows",
+			  server->config.data_dir, path,
+			  file != NULL ? "holds no shard count" : "is missing");
 		return -EINVAL;
 	}
+	if (file != NULL)
+		log_warn("%s holds no shard count, and no shard holds data: starting afresh", path);
 	return 0;
 }
 
-/* Every shard directory of an existing data directory must be there: an empty one
- * in its place would start its shard with none of its bookings. */
+/* Every shard directory of a data directory whose shards hold data must be there: an
+ * empty one in its place would start its shard with none of its bookings. */
 static int shard_dirs_check(const struct server *server, uint32_t count)
 {
 	for (uint32_t i = 0; i < count; i++) {
 		char dir[SERVER_PATH_SIZE + 32];
 		snprintf(dir, sizeof(dir), "%s/shard-%u", server->config.data_dir, i);
 		struct stat st;
-		if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-			log_error("%s is missing: %s holds %u shards and each keeps its own log; "
-				  "restore it rather than start that shard empty",
-				  dir, server->config.data_dir, count);
-			return -ENOENT;
-		}
+		if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+			continue;
+		if (!shard_data_exists(server->config.data_dir))
+			continue; /* a first start cut short: nothing to lose */
+		log_error("%s is missing: %s holds %u shards and each keeps its own log; "
+			  "restore it rather than start that shard empty",
+			  dir, server->config.data_dir, count);
+		return -ENOENT;
 	}
 	return 0;
 }

@@ -636,8 +636,8 @@ Test(startup, a_data_directory_that_lost_its_shard_count_or_a_shard_is_refused)
 	fx_server_stop(fx_current());
 	start_refused(FX_WORKERS_DEFAULT + 1, "start it with --workers 2");
 	data_rename("shards", "shards.away");
-	start_refused(FX_WORKERS_DEFAULT + 1, "has shard directories but no");
-	start_refused(FX_WORKERS_DEFAULT, "has shard directories but no");
+	start_refused(FX_WORKERS_DEFAULT + 1, "has shards holding data but");
+	start_refused(FX_WORKERS_DEFAULT, "has shards holding data but");
 	data_rename("shards.away", "shards");
 	data_rename("shard-1", "shard-1.away");
 	start_refused(FX_WORKERS_DEFAULT, "shard-1 is missing");
@@ -653,6 +653,33 @@ Test(startup, a_data_directory_that_lost_its_shard_count_or_a_shard_is_refused)
  * command at start-up, which the catalog reconciliation is. That is not a catalog
  * put one shard lacked, and must not be reported as one.
  */
+/*
+ * A first start cut short (a full disk, Ctrl-C) may leave the shard count written
+ * and some shard directories, but no data: the next start must not be refused.
+ */
+Test(startup, a_first_start_cut_short_leaves_a_directory_that_starts)
+{
+	struct fx_server s;
+	fx_server_init(&s, NULL, 0, NULL);
+	cr_assert_eq(mkdir(s.data_dir, 0700), 0);
+	char path[FX_PATH_SIZE + 32];
+	snprintf(path, sizeof(path), "%s/shard-0", s.data_dir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/shards", s.data_dir);
+	FILE *file = fopen(path, "w");
+	cr_assert_not_null(file);
+	fprintf(file, "%u\n", FX_WORKERS_DEFAULT);
+	fclose(file);
+	fx_server_start(&s); /* shard-1 is missing, but no shard held data */
+	fx_server_stop(&s);
+	file = fopen(path, "w"); /* created, not yet written */
+	cr_assert_not_null(file);
+	fclose(file);
+	fx_server_start(&s);
+	cr_assert(fx_log_contains(&s, "no shard holds data: starting afresh"));
+	fx_server_finish(&s);
+}
+
 Test(startup, holds_that_expired_while_down_are_not_reported_as_reconciled_puts)
 {
 	const uint32_t seats[] = { 30, 31 };
