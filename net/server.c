@@ -672,12 +672,9 @@ int server_run(const struct server_config *config)
 	}
 	pthread_mutex_init(&server->snapshot_lock, NULL);
 	pthread_cond_init(&server->snapshot_cond, NULL);
-	int error = server_start(server);
-	if (error != 0) {
-		server_free(server);
-		return 1;
-	}
-	/* Signals go to the main thread only: the workers inherit this mask. */
+	/* Signals go to the main thread only: the workers inherit this mask. They are
+	 * blocked before start-up, so a SIGTERM that comes once the port is announced
+	 * (or during recovery) is a clean stop right after the start, not a kill. */
 	sigset_t signals;
 	sigemptyset(&signals);
 	sigaddset(&signals, SIGTERM);
@@ -685,6 +682,11 @@ int server_run(const struct server_config *config)
 	sigaddset(&signals, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	sigdelset(&signals, SIGPIPE);
+	int error = server_start(server);
+	if (error != 0) {
+		server_free(server);
+		return 1;
+	}
 	pthread_create(&server->snapshot_thread, NULL, snapshot_main, server);
 	for (uint32_t i = 0; i < server->workers_count; i++)
 		pthread_create(&server->workers[i].thread, NULL, worker_main, &server->workers[i]);
