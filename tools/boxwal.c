@@ -147,8 +147,12 @@ static int option_parse(const char *usage, unsigned allowed, int argc, char **ar
 }
 
 /* N for a directory named shard-N (the server's names), else 0. */
-static uint32_t shard_of_dir(const char *dir)
+static uint32_t shard_of_dir(const char *given)
 {
+	/* The real path: "." inside a shard directory is named by its parent's entry. */
+	char *real = realpath(given, NULL);
+	const char *dir = real != NULL ? real : given;
+	uint32_t index = 0;
 	size_t end = strlen(dir);
 	while (end > 1 && dir[end - 1] == '/')
 		end--;
@@ -156,14 +160,15 @@ static uint32_t shard_of_dir(const char *dir)
 	while (start > 0 && dir[start - 1] != '/')
 		start--;
 	char name[32];
-	if (end - start >= sizeof(name))
-		return 0;
-	memcpy(name, dir + start, end - start);
-	name[end - start] = '\0';
-	unsigned index;
+	unsigned value;
 	char tail;
-	if (sscanf(name, "shard-%u%c", &index, &tail) != 1 || index > UINT32_MAX - 1)
-		return 0;
+	if (end - start < sizeof(name)) {
+		memcpy(name, dir + start, end - start);
+		name[end - start] = '\0';
+		if (sscanf(name, "shard-%u%c", &value, &tail) == 1 && value <= UINT32_MAX - 1)
+			index = value;
+	}
+	free(real);
 	return index;
 }
 

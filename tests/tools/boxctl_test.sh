@@ -228,6 +228,9 @@ for shard in 0 1; do
 	owned+=("$(json 'd["shows_owned"]')")
 	shows=$(json 'd["shows"]')
 done
+rc=0
+(cd "$WORK/data-copy/shard-1" && "$BOXWAL" replay . --json) >"$WORK/out" 2>"$WORK/err" || rc=$?
+expect_eq "$rc,$(json 'd["shows_owned"]')" "0,${owned[1]}" "boxwal replay . inside shard-1 knows it is shard 1"
 expect_eq "$(json "[0 < $((owned[0])) < $shows, $((owned[0] + owned[1])) == $shows]")" \
 	"[True, True]" "the shards own ${owned[*]} of the $shows shows between them"
 
