@@ -42,38 +42,32 @@ const char *status_name(enum status status)
 
 static const char *const tier_names[TIER_COUNT] = { "economy", "regular", "vip" };
 
+size_t utf8_sequence_size(const uint8_t *s, size_t size)
+{
+	ASSERT(size >= 1);
+	if (s[0] < 0x80)
+		return 1;
+	size_t n = s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+		 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+	if (n == 0 || n > size)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	}
+	/* Overlong forms, surrogates and code points past U+10FFFF. */
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
+		return 0;
+	return n;
+}
+
 bool utf8_valid(const uint8_t *bytes, size_t size)
 {
-	size_t i = 0;
-	while (i < size) {
-		uint8_t c = bytes[i];
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		/* The lead byte gives the length and the range the second byte must be in. */
-		size_t n;
-		uint8_t low = 0x80, high = 0xbf;
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 2;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 3;
-			low = c == 0xe0 ? 0xa0 : 0x80;	 /* not overlong */
-			high = c == 0xed ? 0x9f : 0xbf; /* not a surrogate */
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 4;
-			low = c == 0xf0 ? 0x90 : 0x80;	 /* not overlong */
-			high = c == 0xf4 ? 0x8f : 0xbf; /* not above U+10FFFF */
-		} else {
+	for (size_t i = 0, n; i < size; i += n) {
+		n = utf8_sequence_size(bytes + i, size - i);
+		if (n == 0)
 			return false;
-		}
-		if (size - i < n || bytes[i + 1] < low || bytes[i + 1] > high)
-			return false;
-		for (size_t k = 2; k < n; k++) {
-			if (bytes[i + k] < 0x80 || bytes[i + k] > 0xbf)
-				return false;
-		}
-		i += n;
 	}
 	return true;
 }

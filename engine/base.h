@@ -90,6 +90,8 @@ int event_type_parse(const char *name, size_t size);
 /* Whether bytes are well-formed UTF-8 (no overlong forms, surrogates or code points
  * above U+10FFFF): every text the engine keeps is, so every client can show it. */
 bool utf8_valid(const uint8_t *bytes, size_t size);
+/* The size of the well-formed UTF-8 sequence at s (1 for ASCII), or 0; size >= 1. */
+size_t utf8_sequence_size(const uint8_t *s, size_t size);
 
 /* Strings, in bytes of UTF-8, which is otherwise passed through untouched. */
 #define NAME_SIZE_MAX 128u

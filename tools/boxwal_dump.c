@@ -28,33 +28,13 @@ const char usage_dump[] =
 
 /* Text output: with json a JSON string; else quoted with C escapes, for people. */
 
-/* The size of the well-formed UTF-8 sequence at s (1 for ASCII), or 0. */
-static size_t utf8_sequence_size(const unsigned char *s, size_t size)
-{
-	if (s[0] < 0x80)
-		return 1;
-	size_t n = s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3
-		 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
-	if (n == 0 || n > size)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	}
-	/* Overlong forms, surrogates and code points past U+10FFFF. */
-	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
-	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
-		return 0;
-	return n;
-}
-
 /* Bytes that are not UTF-8 become U+FFFD in JSON, so that every line parses. */
 static void text_print(bool json, const char *bytes, size_t size)
 {
 	putchar('"');
 	for (size_t i = 0; i < size;) {
 		unsigned char c = (unsigned char)bytes[i];
-		size_t n = utf8_sequence_size((const unsigned char *)bytes + i, size - i);
+		size_t n = utf8_sequence_size((const uint8_t *)bytes + i, size - i);
 		if (n > 1) {
 			fwrite(bytes + i, 1, n, stdout);
 			i += n;
