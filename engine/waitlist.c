@@ -265,10 +265,10 @@ static enum status join_check(struct engine *engine, const struct show *show,
 	 * (and so pool the tier) while the public can still buy as many seats singly. */
 	const struct tier_state *tier = &show->state->tiers[join->tier];
 	uint32_t slots[HOLD_SEATS_COUNT_MAX];
-	bool available = rules_1 ? inventory_select(show->state, venue, join->tier, false,
-						   join->seats_count, join->together, slots)
-				 : tier->free >= join->seats_count;
-	if (tier->line_count == 0 && available)
+	if (tier->line_count == 0 &&
+	    (rules_1 ? inventory_select(show->state, venue, join->tier, false, join->seats_count,
+					join->together, slots)
+		     : tier->free >= join->seats_count))
 		return STATUS_SEATS_AVAILABLE;
 	if (tier->held == 0)
 		return STATUS_SOLD_OUT;

@@ -320,24 +320,27 @@ static void demo_load_one(void *context, const struct command *command)
 /*
  * The demo catalog depends on the day it is first loaded (its shows start over the
  * next 120 days), so data/demo records that day and the seed, durably, before the
- * load begins. A load cut short (Ctrl-C or a crash in the first start) is then
- * completed by the next start with --demo: the puts are idempotent.
+ * load begins. A load cut short (a crash in the first start) is then completed by
+ * the next start with --demo: the puts are idempotent. Reads the record into *day_ms
+ * and *seed; without a readable one, writes theirs when `create`, else -ENOENT.
  */
-static int demo_record(struct server *server, int64_t *day_ms, uint64_t *seed, bool *found)
+static int demo_record(struct server *server, bool create, int64_t *day_ms, uint64_t *seed)
 {
 	char path[SERVER_PATH_SIZE + 16];
 	snprintf(path, sizeof(path), "%s/demo", server->config.data_dir);
 	FILE *file = fopen(path, "r");
 	long long day = 0;
 	unsigned long long value = 0;
-	*found = file != NULL && fscanf(file, "%lld %llu", &day, &value) == 2;
+	bool found = file != NULL && fscanf(file, "%lld %llu", &day, &value) == 2;
 	if (file != NULL)
 		fclose(file);
-	if (*found) {
+	if (found) {
 		*day_ms = day;
 		*seed = value;
 		return 0;
 	}
+	if (!create)
+		return -ENOENT;
 	file = fopen(path, "w");
 	if (file == NULL || fprintf(file, "%lld %llu\n", (long long)*day_ms,
 				    (unsigned long long)*seed) < 0 ||
@@ -359,14 +362,11 @@ static int demo_load(struct server *server, struct wal_store **stores)
 	int64_t now = wall_ms();
 	int64_t day_ms = now - now % (24LL * 3600 * 1000);
 	uint64_t seed = server->config.demo_seed;
-	bool found = false;
-	char path[SERVER_PATH_SIZE + 16];
-	snprintf(path, sizeof(path), "%s/demo", server->config.data_dir);
-	if (!empty && access(path, F_OK) != 0) {
+	int error = demo_record(server, empty, &day_ms, &seed);
+	if (error == -ENOENT) {
 		log_info("the catalog is not empty: the demo catalog is not loaded again");
 		return 0;
 	}
-	int error = demo_record(server, &day_ms, &seed, &found);
 	if (error != 0)
 		return error;
 	struct demo_load load = { .stores = stores, .count = server->workers_count };
