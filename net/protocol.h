@@ -86,6 +86,23 @@ static inline uint32_t proto_frame_size(const uint8_t *bytes)
 	return bytes_load_u32(bytes);
 }
 
+/* The opcode field of a frame starting at bytes (6 bytes needed). */
+static inline uint16_t proto_frame_opcode(const uint8_t *bytes)
+{
+	return bytes_load_u16(bytes + 4);
+}
+
+/*
+ * Whether a request's answer can be large: catalog lists and reads, search and seat
+ * maps (up to a whole frame), against a few hundred bytes for every other answer.
+ * Takes a request's opcode or its response's.
+ */
+static inline bool proto_answer_may_be_large(uint16_t opcode)
+{
+	opcode &= (uint16_t)~PROTO_RESPONSE_BIT;
+	return opcode >= PROTO_LOCATIONS && opcode <= PROTO_SEARCH && opcode != PROTO_SHOW;
+}
+
 /* Requests. */
 
 struct proto_hello {

@@ -43,7 +43,7 @@ static void response_deliver(struct worker *w, uint64_t conn_id, const uint8_t *
 	struct conn *conn = worker_conn(w, conn_id);
 	if (conn == NULL || conn->requests_in_flight == 0)
 		return; /* the client left; its request still happened */
-	conn->requests_in_flight--;
+	conn_request_done(w, conn, proto_frame_opcode(bytes));
 	w->counters.responses++;
 	conn_output(w, conn, bytes, size);
 }
@@ -474,7 +474,7 @@ static void forward(struct worker *w, struct conn *conn, const struct proto_requ
 	w->counters.forwarded++;
 	if (!worker_push(w, target, kind, head, sizeof(head), frame, size, false)) {
 		/* The target's queue is full: say so now rather than queue without bound. */
-		conn->requests_in_flight--;
+		conn_request_done(w, conn, request->opcode);
 		requests_error(w, conn, request->opcode, request->request_id, STATUS_OVERLOADED);
 	}
 }
@@ -547,5 +547,7 @@ void requests_frame(struct worker *w, struct conn *conn, const uint8_t *frame, u
 		return;
 	}
 	conn->requests_in_flight++;
+	if (proto_answer_may_be_large(request.opcode))
+		conn->large_in_flight++;
 	route(w, conn, &request, frame, size);
 }

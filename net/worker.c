@@ -307,12 +307,18 @@ static void send_complete(struct worker *w, struct conn *conn, int32_t result)
 
 /* Input. */
 
-/* Parses whole frames from bytes; returns how many bytes were consumed. */
+/*
+ * Parses whole frames from bytes; returns how many bytes were consumed. Stops (and
+ * pauses the connection) at a request whose answer may be large while
+ * CONN_LARGE_INFLIGHT_MAX such requests are in flight: the frames from it on wait, in
+ * order, until conn_request_done lets parsing go on.
+ */
 static uint32_t frames_parse(struct worker *w, struct conn *conn, const uint8_t *bytes,
 			     uint32_t size)
 {
 	uint32_t offset = 0;
-	while (conn->state == CONN_OPEN && !conn->close_after_send && size - offset >= 4) {
+	while (conn->state == CONN_OPEN && !conn->close_after_send && !conn->parsing_paused &&
+	       size - offset >= 4) {
 		uint32_t frame_size = proto_frame_size(bytes + offset);
 		if (frame_size > PROTO_FRAME_SIZE_MAX || frame_size < PROTO_HEADER_SIZE - 4) {
 			/* The stream cannot be resynchronised after a bad length: answer, close. */
@@ -330,10 +336,25 @@ static uint32_t frames_parse(struct worker *w, struct conn *conn, const uint8_t 
 		}
 		if (size - offset < frame_size + 4)
 			break;
+		if (conn->large_in_flight >= CONN_LARGE_INFLIGHT_MAX &&
+		    proto_answer_may_be_large(proto_frame_opcode(bytes + offset))) {
+			conn->parsing_paused = true;
+			break;
+		}
 		requests_frame(w, conn, bytes + offset, frame_size + 4);
 		offset += frame_size + 4;
 	}
 	return offset;
+}
+
+/* Parses what waits in the connection's input buffer and keeps the rest. */
+static void input_parse(struct worker *w, struct conn *conn)
+{
+	uint32_t used = frames_parse(w, conn, conn->in, conn->in_size);
+	if (conn->state != CONN_OPEN)
+		return;
+	memmove(conn->in, conn->in + used, conn->in_size - used);
+	conn->in_size -= used;
 }
 
 static void conn_input(struct worker *w, struct conn *conn, const uint8_t *bytes, uint32_t size)
@@ -349,14 +370,51 @@ static void conn_input(struct worker *w, struct conn *conn, const uint8_t *bytes
 		if (size == 0 || conn->state != CONN_OPEN)
 			return;
 	}
+	if ((uint64_t)conn->in_size + size > CONN_INPUT_MAX) {
+		/* Only a paused connection keeps more than a frame: its client sends far
+		 * ahead of the answers it reads. */
+		conn_close(w, conn, "input limit reached: the client is not reading");
+		return;
+	}
 	ARRAY_RESERVE(conn->in, conn->in_capacity, (uint64_t)conn->in_size + size);
 	memcpy(conn->in + conn->in_size, bytes, size);
 	conn->in_size += size;
-	uint32_t used = frames_parse(w, conn, conn->in, conn->in_size);
-	if (conn->state != CONN_OPEN)
+	input_parse(w, conn);
+}
+
+void conn_request_done(struct worker *w, struct conn *conn, uint16_t opcode)
+{
+	ASSERT(conn->requests_in_flight > 0);
+	conn->requests_in_flight--;
+	if (!proto_answer_may_be_large(opcode))
 		return;
-	memmove(conn->in, conn->in + used, conn->in_size - used);
-	conn->in_size -= used;
+	ASSERT(conn->large_in_flight > 0);
+	conn->large_in_flight--;
+	if (conn->parsing_paused && !conn->resume_listed) {
+		/* Parsed again once this batch of completions is handled, not from inside
+		 * the delivery of a response. */
+		ARRAY_RESERVE(w->resumes, w->resumes_capacity, (uint64_t)w->resumes_count + 1);
+		w->resumes[w->resumes_count++] = conn_id_of(w, conn);
+		conn->resume_listed = true;
+	}
+}
+
+/* Lets paused connections whose large answers have come back parse on. */
+static void conns_resume(struct worker *w)
+{
+	/* Parsing may list connections again: answers read on this shard are delivered
+	 * at once, so the list can grow while it is walked. */
+	for (uint32_t i = 0; i < w->resumes_count; i++) {
+		struct conn *conn = worker_conn(w, w->resumes[i]); /* NULL once closed */
+		if (conn == NULL)
+			continue;
+		conn->resume_listed = false;
+		if (conn->reading_stopped)
+			continue;
+		conn->parsing_paused = false;
+		input_parse(w, conn);
+	}
+	w->resumes_count = 0;
 }
 
 static void recv_complete(struct worker *w, uint64_t conn_id, struct io_uring_cqe *cqe)
@@ -626,6 +684,7 @@ static void loop_run(struct worker *w)
 			_exit(70);
 		}
 		requests_release(w);
+		conns_resume(w);
 		if (w->stopping && stop_complete(w))
 			return;
 	}
@@ -647,6 +706,7 @@ static void worker_finish(struct worker *w)
 		memory_free(conn->next);
 	}
 	memory_free(w->conns);
+	memory_free(w->resumes);
 	for (uint32_t t = 0; t < w->server->workers_count; t++) {
 		for (uint32_t i = 0; i < w->outbound_count[t]; i++)
 			memory_free(w->outbound[t][i].bytes);

@@ -35,6 +35,12 @@
 #define WORKERS_MAX 64u
 #define CONN_INFLIGHT_MAX 4096u
 #define CONN_OUTPUT_MAX (16u << 20)
+/* Requests whose answer can be large (proto_answer_may_be_large) in flight per
+ * connection; the next one waits, unparsed, until an earlier one is answered. With
+ * CONN_OUTPUT_MAX this bounds what a connection's answers can take: a client that never
+ * reads is cut off at the output limit before answers it asked for pile up elsewhere. */
+#define CONN_LARGE_INFLIGHT_MAX 32u
+#define CONN_INPUT_MAX (16u << 20) /* received and not parsed yet */
 #define RECV_BUFFER_SIZE 16384u
 #define RECV_BUFFERS_COUNT 256u /* a power of two */
 #define RECV_BUFFER_GROUP 1
@@ -72,9 +78,14 @@ struct conn {
 	bool send_in_flight;
 	bool close_after_send; /* a fatal framing error was answered: close once sent */
 	bool reading_stopped;  /* the server is stopping: parse nothing more */
+	bool parsing_paused;   /* CONN_LARGE_INFLIGHT_MAX reached: the rest waits in `in` */
+	bool resume_listed;    /* on the worker's list of connections to parse again */
 	uint32_t requests_in_flight; /* answered later: pending, forwarded or parked */
+	uint32_t large_in_flight;    /* of those, ones whose answer may be large */
 	int64_t last_activity_ms;
-	uint8_t *in; /* bytes received and not yet parsed, at most one frame's worth */
+	/* Bytes received and not yet parsed: a frame's beginning, or, while parsing is
+	 * paused, everything from the frame that waits (at most CONN_INPUT_MAX). */
+	uint8_t *in;
 	uint32_t in_size;
 	uint32_t in_capacity;
 	/* Output is double-buffered: the kernel reads `out` while a send is in flight,
@@ -252,6 +263,12 @@ struct worker {
 	uint8_t *frame;	  /* a frame's worth, for encoding responses */
 	uint8_t *record;  /* COMMAND_SIZE_MAX, for encoding log records */
 
+	/* Connections whose parsing paused and may go on: ids, parsed again after the
+	 * batch of completions that answered them (see conns_resume). */
+	uint64_t *resumes;
+	uint32_t resumes_count;
+	uint32_t resumes_capacity;
+
 	struct worker_counters counters;
 	bool stopping;
 	int64_t stopping_since_ms;
@@ -267,6 +284,8 @@ void conn_output(struct worker *worker, struct conn *conn, const uint8_t *bytes,
 /* Bytes of responses not yet handed to the kernel. */
 uint32_t conn_output_pending(const struct conn *conn);
 void conn_close(struct worker *worker, struct conn *conn, const char *why);
+/* One of the connection's requests in flight has its answer (or will never have one). */
+void conn_request_done(struct worker *worker, struct conn *conn, uint16_t opcode);
 uint64_t conn_id_of(const struct worker *worker, const struct conn *conn);
 /* Whether a connection of another worker has closed (safe from any shard). */
 bool conn_gone(const struct worker *owner, uint64_t conn_id);

@@ -25,7 +25,16 @@
 #define BIG_SHOW 170u
 #define BIG_ROWS 200u
 #define BIG_ROW_SEATS 1000u
-#define FLOOD_REQUESTS 3000u /* 156 MB of answers: ten times the 16 MiB limit */
+#define FLOOD_REQUESTS 3000u /* 156 MB of answers each: ten times the 16 MiB limit */
+#define NEVER_READERS 4u
+#define SEATMAP_ANSWER_MIN (BIG_ROWS * BIG_ROW_SEATS / 4u) /* two bits a seat, and more */
+/* Seat maps a client that never reads gets parsed: the answers that fill its 16 MiB
+ * output limit and the kernel's socket buffers (up to tcp_wmem's 4 MiB, counted
+ * twice for slack), and CONN_LARGE_INFLIGHT_MAX more in flight. */
+#define READER_PARSED_MAX (((16u + 8u) << 20) / SEATMAP_ANSWER_MIN + 32u)
+/* What one such client may make the server hold: its unread output up to the 16 MiB
+ * limit (in two buffers), the large answers in flight and the allocator's slack. */
+#define READER_MEMORY_KIB (48u * 1024u)
 
 static struct box_client *c;
 static struct fx_show_state baseline[2];
@@ -364,7 +373,20 @@ static void sanitizer_quarantine_small(void)
 #endif
 }
 
-/* A show of 200,000 seats, whose seat map answer is about 52 KB. */
+/* A show of BIG_SHOW's venue on the other shard: BIG_SHOW's seat maps are worked on
+ * by the connection's own shard or by the other, and so whichever a connection lands
+ * on, one of the two shows is answered through the other shard. */
+static uint32_t big_show_other(void)
+{
+	uint32_t id = BIG_SHOW + 1;
+	while (engine_show_shard(id, FX_WORKERS_DEFAULT) ==
+	       engine_show_shard(BIG_SHOW, FX_WORKERS_DEFAULT))
+		id++;
+	return id;
+}
+
+/* Two shows of 200,000 seats (BIG_SHOW and big_show_other()), whose seat map answer is
+ * about 52 KB. */
 static void big_show_put(void)
 {
 	struct layout_builder b;
@@ -384,56 +406,134 @@ static void big_show_put(void)
 	fx_rc(box_client_command(c, &cmd, &r), "VENUE_PUT");
 	cr_assert_eq(r.status, STATUS_OK);
 	layout_builder_finish(&b);
-	cmd = fx_show_command(BIG_SHOW);
-	cmd.show_put.venue_id = BIG_VENUE;
-	fx_rc(box_client_command(c, &cmd, &r), "SHOW_PUT");
-	cr_assert_eq(r.status, STATUS_OK);
+	for (uint32_t i = 0; i < 2; i++) {
+		cmd = fx_show_command(i == 0 ? BIG_SHOW : big_show_other());
+		cmd.show_put.venue_id = BIG_VENUE;
+		fx_rc(box_client_command(c, &cmd, &r), "SHOW_PUT");
+		cr_assert_eq(r.status, STATUS_OK);
+	}
 }
 
-Test(limits, client_that_never_reads_is_disconnected_while_others_are_served)
+/*
+ * Several clients send thousands of seat map requests at once and never read. Each is
+ * disconnected at its 16 MiB output limit, and what it asked for must not pile up on
+ * the way meanwhile: the server parses only CONN_LARGE_INFLIGHT_MAX such requests
+ * ahead of the answers it has delivered. Before that limit it read all 3,000 at once
+ * and built every answer it could before noticing the client had gone.
+ */
+Test(limits, clients_that_never_read_are_disconnected_while_others_are_served)
 {
 	sanitizer_quarantine_small(); /* criterion runs each test in its own process */
 	start(NULL);
 	big_show_put();
 	struct fx_server *server = fx_current();
-	int fd = fx_raw_connect(server, true);
+	int fds[NEVER_READERS];
+	for (uint32_t i = 0; i < NEVER_READERS; i++)
+		fds[i] = fx_raw_connect(server, true);
+	int64_t own_requests = 0; /* ours on `c`, counted by STATS too */
+	int64_t requests_before = fx_stat(c, "requests");
+	own_requests++;
 	uint64_t rss_before = server_rss_kib(server), rss_max = rss_before;
-	uint8_t frame[64];
-	uint8_t id[4];
-	bytes_store_u32(id, BIG_SHOW);
-	uint32_t sent = 0;
-	for (; sent < FLOOD_REQUESTS; sent++) {
-		size_t size = fx_frame_build(frame, sizeof(frame), PROTO_SEATMAP, sent + 1, id, 4);
-		if (!fx_raw_send(fd, frame, size))
-			break; /* disconnected already */
-		if (sent % 500 == 0) {
-			uint64_t rss = server_rss_kib(server);
-			rss_max = rss > rss_max ? rss : rss_max;
-			cr_assert_eq(box_client_ping(c, "alive", 5), 0);
-		}
+	static uint8_t frames[FLOOD_REQUESTS * 32];
+	size_t size = 0;
+	for (uint32_t sent = 0; sent < FLOOD_REQUESTS; sent++) {
+		uint8_t id[4];
+		bytes_store_u32(id, sent % 2 ? big_show_other() : BIG_SHOW);
+		size += fx_frame_build(frames + size, sizeof(frames) - size, PROTO_SEATMAP,
+				       sent + 1, id, 4);
 	}
-	/* The server closes the connection: STATS counts only ours again. Seat maps read
-	 * before the close and queued on another shard are skipped there once it sees the
+	for (uint32_t i = 0; i < NEVER_READERS; i++) {
+		fx_raw_send(fds[i], frames, size); /* all at once; false when cut off already */
+		uint64_t rss = server_rss_kib(server);
+		rss_max = rss > rss_max ? rss : rss_max;
+		cr_assert_eq(box_client_ping(c, "alive", 5), 0);
+		own_requests++;
+	}
+	/* The server closes the connections: STATS counts only ours again. Seat maps read
+	 * before a close and queued on another shard are skipped there once it sees the
 	 * connection has gone; the deadline is generous for a loaded machine. */
 	int64_t deadline = fx_now_ms() + 60000;
-	while (fx_stat(c, "connections") != 1) {
+	for (;;) {
+		int64_t connections = fx_stat(c, "connections");
+		own_requests++;
+		if (connections == 1)
+			break;
 		cr_assert_lt(fx_now_ms(), deadline,
-			     "the client that does not read is still connected after %u seat "
-			     "maps (%lld connections)",
-			     sent, (long long)fx_stat(c, "connections"));
+			     "clients that do not read are still connected after %u seat maps each "
+			     "(%lld connections)",
+			     FLOOD_REQUESTS, (long long)connections);
+		uint64_t rss = server_rss_kib(server);
+		rss_max = rss > rss_max ? rss : rss_max;
 		fx_sleep_ms(10);
 	}
+	int64_t parsed = fx_stat(c, "requests") - requests_before - own_requests;
 	uint64_t rss = server_rss_kib(server);
 	rss_max = rss > rss_max ? rss : rss_max;
 	fprintf(stderr,
-		"test_bad_input: %u seat maps sent unread; server RSS %llu -> max %llu KiB\n",
-		sent, (unsigned long long)rss_before, (unsigned long long)rss_max);
-	cr_assert_lt(rss_max - rss_before, 128u * 1024u, "the server grew by %llu KiB",
-		     (unsigned long long)(rss_max - rss_before));
-	close(fd);
+		"test_bad_input: %u clients sent %u seat maps each, unread; the server parsed "
+		"%lld of them; RSS %llu -> max %llu KiB\n",
+		NEVER_READERS, FLOOD_REQUESTS, (long long)parsed, (unsigned long long)rss_before,
+		(unsigned long long)rss_max);
+	cr_assert_leq(parsed, (int64_t)NEVER_READERS * READER_PARSED_MAX,
+		      "the server parsed %lld seat map requests of clients that read nothing",
+		      (long long)parsed);
+	cr_assert_lt(rss_max - rss_before, (uint64_t)NEVER_READERS * READER_MEMORY_KIB,
+		     "the server grew by %llu KiB", (unsigned long long)(rss_max - rss_before));
+	for (uint32_t i = 0; i < NEVER_READERS; i++)
+		close(fds[i]);
 	struct box_seatmap *map = fx_seatmap(c, BIG_SHOW);
 	cr_assert_eq(map->seats_count, BIG_ROWS * BIG_ROW_SEATS);
 	box_seatmap_destroy(map);
+	unharmed();
+}
+
+/*
+ * A client that reads gets every answer however many large ones it sends at once:
+ * past CONN_LARGE_INFLIGHT_MAX the server stops parsing and goes on as answers leave.
+ * Small requests sent between them are answered too.
+ */
+Test(limits, pipelined_seat_maps_beyond_the_large_answer_limit_are_all_answered)
+{
+	start(NULL);
+	big_show_put();
+	struct fx_server *server = fx_current();
+	int fd = fx_raw_connect(server, true);
+	enum { REQUESTS = 400 };
+	static uint8_t frames[REQUESTS * 64];
+	size_t size = 0;
+	for (uint32_t i = 0; i < REQUESTS; i++) {
+		/* Every fifth: a show read (a small answer). The shows alternate, so that
+		 * half the seat maps are answered by the other shard. */
+		uint8_t id[4];
+		bytes_store_u32(id, i % 2 ? big_show_other() : BIG_SHOW);
+		uint16_t opcode = i % 5 == 4 ? PROTO_SHOW : PROTO_SEATMAP;
+		size += fx_frame_build(frames + size, sizeof(frames) - size, opcode, i + 1, id, 4);
+	}
+	cr_assert(fx_raw_send(fd, frames, size));
+	static uint8_t answer[PROTO_FRAME_SIZE_MAX + 4];
+	bool answered[REQUESTS] = { false };
+	uint32_t seatmap_size = 0;
+	for (uint32_t n = 0; n < REQUESTS; n++) {
+		int got = fx_raw_frame_read(fd, answer, sizeof(answer), 10000);
+		cr_assert_gt(got, (int)PROTO_HEADER_SIZE, "answer %u of %u did not come (%d)", n,
+			     REQUESTS, got);
+		struct proto_header header;
+		proto_header_decode(answer, &header);
+		cr_assert_eq(header.word, STATUS_OK);
+		cr_assert(header.request_id >= 1 && header.request_id <= REQUESTS);
+		uint32_t i = (uint32_t)header.request_id - 1;
+		cr_assert_not(answered[i], "request %u answered twice", i + 1);
+		answered[i] = true;
+		uint16_t opcode = i % 5 == 4 ? PROTO_SHOW : PROTO_SEATMAP;
+		cr_assert_eq(header.opcode, opcode | PROTO_RESPONSE_BIT);
+		if (opcode == PROTO_SEATMAP) {
+			/* Every seat map whole: the same size each time. */
+			seatmap_size = seatmap_size ? seatmap_size : (uint32_t)got;
+			cr_assert_eq((uint32_t)got, seatmap_size);
+			cr_assert_gt(got, (int)(BIG_ROWS * BIG_ROW_SEATS / 4));
+		}
+	}
+	close(fd);
 	unharmed();
 }
 
