@@ -182,6 +182,7 @@ part_net() {
 		"--op holds --connections 1024 --pipeline 1"
 		"--op holds --connections 1 --pipeline 32"
 		"--op holds --connections 64 --pipeline 32"
+		"--op holds --connections 64 --pipeline 128"
 		"--op holds --connections 1024 --pipeline 8"
 		"--op show --connections 64 --pipeline 1"
 		"--op ping --connections 64 --pipeline 1"
@@ -199,15 +200,18 @@ part_net() {
 		done
 		server_stop
 	done
-	# Durable holds offered at half the median maximum pipelined rate, open loop.
+	# Durable holds offered open loop at half the maximum rate: the best median of the
+	# pipelined rows (the log's group commit gains from more requests in flight, as on
+	# the on-sale part a system gets the depth it needs for its peak). 128 in flight per
+	# connection leaves the open loop room to queue.
 	local max half
-	max=$(report median-of durable_requests_per_s_64conn_pipeline32 "$work"/net.*)
+	max=$(report pipelined-best durable "$work"/net.*)
 	half=$(python3 -c "print(int($max / 2))")
 	server_start
 	for i in $(seq "$runs"); do
 		"$build/bench/net_bench" --server "$address" --seconds $seconds --op holds \
-			--connections 64 --pipeline 64 --rate "$half" |
-			sed 's/^durable_requests_per_s_64conn_pipeline64/half_max_durable_requests_per_s/;
+			--connections 64 --pipeline 128 --rate "$half" |
+			sed 's/^durable_requests_per_s_64conn_pipeline128/half_max_durable_requests_per_s/;
 			     s/^latency_/half_max_latency_/' >>"$work/net.$i"
 	done
 	server_stop
