@@ -131,6 +131,67 @@ static bool label_equal(const char *label, uint8_t label_size, const char *name,
 	return label_size == size && memcmp(label, name, size) == 0;
 }
 
+struct label_range {
+	const char *section;
+	const char *row;
+	uint8_t section_size;
+	uint8_t row_size;
+	uint16_t first_number;
+	uint32_t end_number; /* past the row's last seat */
+};
+
+static int names_compare(const char *a, uint8_t a_size, const char *b, uint8_t b_size)
+{
+	if (a_size != b_size)
+		return a_size < b_size ? -1 : 1;
+	return memcmp(a, b, a_size);
+}
+
+/* Orders by section name, row name, then first seat number. */
+static int label_range_compare(const void *left, const void *right)
+{
+	const struct label_range *a = left, *b = right;
+	int order = names_compare(a->section, a->section_size, b->section, b->section_size);
+	if (order == 0)
+		order = names_compare(a->row, a->row_size, b->row, b->row_size);
+	if (order == 0 && a->first_number != b->first_number)
+		order = a->first_number < b->first_number ? -1 : 1;
+	return order;
+}
+
+bool layout_labels_unique(const struct layout *layout)
+{
+	struct label_range *ranges = malloc(sizeof(*ranges) * (layout->rows_count + 1));
+	if (ranges == NULL)
+		return false;
+	struct layout_reader reader;
+	struct layout_row row;
+	uint32_t count = 0;
+	layout_reader_init(&reader, layout);
+	while (layout_reader_next(&reader, &row) && count < layout->rows_count)
+		ranges[count++] = (struct label_range){
+			.section = row.section_name, .section_size = row.section_name_size,
+			.row = row.row_name, .row_size = row.row_name_size,
+			.first_number = row.first_number,
+			.end_number = (uint32_t)row.first_number + row.seats_count };
+	qsort(ranges, count, sizeof(*ranges), label_range_compare);
+	bool unique = true;
+	for (uint32_t i = 1; i < count && unique; i++) {
+		const struct label_range *a = &ranges[i - 1], *b = &ranges[i];
+		bool same_row = names_compare(a->section, a->section_size, b->section,
+					      b->section_size) == 0 &&
+				names_compare(a->row, a->row_size, b->row, b->row_size) == 0;
+		/* Sorted by first number: b overlaps an earlier range of its row iff it
+		 * starts before the furthest end so far, which a carries forward. */
+		if (same_row && b->first_number < a->end_number)
+			unique = false;
+		else if (same_row && a->end_number > b->end_number)
+			ranges[i].end_number = a->end_number;
+	}
+	free(ranges);
+	return unique;
+}
+
 bool layout_seat_find(const struct layout *layout, const char *section, size_t section_size,
 		      const char *row_name, size_t row_size, uint32_t number, uint32_t *seat)
 {

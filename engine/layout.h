@@ -58,6 +58,15 @@ struct layout_row {
 	uint16_t run_seats_counts[LAYOUT_ROW_RUNS_COUNT_MAX];
 };
 
+/*
+ * Whether every seat of a parsed layout has its own label, SECTION ROW-NUMBER: a
+ * section name may come back later in the layout (preference order can interleave
+ * sections), and a row name may repeat within a section, but never with seat
+ * numbers that overlap. Checked where venues come in from the network, not in
+ * layout_parse(): venues logged before the rule must still replay.
+ */
+bool layout_labels_unique(const struct layout *layout);
+
 /* Walks the rows of a parsed (valid) layout in layout order. */
 struct layout_reader {
 	const struct layout *layout;

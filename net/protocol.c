@@ -151,8 +151,12 @@ static enum status payload_decode(struct bytes_reader *r, struct proto_request *
 		enum status status = command_decode_body(type, r->bytes + r->offset,
 							 r->size - r->offset, &request->command);
 		r->offset = r->size;
-		/* PROTOCOL.md: texts are UTF-8, so every client can show what it reads back. */
+		/* PROTOCOL.md: texts are UTF-8, so every client can show what it reads back;
+		 * a venue's seats each have their own label. */
 		if (status == STATUS_OK && !command_utf8_valid(&request->command))
+			status = STATUS_BAD_REQUEST;
+		if (status == STATUS_OK && request->command.type == COMMAND_VENUE_PUT &&
+		    !layout_labels_unique(&request->command.venue_put.layout))
 			status = STATUS_BAD_REQUEST;
 		return status;
 	}

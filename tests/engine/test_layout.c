@@ -3,6 +3,8 @@
  * refusing malformed layouts.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "layout.h"
@@ -117,4 +119,46 @@ Test(layout, seat_limits_are_enforced)
 	layout_builder_section(&b, "Wide");
 	layout_builder_row(&b, "R", 1, LAYOUT_ROW_SEATS_COUNT_MAX + 1, TIER_ECONOMY);
 	cr_assert_eq(layout_builder_layout(&b, &layout), STATUS_BAD_REQUEST);
+}
+
+/* Builds the layout of the rows given as "SECTION/ROW/FIRST/COUNT" and checks labels. */
+static bool labels_unique(const char *const *rows, uint32_t count)
+{
+	layout_builder_finish(&b);
+	layout_builder_init(&b);
+	char previous[64] = "";
+	for (uint32_t i = 0; i < count; i++) {
+		char copy[64], *save;
+		snprintf(copy, sizeof(copy), "%s", rows[i]);
+		const char *section = strtok_r(copy, "/", &save);
+		const char *row = strtok_r(NULL, "/", &save);
+		uint16_t first = (uint16_t)atoi(strtok_r(NULL, "/", &save));
+		uint16_t seats = (uint16_t)atoi(strtok_r(NULL, "/", &save));
+		if (strcmp(section, previous) != 0) /* a section starts where the name changes */
+			layout_builder_section(&b, section);
+		snprintf(previous, sizeof(previous), "%s", section);
+		layout_builder_row(&b, row, first, seats, TIER_REGULAR);
+	}
+	struct layout layout;
+	cr_assert_eq(layout_builder_layout(&b, &layout), STATUS_OK);
+	return layout_labels_unique(&layout);
+}
+
+Test(layout, every_seat_label_must_be_unique)
+{
+	/* Distinct rows, and the same row name in two sections. */
+	cr_assert(labels_unique((const char *[]){ "Stalls/A/1/10", "Stalls/B/1/10",
+						  "Circle/A/1/10" }, 3));
+	/* A section listed again later (preference order interleaves it), other rows. */
+	cr_assert(labels_unique((const char *[]){ "Stalls/A/1/10", "Circle/A/1/10",
+						  "Stalls/B/1/10" }, 3));
+	/* A row split in two with numbers that follow on. */
+	cr_assert(labels_unique((const char *[]){ "Stalls/A/1/10", "Stalls/A/11/10" }, 2));
+	/* The same row twice: every seat label twice. */
+	cr_assert_not(labels_unique((const char *[]){ "Stalls/A/1/10", "Stalls/A/1/10" }, 2));
+	/* Overlapping by one seat, the later range listed first. */
+	cr_assert_not(labels_unique((const char *[]){ "Stalls/A/10/5", "Stalls/A/1/10" }, 2));
+	/* Through a section listed again, and past a range in between. */
+	cr_assert_not(labels_unique((const char *[]){ "Stalls/A/1/30", "Circle/A/1/10",
+						      "Stalls/A/31/5", "Stalls/A/20/2" }, 4));
 }

@@ -286,3 +286,30 @@ Test(codec, a_command_whose_text_is_not_utf8_is_a_bad_request)
 	proto_encode_command(&w, 1, &put);
 	cr_assert_eq(proto_request_decode(frame, w.size, &request), STATUS_OK);
 }
+
+Test(codec, a_venue_whose_seats_share_a_label_is_a_bad_request)
+{
+	static uint8_t frame[4096];
+	for (int split = 0; split < 2; split++) {
+		struct layout_builder b;
+		layout_builder_init(&b);
+		layout_builder_section(&b, "Stalls");
+		layout_builder_row(&b, "A", 1, 10, TIER_REGULAR);
+		layout_builder_section(&b, "Circle");
+		layout_builder_row(&b, "A", 1, 10, TIER_REGULAR);
+		layout_builder_section(&b, "Stalls"); /* listed again: allowed */
+		/* Row A again: seats 11-20 carry on from the first part; 10-19 repeat A-10. */
+		layout_builder_row(&b, "A", split ? 11 : 10, 10, TIER_REGULAR);
+		struct command put = { .type = COMMAND_VENUE_PUT };
+		put.venue_put = (struct command_venue_put){ .venue_id = 1, .location_id = 1,
+							    .name = text_from_cstr("Hall") };
+		cr_assert_eq(layout_builder_layout(&b, &put.venue_put.layout), STATUS_OK);
+		struct bytes_writer w;
+		bytes_writer_init(&w, frame, sizeof(frame));
+		proto_encode_command(&w, 1, &put);
+		struct proto_request request;
+		cr_assert_eq(proto_request_decode(frame, w.size, &request),
+			     split ? STATUS_OK : STATUS_BAD_REQUEST, "split %d", split);
+		layout_builder_finish(&b);
+	}
+}
