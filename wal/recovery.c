@@ -26,6 +26,10 @@ struct replay {
 	struct engine *engine;
 	uint64_t records;
 	uint64_t bad_lsn;
+	/* A record that did not apply as it did when it was logged (only changes that
+	 * succeeded are logged, anything else as a tick): its command and result. */
+	enum command_type diverged_type;
+	enum status diverged_status;
 };
 
 static int replay_record(void *context, const struct wal_record *record)
@@ -38,6 +42,12 @@ static int replay_record(void *context, const struct wal_record *record)
 	}
 	struct engine_result result;
 	engine_apply(replay->engine, &command, record->timestamp_ms, &result);
+	if (command.type != COMMAND_TICK && result.status != STATUS_OK) {
+		replay->bad_lsn = record->lsn;
+		replay->diverged_type = command.type;
+		replay->diverged_status = result.status;
+		return -EPROTO;
+	}
 	replay->records++;
 	return 0;
 }
@@ -143,6 +153,17 @@ static int replay_run(int dir_fd, const struct engine_config *config,
 		snprintf(report->message, sizeof(report->message),
 			 "record LSN %" PRIu64 " has a valid checksum but is not a command",
 			 replay.bad_lsn);
+	if (error == -EPROTO) {
+		/* The engine is deterministic and versioned by its rules: a logged change
+		 * that now fails means this build and the log disagree. Going on would
+		 * drop an acknowledged change, and a snapshot would make that permanent. */
+		snprintf(report->message, sizeof(report->message),
+			 "record LSN %" PRIu64 " (%s) was applied when it was logged but replays "
+			 "as '%s': this build does not apply the log as it was written",
+			 replay.bad_lsn, command_type_name(replay.diverged_type),
+			 status_name(replay.diverged_status));
+		error = -EUCLEAN;
+	}
 	return error;
 }
 

@@ -319,3 +319,39 @@ Test(store, snapshots_retire_old_segments_and_snapshots)
 	wal_store_close(store);
 	walfx_workload_finish(&w);
 }
+
+/*
+ * A logged change that no longer applies (here a hold of a show the log never put,
+ * written behind the store's back) stops recovery, naming the record: going on would
+ * drop a change that was acknowledged.
+ */
+Test(store, a_record_that_replays_differently_from_how_it_was_logged_is_refused)
+{
+	struct wal_store *store = open_store(dir);
+	struct walfx_workload w;
+	walfx_workload_init(&w, 5);
+	run(store, &w, 500, 0);
+	struct command hold = { .type = COMMAND_HOLD };
+	hold.hold = (struct command_hold){ .show_id = 999999, .user_id = 1, .best = true,
+					   .seats_count = 1, .tier = TIER_VIP };
+	cr_assert_eq(command_validate(&hold), STATUS_OK);
+	static uint8_t payload[WAL_RECORD_PAYLOAD_MAX];
+	size_t size = command_encode(&hold, payload, sizeof(payload));
+	cr_assert_gt(size, 0);
+	int64_t lsn = wal_writer_append(store->writer, engine_now(store->engine), payload,
+					(uint32_t)size);
+	cr_assert_gt(lsn, 0);
+	cr_assert_eq(wal_store_sync(store), 0);
+	wal_store_close(store);
+	struct wal_store_config config = walfx_config(dir);
+	int error = wal_store_open(&store, &config);
+	cr_assert_eq(error, -EUCLEAN);
+	char expected[64];
+	snprintf(expected, sizeof(expected), "record LSN %lld (hold)", (long long)lsn);
+	cr_assert(strstr(store->recovery.message, expected) != NULL, "message: %s",
+		  store->recovery.message);
+	cr_assert(strstr(store->recovery.message, "not found") != NULL, "message: %s",
+		  store->recovery.message);
+	wal_store_close(store);
+	walfx_workload_finish(&w);
+}
