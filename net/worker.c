@@ -347,14 +347,16 @@ static uint32_t frames_parse(struct worker *w, struct conn *conn, const uint8_t 
 	return offset;
 }
 
-/* Parses what waits in the connection's input buffer and keeps the rest. */
+/* Parses what waits in the connection's input buffer; the rest stays for later. */
 static void input_parse(struct worker *w, struct conn *conn)
 {
-	uint32_t used = frames_parse(w, conn, conn->in, conn->in_size);
+	uint32_t used =
+		frames_parse(w, conn, conn->in + conn->in_head, conn->in_size - conn->in_head);
 	if (conn->state != CONN_OPEN)
 		return;
-	memmove(conn->in, conn->in + used, conn->in_size - used);
-	conn->in_size -= used;
+	conn->in_head += used;
+	if (conn->in_head == conn->in_size)
+		conn->in_head = conn->in_size = 0;
 }
 
 static void conn_input(struct worker *w, struct conn *conn, const uint8_t *bytes, uint32_t size)
@@ -370,16 +372,24 @@ static void conn_input(struct worker *w, struct conn *conn, const uint8_t *bytes
 		if (size == 0 || conn->state != CONN_OPEN)
 			return;
 	}
-	if ((uint64_t)conn->in_size + size > CONN_INPUT_MAX) {
+	if ((uint64_t)conn->in_size - conn->in_head + size > CONN_INPUT_MAX) {
 		/* Only a paused connection keeps more than a frame: its client sends far
 		 * ahead of the answers it reads. */
 		conn_close(w, conn, "input limit reached: the client is not reading");
 		return;
 	}
+	if (conn->in_head > 0 && conn->in_head >= conn->in_size - conn->in_head) {
+		/* Compact once at least half is parsed, so that a byte is moved a bounded
+		 * number of times however often a paused connection resumes. */
+		memmove(conn->in, conn->in + conn->in_head, conn->in_size - conn->in_head);
+		conn->in_size -= conn->in_head;
+		conn->in_head = 0;
+	}
 	ARRAY_RESERVE(conn->in, conn->in_capacity, (uint64_t)conn->in_size + size);
 	memcpy(conn->in + conn->in_size, bytes, size);
 	conn->in_size += size;
-	input_parse(w, conn);
+	if (!conn->parsing_paused) /* a paused one only keeps what comes */
+		input_parse(w, conn);
 }
 
 void conn_request_done(struct worker *w, struct conn *conn, uint16_t opcode)

@@ -86,6 +86,7 @@ struct conn {
 	/* Bytes received and not yet parsed: a frame's beginning, or, while parsing is
 	 * paused, everything from the frame that waits (at most CONN_INPUT_MAX). */
 	uint8_t *in;
+	uint32_t in_head; /* parsed bytes at the front of `in`, dropped lazily */
 	uint32_t in_size;
 	uint32_t in_capacity;
 	/* Output is double-buffered: the kernel reads `out` while a send is in flight,
