@@ -378,9 +378,11 @@ static void conn_input(struct worker *w, struct conn *conn, const uint8_t *bytes
 		conn_close(w, conn, "input limit reached: the client is not reading");
 		return;
 	}
-	if (conn->in_head > 0 && conn->in_head >= conn->in_size - conn->in_head) {
+	if (conn->in_head > 0 && (conn->in_head >= conn->in_size - conn->in_head ||
+				  (uint64_t)conn->in_size + size > CONN_INPUT_MAX)) {
 		/* Compact once at least half is parsed, so that a byte is moved a bounded
-		 * number of times however often a paused connection resumes. */
+		 * number of times however often a paused connection resumes, and before the
+		 * buffer would pass CONN_INPUT_MAX. */
 		memmove(conn->in, conn->in + conn->in_head, conn->in_size - conn->in_head);
 		conn->in_size -= conn->in_head;
 		conn->in_head = 0;
