@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "memory.h"
 
 static bool label_valid(const uint8_t *name, uint8_t size)
 {
@@ -161,9 +162,8 @@ static int label_range_compare(const void *left, const void *right)
 
 bool layout_labels_unique(const struct layout *layout)
 {
-	struct label_range *ranges = malloc(sizeof(*ranges) * (layout->rows_count + 1));
-	if (ranges == NULL)
-		return false;
+	/* Aborts when memory runs out (memory.h), rather than call the venue bad. */
+	struct label_range *ranges = memory_alloc(sizeof(*ranges) * (layout->rows_count + 1));
 	struct layout_reader reader;
 	struct layout_row row;
 	uint32_t count = 0;
@@ -188,7 +188,7 @@ bool layout_labels_unique(const struct layout *layout)
 		else if (same_row && a->end_number > b->end_number)
 			ranges[i].end_number = a->end_number;
 	}
-	free(ranges);
+	memory_free(ranges);
 	return unique;
 }
 
