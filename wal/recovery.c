@@ -159,7 +159,8 @@ static int replay_run(int dir_fd, const struct engine_config *config,
 		 * drop an acknowledged change, and a snapshot would make that permanent. */
 		snprintf(report->message, sizeof(report->message),
 			 "record LSN %" PRIu64 " (%s) was applied when it was logged but replays "
-			 "as '%s': this build does not apply the log as it was written",
+			 "as '%s': this build, or the shard index and count it was given, do not "
+			 "apply the log as it was written",
 			 replay.bad_lsn, command_type_name(replay.diverged_type),
 			 status_name(replay.diverged_status));
 		error = -EUCLEAN;
