@@ -168,21 +168,33 @@ static uint32_t seat_resolve(const struct box_seatmap *map, const char *label)
 	    strlen(dash + 1) > 5)
 		usage_fail("'%s' is not a seat: give ROW-NUMBER, SECTION:ROW-NUMBER or #SEAT_ID",
 			   label);
-	uint32_t number = (uint32_t)atoi(dash + 1), seat;
+	uint32_t number = (uint32_t)atoi(dash + 1), seat, found = 0, matches = 0;
 	const char *row = colon ? colon + 1 : label;
 	if (layout_seat_find(&map->layout, label, colon ? (size_t)(colon - label) : 0, row,
-			     (size_t)(dash - row), number, &seat))
-		return seat;
-	/* As printed, "SECTION ROW-NUMBER": either name may hold spaces, so try each. */
+			     (size_t)(dash - row), number, &seat)) {
+		found = seat;
+		matches++;
+	}
+	/* As printed, "SECTION ROW-NUMBER": either name may hold spaces, so try each place
+	 * the label can split, and take it only when just one seat answers to it. */
 	for (const char *space = colon ? NULL : memrchr(label, ' ', (size_t)(dash - label));
 	     space != NULL; space = memrchr(label, ' ', (size_t)(space - label))) {
 		if (layout_seat_find(&map->layout, label, (size_t)(space - label), space + 1,
-				     (size_t)(dash - space - 1), number, &seat))
-			return seat;
+				     (size_t)(dash - space - 1), number, &seat) &&
+		    (matches == 0 || seat != found)) {
+			found = seat;
+			matches++;
+		}
 	}
-	usage_fail("no seat '%s' in show %u's venue (or the row name is in several sections: "
-		   "give SECTION:ROW-NUMBER)",
-		   label, map->show_id);
+	if (matches > 1)
+		usage_fail("'%s' names more than one seat in show %u's venue: give "
+			   "SECTION:ROW-NUMBER or #SEAT_ID",
+			   label, map->show_id);
+	if (matches == 0)
+		usage_fail("no seat '%s' in show %u's venue (or the row name is in several "
+			   "sections: give SECTION:ROW-NUMBER)",
+			   label, map->show_id);
+	return found;
 }
 
 /* Every label of every --seats option, each a comma-separated list. */

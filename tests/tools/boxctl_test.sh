@@ -181,6 +181,16 @@ expect_rc 0 "a catalog with spaces in section and row names" --json catalog load
 expect_rc 0 "a seat held by its label as printed" --json hold 9 --user 1 --seats "Upper Circle Box 1-2"
 expect_eq "$(json '[s["label"] for s in d["seats"]]')" "['Upper Circle Box 1-2']" \
 	"the label printed is the one given"
+# Section "Upper Circle" row "A" and section "Upper" row "Circle A" print alike.
+sed 's/"id": 9,/"id": 10,/g; s/"location": 9,/"location": 10,/; s/"event": 9, "venue": 9/"event": 10, "venue": 10/;
+     s/"sections": \[.*\]}\]}\],/"sections": [{"name": "Upper Circle", "rows": [{"name": "A", "seats": 4, "tier": "vip"}]}, {"name": "Upper", "rows": [{"name": "Circle A", "seats": 4, "tier": "vip"}]}]}],/' \
+	"$WORK/spaces.json" >"$WORK/alike.json"
+expect_rc 0 "a catalog whose labels print alike" --json catalog load "$WORK/alike.json"
+expect_rc 64 "a label as printed that names two seats" hold 10 --user 1 --seats "Upper Circle A-1"
+expect_grep "more than one seat" "$WORK/err" "and it says so"
+expect_rc 0 "the same seat with its section spelt out" --json hold 10 --user 1 \
+	--seats "Upper Circle:A-1"
+expect_eq "$(json '[s["id"] for s in d["seats"]]')" "[0]" "the seat of section Upper Circle"
 sed 's/"name": "Box 1", "seats": 4/"names": ["Box 1", "Box 1"], "seats": 4/' "$WORK/spaces.json" \
 	>"$WORK/twice.json"
 expect_rc 64 "a row name used twice in a section" catalog load "$WORK/twice.json"
