@@ -163,12 +163,12 @@ static int label_range_compare(const void *left, const void *right)
 bool layout_labels_unique(const struct layout *layout)
 {
 	/* Aborts when memory runs out (memory.h), rather than call the venue bad. */
-	struct label_range *ranges = memory_alloc(sizeof(*ranges) * (layout->rows_count + 1));
+	struct label_range *ranges = memory_alloc(sizeof(*ranges) * layout->rows_count);
 	struct layout_reader reader;
 	struct layout_row row;
 	uint32_t count = 0;
 	layout_reader_init(&reader, layout);
-	while (layout_reader_next(&reader, &row) && count < layout->rows_count)
+	while (layout_reader_next(&reader, &row)) /* rows_count rows, a parsed layout's */
 		ranges[count++] = (struct label_range){
 			.section = row.section_name, .section_size = row.section_name_size,
 			.row = row.row_name, .row_size = row.row_name_size,
@@ -178,9 +178,9 @@ bool layout_labels_unique(const struct layout *layout)
 	bool unique = true;
 	for (uint32_t i = 1; i < count && unique; i++) {
 		const struct label_range *a = &ranges[i - 1], *b = &ranges[i];
-		bool same_row = names_compare(a->section, a->section_size, b->section,
-					      b->section_size) == 0 &&
-				names_compare(a->row, a->row_size, b->row, b->row_size) == 0;
+		bool same_row = label_equal(a->section, a->section_size, b->section,
+					    b->section_size) &&
+				label_equal(a->row, a->row_size, b->row, b->row_size);
 		/* Sorted by first number: b overlaps an earlier range of its row iff it
 		 * starts before the furthest end so far, which a carries forward. */
 		if (same_row && b->first_number < a->end_number)

@@ -419,22 +419,23 @@ static void big_show_put(void)
  * (at most tcp_wmem's maximum, counted twice for slack) and the client's receive
  * buffer (tcp_rmem's default: it grows only as the client reads). Read from this
  * machine, since the bound of the test below depends on it. */
+/* Field `which` (0: min, 1: default, 2: max) of a tcp_wmem or tcp_rmem file, or
+ * `otherwise` when it cannot be read. */
+static uint64_t tcp_buffer_setting(const char *path, int which, uint64_t otherwise)
+{
+	unsigned long long values[3];
+	FILE *file = fopen(path, "r");
+	if (file == NULL)
+		return otherwise;
+	bool read = fscanf(file, "%llu %llu %llu", &values[0], &values[1], &values[2]) == 3;
+	fclose(file);
+	return read ? values[which] : otherwise;
+}
+
 static uint64_t reader_kernel_bytes(void)
 {
-	unsigned long long wmem[3] = { 0, 0, 4u << 20 }, rmem[3] = { 0, 131072, 0 };
-	FILE *file = fopen("/proc/sys/net/ipv4/tcp_wmem", "r");
-	if (file != NULL) {
-		if (fscanf(file, "%llu %llu %llu", &wmem[0], &wmem[1], &wmem[2]) != 3)
-			wmem[2] = 4u << 20;
-		fclose(file);
-	}
-	file = fopen("/proc/sys/net/ipv4/tcp_rmem", "r");
-	if (file != NULL) {
-		if (fscanf(file, "%llu %llu %llu", &rmem[0], &rmem[1], &rmem[2]) != 3)
-			rmem[1] = 131072;
-		fclose(file);
-	}
-	return 2 * wmem[2] + rmem[1];
+	return 2 * tcp_buffer_setting("/proc/sys/net/ipv4/tcp_wmem", 2, 4u << 20) +
+	       tcp_buffer_setting("/proc/sys/net/ipv4/tcp_rmem", 1, 131072);
 }
 
 /*
