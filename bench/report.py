@@ -193,6 +193,23 @@ def cmd_net(args):
         print(f"\n{fmt(med['idle_connections'])} idle connections: the server grew by "
               f"{fmt(med['server_rss_growth_mib'])} MiB "
               f"({fmt(med['server_bytes_per_idle_connection'])} bytes each).")
+    busy = next((m.group(1) for m in map(re.compile(r"^busy(\d+)_flush_mean_us$").match, med)
+                 if m), None)
+    if "idle_flush_p50_us" in med and busy is not None:
+        def flushes(prefix, what):
+            return (f"mean {fmt(med[f'{prefix}_flush_mean_us'])} µs, "
+                    f"p50 {fmt(med[f'{prefix}_flush_p50_us'])} µs, "
+                    f"p99 {fmt(med[f'{prefix}_flush_p99_us'])} µs, "
+                    f"p99.9 {fmt(med[f'{prefix}_flush_p999_us'])} µs, "
+                    f"{fmt(med[f'{prefix}_flushes_over_5ms_per_s'])} flushes a second over 5 ms "
+                    f"({what})")
+        print(f"\nThe disk alone (`build-bench/bench/flush_bench --dir $TMP [--busy {busy}]`: "
+              f"4 KiB O_DIRECT writes with RWF_DSYNC, one at a time, as the log flushes): "
+              f"{flushes('idle', 'CPUs idle')}; {flushes(f'busy{busy}', f'{busy} CPUs spinning')}. "
+              f"A durable request waits for at least one such flush, so 64 clients with one "
+              f"request each cannot pass 64 / {fmt(med[f'busy{busy}_flush_mean_us'])} µs = "
+              f"{fmt(64e6 / med[f'busy{busy}_flush_mean_us'])} requests/s while the CPUs are busy "
+              f"(bench/ANALYSIS.md).")
     print(targets_table("net", figures))
 
 
