@@ -159,6 +159,42 @@ def cmd_pipelined_best(args):
     print(int(statistics.median(figures[best][0])))
 
 
+FLUSH_FIGURES = ("o_direct", "flush_mean_us", "flush_p50_us", "flush_p99_us", "flush_p999_us",
+                 "flushes_over_5ms_per_s")
+
+
+def flush_paragraph(med):
+    """flush_bench's figures, idle and busy, and the bound they put on 64 one-request clients;
+    empty when either run is missing."""
+    busy = sorted(int(m.group(1)) for m in map(re.compile(r"^busy(\d+)_flush_mean_us$").match, med)
+                  if m)
+    runs = [("idle", "the other CPUs idle")]
+    if busy:
+        runs.append((f"busy{busy[0]}", f"{busy[0]} other CPU{'s' if busy[0] > 1 else ''} spinning"))
+    if not all(f"{prefix}_{name}" in med for prefix, _ in runs for name in FLUSH_FIGURES):
+        return ""
+
+    def figures(prefix, what):
+        return (f"mean {fmt(med[f'{prefix}_flush_mean_us'])} µs, "
+                f"p50 {fmt(med[f'{prefix}_flush_p50_us'])} µs, "
+                f"p99 {fmt(med[f'{prefix}_flush_p99_us'])} µs, "
+                f"p99.9 {fmt(med[f'{prefix}_flush_p999_us'])} µs, "
+                f"{fmt(med[f'{prefix}_flushes_over_5ms_per_s'])} flushes a second over 5 ms "
+                f"({what})")
+
+    direct = all(med[f"{prefix}_o_direct"] == 1 for prefix, _ in runs)
+    mean = med["idle_flush_mean_us"]
+    cap = f"{fmt(64e6 / mean)} requests/s" if mean > 0 else "no figure (a mean of 0)"
+    options = f" [--busy {busy[0]}]" if busy else ""
+    return (f"\nThe disk alone (`build-bench/bench/flush_bench --dir $TMP{options}`: "
+            f"4 KiB writes {'with O_DIRECT ' if direct else 'through the page cache '}and "
+            f"RWF_DSYNC, one at a time, as the log flushes; the writer pinned to one CPU): "
+            f"{'; '.join(figures(*run) for run in runs)}. Every durable request waits for at "
+            f"least one such flush, so with 64 clients that each wait for their answer the "
+            f"flush alone caps durable requests at about 64 / {fmt(mean)} µs = {cap}, before "
+            f"any CPU cost or wait for the flush already in flight (bench/ANALYSIS.md).\n")
+
+
 def cmd_net(args):
     figures = gather(parse_net_file(p) for p in args.files)
     best = pipelined_best(figures, "durable")
@@ -193,23 +229,7 @@ def cmd_net(args):
         print(f"\n{fmt(med['idle_connections'])} idle connections: the server grew by "
               f"{fmt(med['server_rss_growth_mib'])} MiB "
               f"({fmt(med['server_bytes_per_idle_connection'])} bytes each).")
-    busy = next((m.group(1) for m in map(re.compile(r"^busy(\d+)_flush_mean_us$").match, med)
-                 if m), None)
-    if "idle_flush_p50_us" in med and busy is not None:
-        def flushes(prefix, what):
-            return (f"mean {fmt(med[f'{prefix}_flush_mean_us'])} µs, "
-                    f"p50 {fmt(med[f'{prefix}_flush_p50_us'])} µs, "
-                    f"p99 {fmt(med[f'{prefix}_flush_p99_us'])} µs, "
-                    f"p99.9 {fmt(med[f'{prefix}_flush_p999_us'])} µs, "
-                    f"{fmt(med[f'{prefix}_flushes_over_5ms_per_s'])} flushes a second over 5 ms "
-                    f"({what})")
-        print(f"\nThe disk alone (`build-bench/bench/flush_bench --dir $TMP [--busy {busy}]`: "
-              f"4 KiB O_DIRECT writes with RWF_DSYNC, one at a time, as the log flushes): "
-              f"{flushes('idle', 'CPUs idle')}; {flushes(f'busy{busy}', f'{busy} CPUs spinning')}. "
-              f"A durable request waits for at least one such flush, so 64 clients with one "
-              f"request each cannot pass 64 / {fmt(med[f'busy{busy}_flush_mean_us'])} µs = "
-              f"{fmt(64e6 / med[f'busy{busy}_flush_mean_us'])} requests/s while the CPUs are busy "
-              f"(bench/ANALYSIS.md).")
+    print(flush_paragraph(med), end="")
     print(targets_table("net", figures))
 
 
