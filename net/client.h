@@ -67,7 +67,14 @@ struct box_server_info {
 	uint16_t hold_seats_max;
 	uint32_t wait_timeout_ms_max;
 	char server_version[BOX_SERVER_VERSION_SIZE_MAX + 1]; /* cut to fit, NUL-terminated */
+	/* The shard serving this connection (< workers); UINT16_MAX from a version-1 server.
+	 * Requests about a show that box_show_shard puts on this shard skip a hand-over
+	 * between the server's threads (PROTOCOL.md, "Shard-aware clients"). */
+	uint16_t shard;
 };
+
+/* The shard, of `shards`, that owns show_id: the same function the server uses. */
+uint32_t box_show_shard(uint32_t show_id, uint32_t shards);
 
 /*
  * Connects to host:port (a name or a numeric address, IPv4 or IPv6), turns on

@@ -116,6 +116,11 @@ static bool stat_get(struct bytes_reader *r, void *item)
 
 /* The handshake. */
 
+uint32_t box_show_shard(uint32_t show_id, uint32_t shards)
+{
+	return engine_show_shard(show_id, shards);
+}
+
 static int hello_decode(struct box_client *c, const struct box_response *response)
 {
 	struct bytes_reader r;
@@ -127,6 +132,7 @@ static int hello_decode(struct box_client *c, const struct box_response *respons
 	c->server.workers = info.workers;
 	c->server.hold_seats_max = info.hold_seats_max;
 	c->server.wait_timeout_ms_max = info.wait_timeout_ms_max;
+	c->server.shard = info.version >= 2 ? info.shard : UINT16_MAX;
 	size_t size = info.server_version.size < BOX_SERVER_VERSION_SIZE_MAX
 			      ? info.server_version.size
 			      : BOX_SERVER_VERSION_SIZE_MAX;
@@ -144,8 +150,8 @@ int client_handshake(struct box_client *c, char *error, size_t error_size)
 	struct text name = text_from_cstr(c->options.name ? c->options.name : "");
 	if (name.size > PROTO_NAME_SIZE_MAX)
 		name.size = PROTO_NAME_SIZE_MAX;
-	struct proto_hello hello = { .version_min = PROTO_VERSION, .version_max = PROTO_VERSION,
-				     .client = name };
+	struct proto_hello hello = { .version_min = PROTO_VERSION_MIN,
+				     .version_max = PROTO_VERSION, .client = name };
 	struct client_request request = { .opcode = PROTO_HELLO, .hello = &hello };
 	struct box_response response;
 	int rc = client_call(c, &request, c->options.connect_timeout_ms, &response);
@@ -162,9 +168,9 @@ int client_handshake(struct box_client *c, char *error, size_t error_size)
 		snprintf(error, error_size, "handshake failed: malformed HELLO response");
 		return -EPROTO;
 	}
-	if (c->server.version != PROTO_VERSION) {
-		snprintf(error, error_size, "the server speaks protocol version %u, not %u",
-			 c->server.version, PROTO_VERSION);
+	if (c->server.version < PROTO_VERSION_MIN || c->server.version > PROTO_VERSION) {
+		snprintf(error, error_size, "the server speaks protocol version %u, not %u to %u",
+			 c->server.version, PROTO_VERSION_MIN, PROTO_VERSION);
 		return client_fail(c, -EPROTO);
 	}
 	return 0;

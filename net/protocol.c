@@ -586,6 +586,8 @@ void proto_put_hello_info(struct bytes_writer *w, const struct proto_hello_info 
 	bytes_put_u16(w, info->hold_seats_max);
 	bytes_put_u32(w, info->wait_timeout_ms_max);
 	proto_put_text(w, info->server_version);
+	if (info->version >= 2)
+		bytes_put_u16(w, info->shard);
 }
 
 bool proto_get_hello_info(struct bytes_reader *r, struct proto_hello_info *info)
@@ -595,7 +597,15 @@ bool proto_get_hello_info(struct bytes_reader *r, struct proto_hello_info *info)
 	info->workers = bytes_get_u16(r);
 	info->hold_seats_max = bytes_get_u16(r);
 	info->wait_timeout_ms_max = bytes_get_u32(r);
-	return proto_get_text(r, &info->server_version, UINT16_MAX);
+	bool ok = proto_get_text(r, &info->server_version, UINT16_MAX);
+	info->shard = info->version >= 2 ? bytes_get_u16(r) : 0;
+	return ok && !r->failed && (info->version < 2 || info->shard < info->workers);
+}
+
+uint16_t proto_version_agreed(uint16_t min, uint16_t max)
+{
+	uint16_t agreed = max < PROTO_VERSION ? max : PROTO_VERSION;
+	return agreed >= min && agreed >= PROTO_VERSION_MIN ? agreed : 0;
 }
 
 void proto_put_seatmap(struct bytes_writer *w, uint32_t venue_id, const struct layout *layout,

@@ -17,7 +17,10 @@
 #include "command.h"
 #include "engine.h"
 
-#define PROTO_VERSION 1u
+/* The versions this code speaks. Version 2 adds the connection's shard to HELLO's answer
+ * (PROTOCOL.md, "Shard-aware clients"); nothing else differs. */
+#define PROTO_VERSION_MIN 1u
+#define PROTO_VERSION 2u
 #define PROTO_MAGIC "BOXPROTO"
 #define PROTO_MAGIC_SIZE 8u
 #define PROTO_HEADER_SIZE 16u		  /* u32 size, u16 opcode, u16 flags|status, u64 id */
@@ -208,7 +211,12 @@ struct proto_hello_info {
 	uint16_t hold_seats_max;
 	uint32_t wait_timeout_ms_max;
 	struct text server_version; /* 0..UINT16_MAX bytes */
+	uint16_t shard; /* version 2 on: the shard serving this connection, < workers */
 };
+
+/* The version a server speaking PROTO_VERSION_MIN..PROTO_VERSION answers a HELLO for
+ * min..max with: the highest both speak, or 0 when they share none. */
+uint16_t proto_version_agreed(uint16_t min, uint16_t max);
 
 void proto_put_hello_info(struct bytes_writer *w, const struct proto_hello_info *info);
 bool proto_get_hello_info(struct bytes_reader *r, struct proto_hello_info *info);

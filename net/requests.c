@@ -430,18 +430,20 @@ static void hello_answer(struct worker *w, struct conn *conn, const struct proto
 {
 	struct bytes_writer writer;
 	requests_frame_writer(w, &writer);
-	bool fits = request->hello.version_min <= PROTO_VERSION &&
-		    PROTO_VERSION <= request->hello.version_max;
+	uint16_t version =
+		proto_version_agreed(request->hello.version_min, request->hello.version_max);
+	bool fits = version != 0;
 	proto_response_begin(&writer, PROTO_HELLO, fits ? STATUS_OK : STATUS_BAD_REQUEST,
 			     request->request_id);
 	if (fits) {
 		struct proto_hello_info info = {
-			.version = PROTO_VERSION,
+			.version = version,
 			.frame_size_max = PROTO_FRAME_SIZE_MAX,
 			.workers = (uint16_t)w->server->workers_count,
 			.hold_seats_max = HOLD_SEATS_COUNT_MAX,
 			.wait_timeout_ms_max = PROTO_WAIT_TIMEOUT_MS_MAX,
 			.server_version = text_from_cstr("boxoffice 0.1.0"),
+			.shard = (uint16_t)w->index,
 		};
 		proto_put_hello_info(&writer, &info);
 	}

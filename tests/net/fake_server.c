@@ -77,7 +77,7 @@ bool fake_hello_answer(struct fake_server *s, const struct proto_request *reques
 					 .frame_size_max = PROTO_FRAME_SIZE_MAX, .workers = 4,
 					 .hold_seats_max = HOLD_SEATS_COUNT_MAX,
 					 .wait_timeout_ms_max = PROTO_WAIT_TIMEOUT_MS_MAX,
-					 .server_version = text_from_cstr("fake 0.1") };
+					 .server_version = text_from_cstr("fake 0.1"), .shard = 3 };
 	fake_reply_begin(s, request, STATUS_OK);
 	proto_put_hello_info(&s->w, &info);
 	fake_reply_send(s);

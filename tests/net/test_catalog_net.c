@@ -35,9 +35,10 @@ TestSuite(catalog_puts, .fini = fx_down, .timeout = 120);
 Test(session, hello_reports_version_and_limits)
 {
 	const struct box_server_info *info = box_client_server(c);
-	cr_assert_eq(info->version, 1);
+	cr_assert_eq(info->version, 2);
 	cr_assert_eq(info->frame_size_max, PROTO_FRAME_SIZE_MAX);
 	cr_assert_eq(info->workers, 2);
+	cr_assert_lt(info->shard, 2);
 	cr_assert_eq(info->hold_seats_max, 10);
 	cr_assert_eq(info->wait_timeout_ms_max, 300000);
 }
@@ -57,9 +58,10 @@ Test(session, ping_echoes_up_to_1024_bytes_and_refuses_more_as_too_large)
 	close(fd);
 }
 
-/* Sends a HELLO (the magic, the versions the client speaks, its name) on fd; its status. */
-static enum status hello_call(int fd, uint16_t version_min, uint16_t version_max,
-			      const char *name)
+/* Sends a HELLO (the magic, the versions the client speaks, its name) on fd; its status.
+ * The answer's payload goes to buffer (256 bytes), its size to *size. */
+static enum status hello_exchange(int fd, uint16_t version_min, uint16_t version_max,
+				  const char *name, uint8_t *buffer, size_t *size)
 {
 	uint8_t payload[32];
 	struct bytes_writer w;
@@ -68,14 +70,52 @@ static enum status hello_call(int fd, uint16_t version_min, uint16_t version_max
 	bytes_put_u16(&w, version_min);
 	bytes_put_u16(&w, version_max);
 	proto_put_text(&w, text_from_cstr(name));
+	uint8_t frame[256];
+	enum status status = fx_raw_call(fd, PROTO_HELLO, 77, payload, w.size, frame, sizeof(frame));
+	*size = proto_frame_size(frame) + 4 - PROTO_HEADER_SIZE;
+	memcpy(buffer, frame + PROTO_HEADER_SIZE, *size);
+	return status;
+}
+
+static enum status hello_call(int fd, uint16_t version_min, uint16_t version_max,
+			      const char *name)
+{
 	uint8_t buffer[256];
-	return fx_raw_call(fd, PROTO_HELLO, 77, payload, w.size, buffer, sizeof(buffer));
+	size_t size;
+	return hello_exchange(fd, version_min, version_max, name, buffer, &size);
+}
+
+/* A client of version 1 gets version 1's answer, to the byte; one that also speaks 2 gets
+ * 2's, which adds the connection's shard. */
+Test(session, hello_answers_the_highest_version_both_speak_in_its_layout)
+{
+	static const uint16_t ranges[][2] = { { 1, 1 }, { 1, 2 }, { 2, 2 }, { 1, 9 } };
+	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+		int fd = fx_raw_connect(fx_current(), false);
+		uint8_t payload[256];
+		size_t size;
+		FX_STATUS_IS(hello_exchange(fd, ranges[i][0], ranges[i][1], "v", payload, &size),
+			     STATUS_OK);
+		struct bytes_reader r;
+		bytes_reader_init(&r, payload, size);
+		struct proto_hello_info info;
+		cr_assert(proto_get_hello_info(&r, &info));
+		cr_assert(bytes_reader_done(&r), "%zu bytes left", size - r.offset);
+		uint16_t expected = ranges[i][1] == 1 ? 1 : 2;
+		cr_assert_eq(info.version, expected, "versions %u..%u answered %u", ranges[i][0],
+			     ranges[i][1], info.version);
+		/* u16, u32, u16, u16, u32, the text, and version 2's u16 shard. */
+		cr_assert_eq(size, 14 + 2 + info.server_version.size + (expected == 2 ? 2 : 0));
+		cr_assert_lt(info.shard, info.workers);
+		fx_raw_check_open(fd);
+		close(fd);
+	}
 }
 
 Test(session, hello_with_unsupported_version_is_bad_request_and_closes)
 {
 	int fd = fx_raw_connect(fx_current(), false);
-	FX_STATUS_IS(hello_call(fd, 2, 3, "future"), STATUS_BAD_REQUEST);
+	FX_STATUS_IS(hello_call(fd, 3, 4, "future"), STATUS_BAD_REQUEST);
 	cr_assert(fx_raw_wait_closed(fd, 5000), "the connection stayed open");
 	close(fd);
 }

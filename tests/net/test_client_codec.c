@@ -27,6 +27,7 @@ Test(handshake, connects_and_reads_server_limits)
 	cr_assert_eq(info->hold_seats_max, HOLD_SEATS_COUNT_MAX);
 	cr_assert_eq(info->wait_timeout_ms_max, PROTO_WAIT_TIMEOUT_MS_MAX);
 	cr_assert_str_eq(info->server_version, "fake 0.1");
+	cr_assert_eq(info->shard, 3);
 	cr_assert_str_eq(s->client_name, "boxoffice-client");
 	cr_assert(box_client_fd(client) >= 0);
 	cr_assert_eq(box_client_error(client), 0);
@@ -41,7 +42,7 @@ static bool script_refuse_hello(struct fake_server *s, const struct proto_reques
 	fake_reply_begin(s, request, s->mode == 0 ? STATUS_BAD_REQUEST : STATUS_OK);
 	if (s->mode == 1) {
 		/* A version this client did not ask for. */
-		struct proto_hello_info info = { .version = 2, .frame_size_max = PROTO_FRAME_SIZE_MAX,
+		struct proto_hello_info info = { .version = 3, .frame_size_max = PROTO_FRAME_SIZE_MAX,
 						 .workers = 1, .hold_seats_max = 10,
 						 .wait_timeout_ms_max = 1000,
 						 .server_version = text_from_cstr("future") };
@@ -55,7 +56,7 @@ static bool script_refuse_hello(struct fake_server *s, const struct proto_reques
 
 Test(handshake, refusal_is_reported)
 {
-	const char *expected[] = { "refused the handshake: bad request", "protocol version 2",
+	const char *expected[] = { "refused the handshake: bad request", "protocol version 3",
 				   "malformed HELLO" };
 	for (int mode = 0; mode < 3; mode++) {
 		struct fake_server *s = fake_server_start(script_refuse_hello, mode);

@@ -39,21 +39,22 @@ static struct bytes_reader *codec_cut(struct codec *c, size_t size)
 	return &c->r;
 }
 
-Test(codec, hello_info_round_trips)
+/*
+ * HELLO's answer of a version: written as expected (u16 version, u32 max frame, u16 workers,
+ * u16 seats per hold, u32 max WAIT, text; from version 2 on, u16 shard), read back the same,
+ * and refused when cut short by one byte.
+ */
+static void hello_info_check(uint16_t version, const uint8_t *expected, size_t size)
 {
-	struct proto_hello_info info = { .version = PROTO_VERSION,
+	struct proto_hello_info info = { .version = version,
 					 .frame_size_max = PROTO_FRAME_SIZE_MAX, .workers = 4,
 					 .hold_seats_max = HOLD_SEATS_COUNT_MAX,
 					 .wait_timeout_ms_max = PROTO_WAIT_TIMEOUT_MS_MAX,
-					 .server_version = text_from_cstr("bx 1") };
-	/* u16 version, u32 max frame, u16 workers, u16 seats per hold, u32 max WAIT, text. */
-	static const uint8_t expected[] = { 0x01, 0x00, 0x00, 0x00, 0x10, 0x00, 0x04, 0x00,
-					    0x0a, 0x00, 0xe0, 0x93, 0x04, 0x00, 0x04, 0x00,
-					    'b',  'x',	' ',  '1' };
+					 .server_version = text_from_cstr("bx 1"), .shard = 3 };
 	struct codec c;
 	codec_init(&c);
 	proto_put_hello_info(&c.w, &info);
-	codec_expect(&c, expected, sizeof(expected));
+	codec_expect(&c, expected, size);
 	struct proto_hello_info back;
 	cr_assert(proto_get_hello_info(&c.r, &back));
 	cr_assert(bytes_reader_done(&c.r));
@@ -63,7 +64,46 @@ Test(codec, hello_info_round_trips)
 	cr_assert_eq(back.hold_seats_max, info.hold_seats_max);
 	cr_assert_eq(back.wait_timeout_ms_max, info.wait_timeout_ms_max);
 	cr_assert(text_equal(back.server_version, info.server_version));
-	cr_assert_not(proto_get_hello_info(codec_cut(&c, sizeof(expected) - 1), &back));
+	cr_assert_eq(back.shard, version >= 2 ? 3 : 0);
+	cr_assert_not(proto_get_hello_info(codec_cut(&c, size - 1), &back));
+}
+
+Test(codec, hello_info_round_trips)
+{
+	static const uint8_t expected[] = { 0x01, 0x00, 0x00, 0x00, 0x10, 0x00, 0x04, 0x00,
+					    0x0a, 0x00, 0xe0, 0x93, 0x04, 0x00, 0x04, 0x00,
+					    'b',  'x',	' ',  '1' };
+	hello_info_check(1, expected, sizeof(expected));
+}
+
+Test(codec, hello_info_of_version_2_names_the_connections_shard)
+{
+	static const uint8_t expected[] = { 0x02, 0x00, 0x00, 0x00, 0x10, 0x00, 0x04, 0x00,
+					    0x0a, 0x00, 0xe0, 0x93, 0x04, 0x00, 0x04, 0x00,
+					    'b',  'x',	' ',  '1',  0x03, 0x00 };
+	hello_info_check(2, expected, sizeof(expected));
+	/* A shard the server does not have: malformed. */
+	struct proto_hello_info info = { .version = 2, .workers = 4, .shard = 4 };
+	struct codec c;
+	codec_init(&c);
+	proto_put_hello_info(&c.w, &info);
+	struct proto_hello_info back;
+	cr_assert_not(proto_get_hello_info(codec_cut(&c, c.w.size), &back));
+	info.shard = 3;
+	codec_init(&c);
+	proto_put_hello_info(&c.w, &info);
+	cr_assert(proto_get_hello_info(codec_cut(&c, c.w.size), &back));
+}
+
+Test(codec, hello_agrees_on_the_highest_version_both_speak)
+{
+	cr_assert_eq(proto_version_agreed(1, 1), 1);
+	cr_assert_eq(proto_version_agreed(1, 2), 2);
+	cr_assert_eq(proto_version_agreed(1, 9), 2);
+	cr_assert_eq(proto_version_agreed(2, 2), 2);
+	cr_assert_eq(proto_version_agreed(2, 9), 2);
+	cr_assert_eq(proto_version_agreed(3, 9), 0);
+	cr_assert_eq(proto_version_agreed(0, 0), 0);
 }
 
 /* One section "S", row "A" numbered from 1, 5 seats of tier vip. */

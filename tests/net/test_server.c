@@ -41,6 +41,7 @@ TestSuite(operators, .init = setup, .fini = teardown, .timeout = 60);
 TestSuite(durability, .init = setup, .fini = teardown, .timeout = 60);
 TestSuite(startup, .init = setup, .fini = teardown, .timeout = 60);
 TestSuite(settings);
+TestSuite(shards, .init = setup, .fini = teardown, .timeout = 60);
 
 static uint8_t seat_state(uint32_t show_id, uint32_t seat)
 {
@@ -804,4 +805,44 @@ Test(settings, the_segment_size_may_change_between_runs, .fini = teardown, .time
 		fx_rc(box_client_event(c, id, &event, &shows, &shows_count, &status), "EVENT");
 		cr_assert_eq(status, STATUS_OK, "event %u: %s", id, status_name(status));
 	}
+}
+
+/*
+ * A connection's HELLO names the shard serving it, and box_show_shard names the shard
+ * that owns a show, as the server decides it: a change sent on a connection of the show's
+ * shard is not forwarded, one sent on the other shard's connection is.
+ */
+Test(shards, a_change_sent_to_its_shows_shard_is_not_handed_over)
+{
+	struct box_client *on[2] = { NULL, NULL }, *others[64];
+	uint32_t others_count = 0;
+	/* The kernel spreads connections over the shards by their addresses and ports. */
+	while ((on[0] == NULL || on[1] == NULL) && others_count < 64) {
+		struct box_client *client = fx_connect(fx_current());
+		uint16_t shard = box_client_server(client)->shard;
+		cr_assert_lt(shard, 2);
+		if (on[shard] == NULL)
+			on[shard] = client;
+		else
+			others[others_count++] = client;
+	}
+	cr_assert(on[0] != NULL && on[1] != NULL, "65 connections all on one shard");
+	const uint32_t shows[2] = { FX_SHOW_HALL_0, FX_SHOW_HALL_1 };
+	for (uint32_t shard = 0; shard < 2; shard++) {
+		cr_assert_eq(box_show_shard(shows[shard], 2), shard);
+		int64_t before = fx_stat(c, "forwarded");
+		struct engine_result hold = fx_hold_best(on[shard], shows[shard], 7, TIER_VIP, 1, false);
+		FX_STATUS_IS(hold.status, STATUS_OK);
+		FX_STATUS_IS(fx_release(on[shard], hold.hold_id, 7).status, STATUS_OK);
+		cr_assert_eq(fx_stat(c, "forwarded"), before, "a change on its shard was handed over");
+		struct box_client *other = on[1 - shard];
+		hold = fx_hold_best(other, shows[shard], 7, TIER_VIP, 1, false);
+		FX_STATUS_IS(hold.status, STATUS_OK);
+		FX_STATUS_IS(fx_release(other, hold.hold_id, 7).status, STATUS_OK);
+		cr_assert_eq(fx_stat(c, "forwarded"), before + 2);
+	}
+	box_client_close(on[0]);
+	box_client_close(on[1]);
+	for (uint32_t i = 0; i < others_count; i++)
+		box_client_close(others[i]);
 }
