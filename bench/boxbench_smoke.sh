@@ -97,12 +97,16 @@ for op in SEARCH SHOW SEATMAP EVENT; do
 	grep -q "\"$op\"" "$work/browse.json" || fail "browse JSON has no $op statistics"
 done
 
-# net_bench: durable holds and releases, pipelined; then pings, open loop.
-for args in "--op holds --connections 8 --pipeline 4" "--op ping --connections 4 --rate 2000"; do
+# net_bench: durable holds and releases, pipelined, then from a shard-aware client; then
+# pings, open loop.
+for args in "--op holds --connections 8 --pipeline 4" \
+	"--op holds --connections 8 --pipeline 4 --shard-aware" \
+	"--op ping --connections 4 --rate 2000"; do
 	# shellcheck disable=SC2086 # args is a list of words
 	"$net_bench" --server "$address" --seconds 1 $args >"$work/net.out" 2>"$work/net.err" ||
 		fail "net_bench $args exited with $?"
-	grep -Eq '^(durable|ping)_requests_per_s_[0-9a-z_]+: [1-9][0-9]* requests/s$' "$work/net.out" ||
+	grep -Eq '^(durable|durable_aware|ping)_requests_per_s_[0-9a-z_]+: [1-9][0-9]* requests/s$' \
+		"$work/net.out" ||
 		fail "net_bench $args reported no requests: $(cat "$work/net.out")"
 	grep -Eq '^latency_p99_us: [0-9]+ us$' "$work/net.out" || fail "net_bench $args: no p99"
 	grep -Eq '^statuses: ok=[0-9]+$' "$work/net.out" ||

@@ -7,11 +7,15 @@
  * spends its CPU on the TCP work it must do rather than on readiness calls.
  *
  * Usage: net_bench --server HOST:PORT [--connections N] [--pipeline D] [--seconds S]
- *                  [--op holds|show|ping] [--rate R] [--idle N --server-pid PID]
+ *                  [--op holds|show|ping] [--shard-aware] [--rate R]
+ *                  [--idle N --server-pid PID]
  *   holds  a best-available hold of one seat, then its release, then again: every
  *          request is a durable change (the default)
  *   show   show details (a read answered by the show's owner)
  *   ping   the protocol's echo (no engine, no log)
+ *   --shard-aware  each connection asks only about shows of the shard serving it (as
+ *          its HELLO says; PROTOCOL.md, "Shard-aware clients"), so that no request is
+ *          handed between the server's threads; figures are named durable_aware_...
  *   --rate  offered requests per second in total (open loop, latency measured from
  *           each request's intended send time; what is due at one wake-up, at least
  *           50 us apart, is sent on one connection); 0 = as fast as possible
@@ -75,6 +79,7 @@ struct connection {
 	bool dirty; /* on the list of connections with output to send */
 	struct slot slots[PIPELINE_MAX];
 	uint32_t in_flight;
+	uint16_t shard; /* serving this connection, from its HELLO */
 };
 
 static struct {
@@ -87,6 +92,7 @@ static struct {
 	double rate;
 	uint32_t idle;
 	int server_pid;
+	bool shard_aware;
 } options = { .host = "127.0.0.1", .port = "7878", .connections = 64, .pipeline = 1,
 	      .seconds = 5, .op = OP_HOLDS };
 
@@ -154,16 +160,45 @@ static enum status call(int fd, const uint8_t *request, size_t size)
 	return (enum status)header.word;
 }
 
-static void hello(int fd)
+static uint16_t server_workers;
+
+/* The handshake; returns the shard serving the connection. */
+static uint16_t hello(int fd)
 {
 	uint8_t buffer[128];
 	struct bytes_writer w;
 	bytes_writer_init(&w, buffer, sizeof(buffer));
-	struct proto_hello hello = { .version_min = 1, .version_max = 1,
+	struct proto_hello hello = { .version_min = PROTO_VERSION_MIN, .version_max = PROTO_VERSION,
 				     .client = text_from_cstr("net_bench") };
 	proto_encode_hello(&w, 1, &hello);
-	if (call(fd, buffer, w.size) != STATUS_OK)
+	write_all(fd, buffer, w.size);
+	static uint8_t frame[PROTO_FRAME_SIZE_MAX + 4];
+	struct proto_header header;
+	read_frame(fd, frame, &header);
+	if ((enum status)header.word != STATUS_OK)
 		fatal("hello", "refused");
+	struct bytes_reader r;
+	bytes_reader_init(&r, frame + PROTO_HEADER_SIZE, header.size - (PROTO_HEADER_SIZE - 4));
+	struct proto_hello_info info;
+	if (!proto_get_hello_info(&r, &info))
+		fatal("hello", "malformed answer");
+	server_workers = info.workers;
+	if (options.shard_aware && info.version < 2)
+		fatal("--shard-aware", "the server speaks protocol version 1: no shard in its HELLO");
+	return info.shard;
+}
+
+/* The benchmark's shows by the shard that owns them, for --shard-aware. */
+static uint32_t shard_shows[SHOWS_COUNT][SHOWS_COUNT];
+static uint32_t shard_shows_count[SHOWS_COUNT];
+
+static void shard_shows_sort(void)
+{
+	for (uint32_t i = 0; i < SHOWS_COUNT; i++) {
+		uint32_t shard = engine_show_shard(SHOW_FIRST + i, server_workers);
+		if (shard < SHOWS_COUNT)
+			shard_shows[shard][shard_shows_count[shard]++] = SHOW_FIRST + i;
+	}
 }
 
 static struct layout_builder layout;
@@ -225,6 +260,8 @@ static void slot_send(struct connection *c, uint32_t slot_index, int64_t intende
 	struct bytes_writer w;
 	bytes_writer_init(&w, c->out + c->out_size, sizeof(c->out) - c->out_size);
 	uint32_t show = SHOW_FIRST + (c->index * 7 + slot_index) % SHOWS_COUNT;
+	if (options.shard_aware)
+		show = shard_shows[c->shard][(c->index * 7 + slot_index) % shard_shows_count[c->shard]];
 	uint64_t user = (uint64_t)c->index << 16 | (slot_index + 1);
 	struct command command;
 	if (options.op == OP_PING) {
@@ -422,7 +459,9 @@ static void connections_open(uint32_t count, bool active)
 		struct connection *c = &connections[i];
 		c->index = i;
 		c->fd = connect_to();
-		hello(c->fd);
+		c->shard = hello(c->fd);
+		if (options.shard_aware && shard_shows_count[c->shard] == 0)
+			fatal("--shard-aware", "a connection's shard owns none of the benchmark's shows");
 		if (!active)
 			continue;
 		c->in = malloc(PROTO_FRAME_SIZE_MAX + 4);
@@ -539,7 +578,8 @@ static void run(double seconds)
 	double elapsed = (double)(end - warm) / NS_PER_S;
 	uint64_t done = completed - completed_at_warm;
 	const char *op = options.op == OP_HOLDS ? "durable" : options.op == OP_SHOW ? "show" : "ping";
-	printf("%s_requests_per_s_%uconn_pipeline%u: %.0f requests/s\n", op, options.connections,
+	printf("%s%s_requests_per_s_%uconn_pipeline%u: %.0f requests/s\n", op,
+	       options.shard_aware ? "_aware" : "", options.connections,
 	       options.pipeline, (double)done / elapsed);
 	if (options.rate > 0)
 		printf("offered_rate: %.0f requests/s\n", options.rate);
@@ -616,18 +656,22 @@ int main(int argc, char **argv)
 			options.idle = (uint32_t)strtoul(v, NULL, 10);
 		} else if (option("--server-pid", argc, argv, &i, &v)) {
 			options.server_pid = atoi(v);
+		} else if (strcmp(argv[i], "--shard-aware") == 0) {
+			options.shard_aware = true;
 		} else if (option("--op", argc, argv, &i, &v)) {
 			options.op = strcmp(v, "show") == 0 ? OP_SHOW : strcmp(v, "ping") == 0 ? OP_PING
 												  : OP_HOLDS;
 		} else {
 			fprintf(stderr, "usage: net_bench --server HOST:PORT [--connections N] "
-					"[--pipeline D] [--seconds S] [--op holds|show|ping] [--rate R] "
-					"[--idle N --server-pid PID]\n");
+					"[--pipeline D] [--seconds S] [--op holds|show|ping] "
+					"[--shard-aware] [--rate R] [--idle N --server-pid PID]\n");
 			return 64;
 		}
 	}
 	if (options.pipeline == 0 || options.pipeline > PIPELINE_MAX || options.connections == 0)
 		fatal("options", "--pipeline 1..256, --connections >= 1");
+	if (options.shard_aware && options.op == OP_PING)
+		fatal("options", "--shard-aware is for requests about a show (holds, show)");
 	struct rlimit limit;
 	getrlimit(RLIMIT_NOFILE, &limit);
 	limit.rlim_cur = limit.rlim_max;
@@ -638,6 +682,7 @@ int main(int argc, char **argv)
 	}
 	int setup = connect_to();
 	hello(setup);
+	shard_shows_sort();
 	catalog_put(setup);
 	close(setup);
 	connections_open(options.connections, true);

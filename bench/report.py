@@ -43,6 +43,8 @@ TARGETS = {
     "net": [
         ("durable_requests_per_s_64conn_pipeline1", ">=", 2e5,
          "≥ 200,000 requests/s unpipelined at 64 connections (durable holds)"),
+        ("durable_aware_requests_per_s_64conn_pipeline1", ">=", 2e5,
+         "≥ 200,000 requests/s unpipelined at 64 connections (durable holds, shard-aware client)"),
         ("ping_requests_per_s_64conn_pipeline1", ">=", 2e5,
          "≥ 200,000 requests/s unpipelined at 64 connections (ping)"),
         ("durable_requests_per_s_pipelined_best", ">=", 1e6,
@@ -213,8 +215,9 @@ def cmd_net(args):
             continue
         op, conns, depth = c.groups()
         key = f"{op}_{{}}_{conns}conn_pipeline{depth}"
-        label = {"durable": "hold/release (durable)", "show": "show (read)",
-                 "ping": "ping"}.get(op, op)
+        label = {"durable": "hold/release (durable)",
+                 "durable_aware": "hold/release (durable, shard-aware client)",
+                 "show": "show (read)", "ping": "ping"}.get(op, op)
         print(f"| {label} | {conns} | {depth} | {fmt(med[name])} | "
               f"{fmt(med.get(key.format('p50_us'), 0))} | {fmt(med.get(key.format('p99_us'), 0))} | "
               f"{fmt(med.get(key.format('p999_us'), 0))} |")

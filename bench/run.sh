@@ -180,10 +180,12 @@ part_net() {
 	local cases=(
 		"--op holds --connections 1 --pipeline 1"
 		"--op holds --connections 64 --pipeline 1"
+		"--op holds --connections 64 --pipeline 1 --shard-aware"
 		"--op holds --connections 1024 --pipeline 1"
 		"--op holds --connections 1 --pipeline 32"
 		"--op holds --connections 64 --pipeline 32"
 		"--op holds --connections 64 --pipeline 128"
+		"--op holds --connections 64 --pipeline 128 --shard-aware"
 		"--op holds --connections 1024 --pipeline 8"
 		"--op show --connections 64 --pipeline 1"
 		"--op ping --connections 64 --pipeline 1"
