@@ -46,11 +46,16 @@ static const char usage[] =
 	"It refuses to start (exit 1) on a data directory another process holds, or on a\n"
 	"port something else listens on.\n";
 
+static bool number(const char *text, uint64_t max, uint64_t *value);
+
+/* HOST:PORT, or [HOST]:PORT for IPv6; PORT a decimal number from 0 to 65535. */
 static bool listen_parse(const char *text, struct server_config *config)
 {
 	const char *colon = strrchr(text, ':');
+	uint64_t port;
 	if (colon == NULL || colon == text || colon[1] == '\0' ||
-	    (size_t)(colon - text) >= sizeof(config->host) || strlen(colon + 1) >= sizeof(config->port))
+	    (size_t)(colon - text) >= sizeof(config->host) || strlen(colon + 1) >= sizeof(config->port) ||
+	    !number(colon + 1, 65535, &port))
 		return false;
 	const char *host = text;
 	size_t host_size = (size_t)(colon - text);
@@ -67,7 +72,7 @@ static bool number(const char *text, uint64_t max, uint64_t *value)
 {
 	char *end;
 	unsigned long long parsed = strtoull(text, &end, 10);
-	if (*text == '\0' || *end != '\0' || parsed > max)
+	if (*text < '0' || *text > '9' || *end != '\0' || parsed > max) /* no sign, no space */
 		return false;
 	*value = parsed;
 	return true;

@@ -596,6 +596,23 @@ Test(startup, a_second_server_on_the_same_data_directory_is_refused)
 	second_server_refused(true, "in use by another process");
 }
 
+/* A port that is not a number from 0 to 65535 is a usage error, not a port modulo 65536. */
+Test(settings, a_listen_port_out_of_range_or_not_a_number_is_refused)
+{
+	const char *listens[] = { "127.0.0.1:65536", "127.0.0.1:79510", "127.0.0.1:http",
+				  "127.0.0.1:-1", "127.0.0.1:+80", "127.0.0.1: 80", "127.0.0.1:12ab" };
+	for (size_t i = 0; i < sizeof(listens) / sizeof(listens[0]); i++) {
+		struct fx_server server;
+		fx_server_init(&server, NULL, 0, NULL);
+		int status = fx_server_run_to_exit(&server, listens[i]);
+		bool said = fx_log_contains(&server, "bad value for --listen");
+		fx_server_finish(&server);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 64,
+			  "--listen %s ended with wait status %#x, not exit 64", listens[i], status);
+		cr_assert(said, "--listen %s: no message naming the option", listens[i]);
+	}
+}
+
 Test(startup, a_second_server_on_the_same_port_is_refused)
 {
 	second_server_refused(false, "Address already in use");
