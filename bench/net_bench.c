@@ -144,8 +144,11 @@ static void read_frame(int fd, uint8_t *frame, struct proto_header *header)
 		if (n <= 0)
 			fatal("read", n == 0 ? "closed" : strerror(errno));
 		got += (size_t)n;
-		if (got == 4)
-			want = 4 + proto_frame_size(frame);
+		if (got == 4) {
+			want = 4 + (size_t)proto_frame_size(frame);
+			if (want < PROTO_HEADER_SIZE || want > PROTO_FRAME_SIZE_MAX + 4)
+				fatal("read", "a frame of impossible size");
+		}
 	}
 	proto_header_decode(frame, header);
 }
@@ -175,12 +178,14 @@ static uint16_t hello(int fd)
 	static uint8_t frame[PROTO_FRAME_SIZE_MAX + 4];
 	struct proto_header header;
 	read_frame(fd, frame, &header);
-	if ((enum status)header.word != STATUS_OK)
+	if (header.opcode != (PROTO_HELLO | PROTO_RESPONSE_BIT) ||
+	    (enum status)header.word != STATUS_OK)
 		fatal("hello", "refused");
 	struct bytes_reader r;
 	bytes_reader_init(&r, frame + PROTO_HEADER_SIZE, header.size - (PROTO_HEADER_SIZE - 4));
 	struct proto_hello_info info;
-	if (!proto_get_hello_info(&r, &info))
+	if (!proto_get_hello_info(&r, &info) || info.workers == 0 ||
+	    info.version < PROTO_VERSION_MIN || info.version > PROTO_VERSION)
 		fatal("hello", "malformed answer");
 	server_workers = info.workers;
 	if (options.shard_aware && info.version < 2)
@@ -188,16 +193,22 @@ static uint16_t hello(int fd)
 	return info.shard;
 }
 
-/* The benchmark's shows by the shard that owns them, for --shard-aware. */
+/* The benchmark's shows by the shard that owns them, for --shard-aware: every shard must
+ * own one, so there can be no more shards than shows. */
 static uint32_t shard_shows[SHOWS_COUNT][SHOWS_COUNT];
 static uint32_t shard_shows_count[SHOWS_COUNT];
 
 static void shard_shows_sort(void)
 {
+	if (server_workers > SHOWS_COUNT)
+		fatal("--shard-aware", "more shards than the benchmark has shows");
 	for (uint32_t i = 0; i < SHOWS_COUNT; i++) {
 		uint32_t shard = engine_show_shard(SHOW_FIRST + i, server_workers);
-		if (shard < SHOWS_COUNT)
-			shard_shows[shard][shard_shows_count[shard]++] = SHOW_FIRST + i;
+		shard_shows[shard][shard_shows_count[shard]++] = SHOW_FIRST + i;
+	}
+	for (uint32_t shard = 0; shard < server_workers; shard++) {
+		if (shard_shows_count[shard] == 0)
+			fatal("--shard-aware", "a shard owns none of the benchmark's shows");
 	}
 }
 
@@ -459,9 +470,7 @@ static void connections_open(uint32_t count, bool active)
 		struct connection *c = &connections[i];
 		c->index = i;
 		c->fd = connect_to();
-		c->shard = hello(c->fd);
-		if (options.shard_aware && shard_shows_count[c->shard] == 0)
-			fatal("--shard-aware", "a connection's shard owns none of the benchmark's shows");
+		c->shard = hello(c->fd); /* < server_workers: proto_get_hello_info checks it */
 		if (!active)
 			continue;
 		c->in = malloc(PROTO_FRAME_SIZE_MAX + 4);
@@ -670,7 +679,7 @@ int main(int argc, char **argv)
 	}
 	if (options.pipeline == 0 || options.pipeline > PIPELINE_MAX || options.connections == 0)
 		fatal("options", "--pipeline 1..256, --connections >= 1");
-	if (options.shard_aware && options.op == OP_PING)
+	if (options.shard_aware && (options.op == OP_PING || options.idle > 0))
 		fatal("options", "--shard-aware is for requests about a show (holds, show)");
 	struct rlimit limit;
 	getrlimit(RLIMIT_NOFILE, &limit);
@@ -682,7 +691,8 @@ int main(int argc, char **argv)
 	}
 	int setup = connect_to();
 	hello(setup);
-	shard_shows_sort();
+	if (options.shard_aware)
+		shard_shows_sort();
 	catalog_put(setup);
 	close(setup);
 	connections_open(options.connections, true);

@@ -73,7 +73,8 @@ struct box_server_info {
 	uint16_t shard;
 };
 
-/* The shard, of `shards`, that owns show_id: the same function the server uses. */
+/* The shard, of `shards`, that owns show_id: the same function the server uses (0 when
+ * shards is 0). */
 uint32_t box_show_shard(uint32_t show_id, uint32_t shards);
 
 /*

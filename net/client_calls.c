@@ -118,7 +118,7 @@ static bool stat_get(struct bytes_reader *r, void *item)
 
 uint32_t box_show_shard(uint32_t show_id, uint32_t shards)
 {
-	return engine_show_shard(show_id, shards);
+	return shards > 0 ? engine_show_shard(show_id, shards) : 0;
 }
 
 static int hello_decode(struct box_client *c, const struct box_response *response)
@@ -139,7 +139,7 @@ static int hello_decode(struct box_client *c, const struct box_response *respons
 	if (ok && size > 0)
 		memcpy(c->server.server_version, info.server_version.bytes, size);
 	c->server.server_version[size] = '\0';
-	ok = ok && c->server.frame_size_max >= PROTO_HEADER_SIZE - 4;
+	ok = ok && c->server.frame_size_max >= PROTO_HEADER_SIZE - 4 && c->server.workers > 0;
 	if (c->server.frame_size_max > PROTO_FRAME_SIZE_MAX)
 		c->server.frame_size_max = PROTO_FRAME_SIZE_MAX;
 	return reader_finish(c, &r, ok);

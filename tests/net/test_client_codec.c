@@ -50,6 +50,14 @@ static bool script_refuse_hello(struct fake_server *s, const struct proto_reques
 	}
 	if (s->mode == 2)
 		bytes_put_u16(&s->w, PROTO_VERSION); /* and nothing else */
+	if (s->mode == 3) {
+		/* A server with no shard at all. */
+		struct proto_hello_info info = { .version = 1, .frame_size_max = PROTO_FRAME_SIZE_MAX,
+						 .workers = 0, .hold_seats_max = 10,
+						 .wait_timeout_ms_max = 1000,
+						 .server_version = text_from_cstr("none") };
+		proto_put_hello_info(&s->w, &info);
+	}
 	fake_reply_send(s);
 	return false;
 }
@@ -57,8 +65,8 @@ static bool script_refuse_hello(struct fake_server *s, const struct proto_reques
 Test(handshake, refusal_is_reported)
 {
 	const char *expected[] = { "refused the handshake: bad request", "protocol version 3",
-				   "malformed HELLO" };
-	for (int mode = 0; mode < 3; mode++) {
+				   "malformed HELLO", "malformed HELLO" };
+	for (int mode = 0; mode < 4; mode++) {
 		struct fake_server *s = fake_server_start(script_refuse_hello, mode);
 		char error[256] = "";
 		struct box_client *client = box_client_connect("127.0.0.1", s->port, error,
@@ -67,6 +75,39 @@ Test(handshake, refusal_is_reported)
 		cr_assert(strstr(error, expected[mode]) != NULL, "mode %d: %s", mode, error);
 		fake_server_stop(s);
 	}
+}
+
+/* A server that speaks version 1 only: its HELLO answer has no shard. */
+static bool script_version_1(struct fake_server *s, const struct proto_request *request,
+			     enum status decoded)
+{
+	if (request->opcode != PROTO_HELLO)
+		return fake_script_correct(s, request, decoded);
+	cr_assert_eq(request->hello.version_min, 1);
+	cr_assert_geq(request->hello.version_max, 2);
+	struct proto_hello_info info = { .version = 1, .frame_size_max = PROTO_FRAME_SIZE_MAX,
+					 .workers = 2, .hold_seats_max = 10,
+					 .wait_timeout_ms_max = 1000,
+					 .server_version = text_from_cstr("old"), .shard = 1 };
+	fake_reply_begin(s, request, STATUS_OK);
+	proto_put_hello_info(&s->w, &info);
+	fake_reply_send(s);
+	return true;
+}
+
+Test(handshake, a_server_of_version_1_is_spoken_to_without_a_shard)
+{
+	struct fake_server *s = fake_server_start(script_version_1, 0);
+	struct box_client *client = fake_connect(s);
+	const struct box_server_info *info = box_client_server(client);
+	cr_assert_eq(info->version, 1);
+	cr_assert_eq(info->workers, 2);
+	cr_assert_eq(info->shard, UINT16_MAX);
+	cr_assert_eq(box_client_ping(client, "x", 1), 0);
+	box_client_close(client);
+	fake_server_stop(s);
+	cr_assert_eq(box_show_shard(104, 2), 1);
+	cr_assert_eq(box_show_shard(104, 0), 0);
 }
 
 static bool script_close(struct fake_server *s, const struct proto_request *request,
