@@ -673,15 +673,23 @@ int run_ping(int argc, char **argv)
 		double us = (double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) / 1e3;
 		if (ctl.json)
 			json_array_append_new(times, json_real(us));
-		else
+		else if (info->shard == UINT16_MAX)
 			printf("pong from %s (%s, protocol %u, %u workers): %.0f us\n", ctl.server,
 			       info->server_version, info->version, info->workers, us);
+		else
+			printf("pong from %s (%s, protocol %u, %u workers, this connection on shard "
+			       "%u): %.0f us\n",
+			       ctl.server, info->server_version, info->version, info->workers,
+			       info->shard, us);
 	}
 	if (ctl.json)
-		json_print(json_pack("{s:s, s:o, s:I, s:I, s:I, s:I, s:o}", "server", ctl.server,
+		json_print(json_pack("{s:s, s:o, s:I, s:I, s:o, s:I, s:I, s:o}", "server", ctl.server,
 				     "version", json_text(text_from_cstr(info->server_version)),
 				     "protocol",
 				     (json_int_t)info->version, "workers", (json_int_t)info->workers,
+				     "shard",
+				     info->shard == UINT16_MAX ? json_null()
+							       : json_integer(info->shard),
 				     "frame_size_max", (json_int_t)info->frame_size_max,
 				     "wait_timeout_ms_max", (json_int_t)info->wait_timeout_ms_max,
 				     "round_trips_us", times));

@@ -156,6 +156,11 @@ expect_rc 0 "stats" --json stats
 # "bookings" counts booking records, the cancelled one included.
 expect_eq "$(json '[d["stats"]["bookings"], d["stats"]["holds_active"]]')" "[1, 0]" \
 	"stats count the booking made and no hold left"
+expect_rc 0 "ping" --json ping
+expect_eq "$(json '[d["protocol"], d["workers"], d["shard"] in (0, 1)]')" "[2, 2, True]" \
+	"ping names the protocol version, the shards and the connection's shard"
+expect_rc 0 "ping, as text" ping
+expect_grep "this connection on shard [01]" "$WORK/out" "and so does its text"
 expect_rc 0 "snapshot" --json snapshot
 expect_eq "$(json 'len(d["snapshot_lsns"]) == 2 and min(d["snapshot_lsns"]) > 0')" "True" \
 	"a snapshot LSN per shard"
