@@ -91,6 +91,7 @@ struct options {
 	uint32_t wait_timeout_ms;
 	uint32_t views_per_booking;
 	bool quiet;
+	bool shard_aware;
 };
 
 static const char usage_text[] =
@@ -111,6 +112,8 @@ static const char usage_text[] =
 	"                          each request's intended send time; closed: keep --rate\n"
 	"                          operations in flight, to find the maximum rate\n"
 	"  --connections N         connections to the server (default 16)\n"
+	"  --shard-aware           boxoffice: send each request on a connection of its\n"
+	"                          show's shard when one has room (PROTOCOL.md)\n"
 	"  --baseline-rate U       onsale: users arriving per second (default 100)\n"
 	"  --spike-factor F        onsale: the spike's rate is F x baseline (default 50)\n"
 	"  --pre-s S               onsale: seconds at baseline before the spike (default 5)\n"
@@ -273,6 +276,8 @@ static void options_parse(int argc, char **argv, struct options *o)
 			o->json = true;
 		} else if (strcmp(name, "--quiet") == 0) {
 			o->quiet = true;
+		} else if (strcmp(name, "--shard-aware") == 0) {
+			o->shard_aware = true;
 		} else if (i + 1 >= argc || !option_value(o, name, argv[i + 1])) {
 			usage_fail(i + 1 >= argc ? "missing value or unknown option"
 						 : "unknown option or value",
@@ -291,6 +296,9 @@ static void options_parse(int argc, char **argv, struct options *o)
 		usage_fail("--address is needed for this target", o->target->name);
 	if (o->profile == PROFILE_BROWSE && o->target != &bench_target_boxoffice)
 		usage_fail("--profile browse drives boxoffice only", o->target->name);
+	if (o->shard_aware && o->target != &bench_target_boxoffice)
+		usage_fail("--shard-aware is for boxoffice only", o->target->name);
+	bench_boxoffice_shard_aware(o->shard_aware);
 }
 
 static int64_t wall_ms(void)
@@ -620,10 +628,12 @@ static void json_config(const struct run *run, FILE *out)
 	fprintf(out, "  \"config\": {\"connections\": %u, \"baseline_rate\": %g, \"spike_factor\": %g, "
 		     "\"pre_s\": %g, \"spike_s\": %g, \"post_s\": %g, \"rate\": %g, \"duration_s\": %g, "
 		     "\"hold_ttl_ms\": %u, \"think_ms\": [%u, %u], \"confirm_p\": %g, "
-		     "\"offer_confirm_p\": %g, \"wait_timeout_ms\": %u, \"drain_s\": %g},\n",
+		     "\"offer_confirm_p\": %g, \"wait_timeout_ms\": %u, \"drain_s\": %g, "
+		     "\"shard_aware\": %s},\n",
 		o->connections, o->baseline_rate, o->spike_factor, o->pre_s, o->spike_s, o->post_s,
 		o->rate, o->duration_s, o->hold_ttl_ms, o->think_ms_min, o->think_ms_max,
-		o->confirm_p, o->offer_confirm_p, o->wait_timeout_ms, o->drain_s);
+		o->confirm_p, o->offer_confirm_p, o->wait_timeout_ms, o->drain_s,
+		o->shard_aware ? "true" : "false");
 	fprintf(out, "  \"elapsed_s\": %.3f, \"cut_in_flight\": %u,\n",
 		(double)run->elapsed_ns / 1e9, run->stuck_in_flight);
 }

@@ -1,9 +1,9 @@
 #!/bin/sh
 # boxbench_smoke.sh — a quick end-to-end check of the network benchmarks against a
 # real server: starts boxoffice on an ephemeral port with a temporary data directory
-# and the demo catalog, runs a few seconds of on-sale at a low rate and a short browse
-# run, and checks that both audits pass and that the CSV, PNG and JSON outputs exist;
-# then runs net_bench briefly, closed and open loop, and checks that every request
+# and the demo catalog, runs a few seconds of on-sale at a low rate (plain, then
+# shard-aware) and a short browse run, and checks that every audit passes and that the
+# CSV, PNG and JSON outputs exist; then runs net_bench briefly, closed and open loop, and checks that every request
 # was answered ok. About 20 seconds. A check of timing would be flaky on a shared
 # machine, so there is none.
 #
@@ -85,6 +85,16 @@ if [ $have_gnuplot = yes ]; then
 else
 	echo "boxbench_smoke: gnuplot is not installed: the PNG is not checked"
 fi
+
+# The same on-sale from a shard-aware client: each request goes to its show's shard.
+"$boxbench" --target boxoffice --address "$address" --profile onsale --connections 4 \
+	--baseline-rate 25 --spike-factor 10 --pre-s 1 --spike-s 1 --post-s 1 \
+	--hold-ttl-ms 1000 --think-ms 50:300 --wait-timeout-ms 1000 --drain-s 8 --seed 7 \
+	--shard-aware --json --quiet >"$work/aware.json" 2>"$work/aware.err"
+status=$?
+[ $status -eq 0 ] || fail "shard-aware on-sale run exited with $status (1: the audit failed)"
+grep -q '"passed": true' "$work/aware.json" || fail "shard-aware JSON does not say the audit passed"
+grep -q '"shard_aware": true' "$work/aware.json" || fail "shard-aware JSON does not say so"
 
 # Browse: the demo catalog, with a booking every 50 views so that a few happen.
 "$boxbench" --target boxoffice --address "$address" --profile browse --connections 4 \

@@ -118,6 +118,9 @@ struct bench_target_ops {
 };
 
 extern const struct bench_target_ops bench_target_boxoffice;
+/* boxoffice: send each request about a show on a connection its show's shard serves, when
+ * one has room (PROTOCOL.md, "Shard-aware clients"); set before open. */
+void bench_boxoffice_shard_aware(bool on);
 extern const struct bench_target_ops bench_target_postgres;
 extern const struct bench_target_ops bench_target_redis;
 

@@ -357,16 +357,40 @@ static int request_send(struct bench_target *t, struct box_client *client,
 	}
 }
 
+static bool shard_aware;
+
+void bench_boxoffice_shard_aware(bool on)
+{
+	shard_aware = on;
+}
+
+/* Whether a request may go on connection c in the pass of target_submit it is in: shard-
+ * aware, the first pass takes only connections of the request's show's shard. */
+static bool connection_fits(const struct connection *c, const struct bench_request *request,
+			    bool first_pass)
+{
+	if (!shard_aware || !first_pass)
+		return true;
+	uint32_t show = request->show_id != 0 ? request->show_id : hold_id_show(request->hold_id);
+	const struct box_server_info *info = box_client_server(c->client);
+	return show == 0 || info->shard == UINT16_MAX ||
+	       box_show_shard(show, info->workers) == info->shard;
+}
+
 static int target_submit(struct bench_target *t, const struct bench_request *request,
 			 bench_done_fn *done, void *context)
 {
 	ASSERT(request->op < BENCH_OP_COUNT);
 	ASSERT(done != NULL);
-	/* Round-robin, passing over connections that are full. */
-	for (uint32_t tried = 0; tried < t->connections_count; tried++) {
+	/* Round-robin, passing over connections that are full; shard-aware, a first pass over
+	 * the connections of the show's shard, then any. */
+	uint32_t passes = shard_aware ? 2 : 1;
+	for (uint32_t tried = 0; tried < passes * t->connections_count; tried++) {
 		uint32_t index = t->cursor;
 		t->cursor = (t->cursor + 1) % t->connections_count;
 		struct connection *c = &t->connections[index];
+		if (!connection_fits(c, request, tried < t->connections_count))
+			continue;
 		uint64_t id;
 		int rc = request_send(t, c->client, request, &id);
 		if (rc == -EAGAIN)
