@@ -285,7 +285,8 @@ def cmd_onsale(args):
           "50,000 seats, users view the seat map, hold 1–4 seats (explicit, skewed to the "
           "front, or best-available by tier), confirm with p = 0.7 after 0.5–3 s or let the "
           "10 s hold expire, join the waiting line when told and confirm offers. 64 "
-          "connections. Every system acknowledges a change only after fsync (boxoffice: "
+          "connections; boxoffice's client is shard-aware (`--shard-aware`: each request goes "
+          "on a connection of its show's shard, PROTOCOL.md). Every system acknowledges a change only after fsync (boxoffice: "
           "group commit; PostgreSQL: synchronous_commit = on; Redis: appendfsync always). "
           "Settings: bench/peers/.\n")
     depths = args.depths.split()
