@@ -364,17 +364,15 @@ void bench_boxoffice_shard_aware(bool on)
 	shard_aware = on;
 }
 
-/* Whether a request may go on connection c in the pass of target_submit it is in: shard-
- * aware, the first pass takes only connections of the request's show's shard. */
-static bool connection_fits(const struct connection *c, const struct bench_request *request,
-			    bool first_pass)
+/* The shard a request should go to when shard-aware, or UINT32_MAX for any: no show, or
+ * a server that does not name its connections' shards. */
+static uint32_t request_shard(const struct bench_target *t, const struct bench_request *request)
 {
-	if (!shard_aware || !first_pass)
-		return true;
 	uint32_t show = request->show_id != 0 ? request->show_id : hold_id_show(request->hold_id);
-	const struct box_server_info *info = box_client_server(c->client);
-	return show == 0 || info->shard == UINT16_MAX ||
-	       box_show_shard(show, info->workers) == info->shard;
+	const struct box_server_info *info = box_client_server(t->connections[0].client);
+	if (!shard_aware || show == 0 || info->shard == UINT16_MAX)
+		return UINT32_MAX;
+	return box_show_shard(show, info->workers);
 }
 
 static int target_submit(struct bench_target *t, const struct bench_request *request,
@@ -384,12 +382,14 @@ static int target_submit(struct bench_target *t, const struct bench_request *req
 	ASSERT(done != NULL);
 	/* Round-robin, passing over connections that are full; shard-aware, a first pass over
 	 * the connections of the show's shard, then any. */
-	uint32_t passes = shard_aware ? 2 : 1;
+	uint32_t shard = request_shard(t, request);
+	uint32_t passes = shard == UINT32_MAX ? 1 : 2;
 	for (uint32_t tried = 0; tried < passes * t->connections_count; tried++) {
 		uint32_t index = t->cursor;
 		t->cursor = (t->cursor + 1) % t->connections_count;
 		struct connection *c = &t->connections[index];
-		if (!connection_fits(c, request, tried < t->connections_count))
+		if (tried < t->connections_count && shard != UINT32_MAX &&
+		    box_client_server(c->client)->shard != shard)
 			continue;
 		uint64_t id;
 		int rc = request_send(t, c->client, request, &id);

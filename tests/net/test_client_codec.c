@@ -40,24 +40,16 @@ static bool script_refuse_hello(struct fake_server *s, const struct proto_reques
 {
 	(void)decoded;
 	fake_reply_begin(s, request, s->mode == 0 ? STATUS_BAD_REQUEST : STATUS_OK);
-	if (s->mode == 1) {
-		/* A version this client did not ask for. */
-		struct proto_hello_info info = { .version = 3, .frame_size_max = PROTO_FRAME_SIZE_MAX,
-						 .workers = 1, .hold_seats_max = 10,
-						 .wait_timeout_ms_max = 1000,
-						 .server_version = text_from_cstr("future") };
+	/* Mode 1: a version this client did not ask for; mode 3: a server with no shard. */
+	struct proto_hello_info info = { .version = s->mode == 1 ? 3 : 1,
+					 .frame_size_max = PROTO_FRAME_SIZE_MAX,
+					 .workers = s->mode == 1 ? 1 : 0, .hold_seats_max = 10,
+					 .wait_timeout_ms_max = 1000,
+					 .server_version = text_from_cstr("odd") };
+	if (s->mode == 1 || s->mode == 3)
 		proto_put_hello_info(&s->w, &info);
-	}
 	if (s->mode == 2)
 		bytes_put_u16(&s->w, PROTO_VERSION); /* and nothing else */
-	if (s->mode == 3) {
-		/* A server with no shard at all. */
-		struct proto_hello_info info = { .version = 1, .frame_size_max = PROTO_FRAME_SIZE_MAX,
-						 .workers = 0, .hold_seats_max = 10,
-						 .wait_timeout_ms_max = 1000,
-						 .server_version = text_from_cstr("none") };
-		proto_put_hello_info(&s->w, &info);
-	}
 	fake_reply_send(s);
 	return false;
 }
