@@ -80,6 +80,43 @@ static uint64_t nonzero_end(const uint8_t *bytes, uint64_t from, uint64_t end)
 	return end;
 }
 
+/*
+ * The record at offset, as wal_record_decode (`verify`) or wal_record_decode_verified.
+ * In a segment of version 2, where a flush started beside another begins on a page
+ * of its own (FORMAT.md, "Flushes in flight"), zeros from offset to the end of its
+ * page followed there by the record with the `expected` LSN are a gap, not the end:
+ * that record is returned and *at says where it is. Otherwise *at is offset, and
+ * the result is what was found there. (A gap of under 4 bytes does not read as a
+ * zero size field, and without checksums it may even read as a record: anything but
+ * the expected record at offset is looked past.)
+ */
+static enum wal_record_status record_next(const struct wal_mapping *map, uint64_t end,
+					  const struct wal_segment_info *info, uint64_t offset,
+					  uint64_t expected, bool verify, struct wal_record *record,
+					  uint64_t *at, size_t *next)
+{
+	enum wal_record_status (*decode)(const uint8_t *, size_t, size_t, struct wal_record *,
+					 size_t *) =
+		verify ? wal_record_decode : wal_record_decode_verified;
+	*at = offset;
+	enum wal_record_status status = decode(map->bytes, end, offset, record, next);
+	if ((status == WAL_RECORD_OK && record->lsn == expected) || info->version < 2 ||
+	    offset % WAL_PAGE_BYTES == 0)
+		return status;
+	uint64_t page_end = offset - offset % WAL_PAGE_BYTES + WAL_PAGE_BYTES;
+	if (page_end >= end || nonzero_first(map->bytes, offset, page_end) != page_end)
+		return status;
+	struct wal_record after;
+	size_t after_next;
+	if (decode(map->bytes, end, page_end, &after, &after_next) != WAL_RECORD_OK ||
+	    after.lsn != expected)
+		return status;
+	*record = after;
+	*next = after_next;
+	*at = page_end;
+	return WAL_RECORD_OK;
+}
+
 /* Records corruption found in a segment at an offset, with what was wrong there. */
 static void corrupt(struct wal_scan *scan, uint64_t sequence, uint64_t offset,
 		    const char *detail)
@@ -95,10 +132,10 @@ static void corrupt(struct wal_scan *scan, uint64_t sequence, uint64_t offset,
 
 /*
  * Classifies the bytes [start, size) after the last valid record (LSN L) of the
- * last segment. Zero bytes only: clean. Otherwise a torn flush when every valid
- * record in them belongs to a flush that began at or before L + 1 — the flush that
- * was cut — because only the last flush can be unsynced. A record of a flush that
- * began later proves the damaged records were synced: corruption.
+ * last segment. Zero bytes only: clean. Otherwise torn flushes when every valid
+ * record in them has a flush LSN at or before L + 1: each was submitted while L + 1
+ * was not yet durable, so none of them, nor L + 1, was ever acknowledged. A record
+ * with a later flush LSN proves that L + 1 had been synced: corruption.
  */
 static void tail_classify(struct wal_scan *scan, const struct wal_mapping *map,
 			  const struct wal_segment_info *info, uint64_t start)
@@ -117,7 +154,8 @@ static void tail_classify(struct wal_scan *scan, const struct wal_mapping *map,
 		}
 		if (record.flush_lsn > info->last_lsn + 1) {
 			corrupt(scan, info->sequence, start,
-				"an invalid record is followed by records of a later flush");
+				"an invalid record is followed by records of a flush submitted "
+				"after it was synced");
 			return;
 		}
 		found++;
@@ -131,8 +169,27 @@ static void tail_classify(struct wal_scan *scan, const struct wal_mapping *map,
 	scan->tail_end = end;
 	snprintf(scan->message, sizeof(scan->message),
 		 "torn tail in %s at offset %" PRIu64 ": %" PRIu64
-		 " bytes of an unfinished flush (%" PRIu64 " intact records in them)",
+		 " bytes of unfinished flushes (%" PRIu64 " intact records in them)",
 		 name, start, end - start, found);
+}
+
+/* Where the record with LSN `lsn` starts, in a segment whose records were checked. */
+static uint64_t record_offset(const struct wal_mapping *map, const struct wal_segment_info *info,
+			      uint64_t lsn)
+{
+	uint64_t offset = WAL_SEGMENT_HEADER_SIZE;
+	for (uint64_t expected = info->first_lsn; expected < lsn; expected++) {
+		struct wal_record record;
+		size_t next;
+		uint64_t at;
+		enum wal_record_status status = record_next(map, info->data_end, info, offset,
+							    expected, false, &record, &at, &next);
+		ASSERT(status == WAL_RECORD_OK);
+		offset = next;
+	}
+	/* The end of the record before it; when a gap lies between them, a rewrite from
+	 * this page covers the gap's zeros as well. */
+	return offset;
 }
 
 /* Reads the records of a started segment; classifies what follows them if last. */
@@ -142,12 +199,13 @@ static void segment_records(struct wal_scan *scan, const struct wal_mapping *map
 	uint64_t offset = WAL_SEGMENT_HEADER_SIZE;
 	uint64_t expected = info->first_lsn;
 	uint64_t flush_lsn = 0;
-	info->flush_offset = offset;
 	for (;;) {
 		struct wal_record record;
 		size_t next;
-		enum wal_record_status status =
-			wal_record_decode(map->bytes, map->size, offset, &record, &next);
+		uint64_t at;
+		enum wal_record_status status = record_next(map, map->size, info, offset, expected,
+							    true, &record, &at, &next);
+		offset = at;
 		if (status == WAL_RECORD_MALFORMED) {
 			corrupt(scan, info->sequence, offset,
 				"a record with a valid checksum has an impossible field (type, "
@@ -167,8 +225,6 @@ static void segment_records(struct wal_scan *scan, const struct wal_mapping *map
 		}
 		if (status != WAL_RECORD_OK)
 			break;
-		if (record.lsn == record.flush_lsn)
-			info->flush_offset = offset;
 		offset = next;
 		expected++;
 		flush_lsn = record.flush_lsn;
@@ -176,6 +232,11 @@ static void segment_records(struct wal_scan *scan, const struct wal_mapping *map
 	}
 	info->last_lsn = expected - 1;
 	info->data_end = offset;
+	/* Only the last started segment's end can be unsynced (a flush is never in
+	 * flight beside one of another segment), from its last record's flush LSN on. */
+	info->flush_offset = last && flush_lsn > info->first_lsn
+				     ? record_offset(map, info, flush_lsn)
+				     : WAL_SEGMENT_HEADER_SIZE;
 	if (nonzero_first(map->bytes, offset, map->size) == map->size)
 		return;
 	if (!last) {
@@ -228,6 +289,7 @@ static int segment_scan(struct wal_scan *scan, int dir_fd, uint32_t shard_index,
 	} else if (status == WAL_HEADER_OK) {
 		info->started = true;
 		info->first_lsn = header.first_lsn;
+		info->version = header.version;
 		segment_records(scan, &map, info, last);
 	} else if (status == WAL_HEADER_EMPTY) {
 		corrupt(scan, info->sequence, 0, "a never-started (all-zero) segment inside the log");
@@ -407,15 +469,15 @@ static int segment_walk(int dir_fd, const struct wal_scan *scan, uint32_t index,
 	for (uint64_t offset = WAL_SEGMENT_HEADER_SIZE; result == 0 && offset < end; expected++) {
 		struct wal_record record;
 		size_t next;
-		enum wal_record_status status =
-			verified ? wal_record_decode_verified(map.bytes, end, offset, &record, &next)
-				 : wal_record_decode(map.bytes, end, offset, &record, &next);
+		uint64_t at;
+		enum wal_record_status status = record_next(&map, end, info, offset, expected,
+							    !verified, &record, &at, &next);
 		if (status != WAL_RECORD_OK || record.lsn != expected) {
 			result = -EIO;
 			break;
 		}
 		if (record.lsn >= from_lsn)
-			result = fn(context, &record, index, offset);
+			result = fn(context, &record, index, at);
 		offset = next;
 	}
 	wal_segment_unmap(&map);
@@ -507,9 +569,10 @@ int wal_tail_sync(int dir_fd, const struct wal_scan *scan)
 {
 	if (scan->started_count == 0)
 		return 0;
-	/* Only the last flush can be unsynced; it lies in the last started segment (a
-	 * flush never spans two), from the page of its first record, which is the
-	 * header's page when that record is the segment's first. */
+	/* Only the flushes in flight can be unsynced; they lie in the last started
+	 * segment (none spans two, and none is in flight beside one of another
+	 * segment), from the page of the first record not durable when the last of them
+	 * was submitted, which is the header's page when that is the segment's first. */
 	const struct wal_segment_info *last = &scan->segments[scan->started_count - 1];
 	uint64_t start = last->flush_offset - last->flush_offset % WAL_PAGE_BYTES;
 	return segment_rewrite(dir_fd, last->sequence, start, last->data_end, false);

@@ -25,7 +25,10 @@ struct wal_segment_info {
 	uint64_t first_lsn; /* from the header */
 	uint64_t last_lsn;  /* of its last valid record; first_lsn - 1 when it has none */
 	uint64_t data_end;  /* offset after its last valid record */
-	uint64_t flush_offset; /* of the first record of its last record's flush */
+	/* Of the record whose LSN is its last record's flush LSN: from there on, the
+	 * log may not have been synced when the process stopped. */
+	uint64_t flush_offset;
+	uint32_t version; /* from the header: 2 and later may leave gaps (FORMAT.md) */
 	uint64_t records;
 };
 

@@ -13,18 +13,20 @@ static const char segment_magic[8] = { 'B', 'O', 'X', 'W', 'A', 'L', 'S', 'G' };
 static const char snapshot_magic[8] = { 'B', 'O', 'X', 'S', 'N', 'A', 'P', 'S' };
 
 /* Both 64-byte headers: magic, version, fields from offset 12, checksum at 56. */
-static void header_seal(uint8_t *bytes, const char *magic)
+static void header_seal(uint8_t *bytes, const char *magic, uint32_t version)
 {
 	memcpy(bytes, magic, 8);
-	bytes_store_u32(bytes + 8, WAL_FORMAT_VERSION);
+	bytes_store_u32(bytes + 8, version);
 	memset(bytes + 40, 0, 16);
 	bytes_store_u64(bytes + 56, XXH3_64bits(bytes, 56));
 }
 
-static bool header_valid(const uint8_t *bytes, const char *magic)
+static bool header_valid(const uint8_t *bytes, const char *magic, uint32_t version_min,
+			 uint32_t version_max)
 {
 	static const uint8_t zeros[16];
-	return memcmp(bytes, magic, 8) == 0 && bytes_load_u32(bytes + 8) == WAL_FORMAT_VERSION &&
+	uint32_t version = bytes_load_u32(bytes + 8);
+	return memcmp(bytes, magic, 8) == 0 && version >= version_min && version <= version_max &&
 	       memcmp(bytes + 40, zeros, sizeof(zeros)) == 0 &&
 	       bytes_load_u64(bytes + 56) == XXH3_64bits(bytes, 56);
 }
@@ -32,11 +34,13 @@ static bool header_valid(const uint8_t *bytes, const char *magic)
 void wal_segment_header_encode(const struct wal_segment_header *header, uint8_t *bytes)
 {
 	ASSERT(header->sequence >= 1 && header->first_lsn >= 1);
+	ASSERT(header->version <= WAL_SEGMENT_VERSION);
 	bytes_store_u32(bytes + 12, header->shard_index);
 	bytes_store_u64(bytes + 16, header->sequence);
 	bytes_store_u64(bytes + 24, header->first_lsn);
 	bytes_store_u64(bytes + 32, header->segment_size);
-	header_seal(bytes, segment_magic);
+	header_seal(bytes, segment_magic,
+		    header->version >= WAL_SEGMENT_VERSION_MIN ? header->version : WAL_SEGMENT_VERSION);
 }
 
 enum wal_header_status wal_segment_header_decode(const uint8_t *bytes,
@@ -50,11 +54,12 @@ enum wal_header_status wal_segment_header_decode(const uint8_t *bytes,
 	if (bytes_load_u64(bytes + 56) != XXH3_64bits(bytes, 56))
 		return WAL_HEADER_BAD;
 	/* Whole, so not torn: a header that is not this format's must not be cut away. */
-	if (!header_valid(bytes, segment_magic))
+	if (!header_valid(bytes, segment_magic, WAL_SEGMENT_VERSION_MIN, WAL_SEGMENT_VERSION))
 		return WAL_HEADER_FOREIGN;
 	*header = (struct wal_segment_header){
 		.shard_index = bytes_load_u32(bytes + 12), .sequence = bytes_load_u64(bytes + 16),
-		.first_lsn = bytes_load_u64(bytes + 24), .segment_size = bytes_load_u64(bytes + 32) };
+		.first_lsn = bytes_load_u64(bytes + 24), .segment_size = bytes_load_u64(bytes + 32),
+		.version = bytes_load_u32(bytes + 8) };
 	if (header->sequence == 0 || header->first_lsn == 0)
 		return WAL_HEADER_FOREIGN;
 	return WAL_HEADER_OK;
@@ -64,14 +69,20 @@ size_t wal_record_encode(uint8_t *bytes, uint16_t type, uint64_t lsn, uint64_t f
 			 int64_t timestamp_ms, const void *payload, uint32_t payload_size)
 {
 	ASSERT(payload_size >= 1 && payload_size <= WAL_RECORD_PAYLOAD_MAX);
-	ASSERT(flush_lsn >= 1 && flush_lsn <= lsn);
 	bytes_store_u32(bytes, payload_size);
 	bytes_store_u16(bytes + 4, type);
 	bytes_store_u16(bytes + 6, 0);
 	bytes_store_u64(bytes + 8, lsn);
-	bytes_store_u64(bytes + 16, flush_lsn);
 	bytes_store_u64(bytes + 24, (uint64_t)timestamp_ms);
 	memcpy(bytes + WAL_RECORD_HEADER_SIZE, payload, payload_size);
+	return wal_record_flush_lsn_set(bytes, flush_lsn);
+}
+
+size_t wal_record_flush_lsn_set(uint8_t *bytes, uint64_t flush_lsn)
+{
+	uint32_t payload_size = bytes_load_u32(bytes);
+	ASSERT(flush_lsn >= 1 && flush_lsn <= bytes_load_u64(bytes + 8));
+	bytes_store_u64(bytes + 16, flush_lsn);
 	size_t sealed = WAL_RECORD_HEADER_SIZE + (size_t)payload_size;
 	bytes_store_u64(bytes + sealed, XXH3_64bits(bytes, sealed));
 	return wal_record_size(payload_size);
@@ -129,12 +140,12 @@ void wal_snapshot_header_encode(const struct wal_snapshot_header *header, uint8_
 	bytes_store_u64(bytes + 16, header->lsn);
 	bytes_store_u64(bytes + 24, header->image_size);
 	bytes_store_u64(bytes + 32, header->image_checksum);
-	header_seal(bytes, snapshot_magic);
+	header_seal(bytes, snapshot_magic, WAL_SNAPSHOT_VERSION);
 }
 
 bool wal_snapshot_header_decode(const uint8_t *bytes, struct wal_snapshot_header *header)
 {
-	if (!header_valid(bytes, snapshot_magic))
+	if (!header_valid(bytes, snapshot_magic, WAL_SNAPSHOT_VERSION, WAL_SNAPSHOT_VERSION))
 		return false;
 	*header = (struct wal_snapshot_header){
 		.shard_index = bytes_load_u32(bytes + 12), .lsn = bytes_load_u64(bytes + 16),

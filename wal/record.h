@@ -9,7 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WAL_FORMAT_VERSION 1u
+/* Segments: version 2 may leave a page's end zero between two flushes (FORMAT.md,
+ * "Flushes in flight"); version 1 never does, and is still read. */
+#define WAL_SEGMENT_VERSION 2u
+#define WAL_SEGMENT_VERSION_MIN 1u
+#define WAL_SNAPSHOT_VERSION 1u
 #define WAL_SEGMENT_HEADER_SIZE 64u
 #define WAL_RECORD_HEADER_SIZE 32u
 #define WAL_RECORD_OVERHEAD 40u /* header 32 + checksum 8 */
@@ -24,6 +28,7 @@ struct wal_segment_header {
 	uint64_t sequence;  /* 1.. */
 	uint64_t first_lsn; /* 1.. */
 	uint64_t segment_size;
+	uint32_t version; /* 1 or 2; encode writes WAL_SEGMENT_VERSION for 0 */
 };
 
 void wal_segment_header_encode(const struct wal_segment_header *header, uint8_t *bytes);
@@ -42,7 +47,9 @@ struct wal_record {
 	uint32_t payload_size;
 	uint16_t type;
 	uint64_t lsn;
-	uint64_t flush_lsn; /* the first LSN of the flush that wrote it: <= lsn */
+	/* The first LSN that was not yet durable when the flush that wrote it was
+	 * submitted: <= lsn. With one flush at a time, the flush's own first LSN. */
+	uint64_t flush_lsn;
 	int64_t timestamp_ms;
 	const uint8_t *payload; /* borrowed */
 };
@@ -72,6 +79,12 @@ enum wal_record_status wal_record_decode(const uint8_t *bytes, size_t size, size
 enum wal_record_status wal_record_decode_verified(const uint8_t *bytes, size_t size,
 						  size_t offset, struct wal_record *record,
 						  size_t *next);
+
+/*
+ * Sets the flush LSN of the record at bytes (encoded by wal_record_encode, so its
+ * size field is sound) and seals it again. Returns its size.
+ */
+size_t wal_record_flush_lsn_set(uint8_t *bytes, uint64_t flush_lsn);
 
 static inline size_t wal_record_size(uint32_t payload_size)
 {

@@ -4,12 +4,19 @@
  * Appended records wait in chunks: a chunk is bytes bound for one place in one
  * segment. The chunks form a short queue: the head is being flushed (or is next),
  * the tail is filling; a rotation to a new segment seals the tail and starts a new
- * one. Exactly one flush (a write into the page cache, then an fdatasync; or one
- * direct write with RWF_DSYNC) is in flight at a time, which is what makes a torn
- * tail recognisable (FORMAT.md).
+ * one. A flush (a write into the page cache, then an fdatasync; or one direct
+ * write with RWF_DSYNC) writes the head's next chunk. With direct writes and
+ * config.flushes above 1, up to that many chunks may be in flight at once, each on
+ * pages of its own (FORMAT.md, "Flushes in flight"): the disk serves concurrent
+ * writes in about the time of one, so a request need not wait for the flush before
+ * its own to finish first. Chunks complete in any order; the durable LSN moves over
+ * the completed ones at the head. Segments such a writer begins are version 2
+ * (their flushes may leave a page's end zero); with one flush at a time, version 1,
+ * byte for byte what earlier versions wrote.
  *
- * Tokens: bits 48-55 say what a request was, bits 0-47 carry a detail (a write's
- * size); the top byte is left for whoever multiplexes completions (the server).
+ * Tokens: bits 48-55 say what a request was, bits 0-47 carry a detail (for a
+ * flush, its chunk's slot in bits 32-39 and a direct write's size in bits 0-31);
+ * the top byte is left for whoever multiplexes completions (the server).
  */
 #include "writer.h"
 
@@ -26,7 +33,8 @@
 #include "files.h"
 #include "record.h"
 
-#define CHUNKS_MAX 4u
+/* Room for the flushes in flight, the filling tail and a chunk sealed by rotation. */
+#define CHUNKS_MAX (WAL_FLUSHES_MAX + 4u)
 #define ZERO_CHUNK_SIZE (1u << 20)
 
 enum token_kind {
@@ -38,6 +46,7 @@ enum token_kind {
 
 #define TOKEN_KIND_SHIFT 48
 #define TOKEN_DETAIL_MASK ((UINT64_C(1) << TOKEN_KIND_SHIFT) - 1)
+#define TOKEN_SLOT_SHIFT 32
 
 static uint64_t token(enum token_kind kind)
 {
@@ -53,7 +62,14 @@ static uint64_t token(enum token_kind kind)
  * with direct I/O and are not in the page cache), and what it rewrites is what the
  * file already holds there, so a torn write of it loses nothing that was synced.
  * Whole pages from page-aligned memory are also what a direct write needs.
+ *
+ * A chunk flushed while the chunk before it is still in flight must not rewrite
+ * that chunk's last page (two writes of one block in flight land in either order):
+ * it is moved to the next page boundary first, and the rest of that page stays
+ * zero in the file (chunk_page_own).
  */
+enum chunk_state { CHUNK_FILLING, CHUNK_FLUSHING, CHUNK_DONE };
+
 struct chunk {
 	uint8_t *bytes;
 	uint32_t size;	   /* prefix included */
@@ -64,7 +80,9 @@ struct chunk {
 	uint64_t first_lsn; /* of its first record, which opens its flush; 0: none yet */
 	uint64_t last_lsn;  /* of its last record; 0 when it holds none */
 	bool direct;	    /* fd is open for direct I/O: flushed with one durable write */
+	bool overlap;	    /* may be flushed beside others: direct, in a version-2 segment */
 	uint64_t segment_size; /* of fd's segment */
+	enum chunk_state state;
 };
 
 enum spare_state { SPARE_NONE, SPARE_PREPARING, SPARE_READY };
@@ -78,6 +96,7 @@ struct wal_writer {
 		uint64_t end;  /* offset after the last appended byte */
 		uint64_t size; /* its own: a log reopened under a new setting keeps the old */
 		bool direct;
+		bool overlap; /* its chunks may be flushed beside others (struct chunk) */
 	} current;
 	struct {
 		int fd;
@@ -90,7 +109,8 @@ struct wal_writer {
 	struct chunk chunks[CHUNKS_MAX]; /* a ring: head .. head + count - 1 */
 	uint32_t chunk_head;
 	uint32_t chunk_count;
-	bool flushing; /* a flush's sync is in flight */
+	uint32_t submitted; /* chunks at the head whose flush was submitted */
+	uint32_t flushing;  /* of those, how many are still in flight */
 	uint64_t next_lsn;
 	uint64_t durable_lsn;
 	uint64_t pending_bytes;
@@ -138,10 +158,12 @@ static bool chunk_push(struct wal_writer *w, int fd, uint64_t offset, const uint
 	c->prefix = prefix;
 	c->fd = fd;
 	c->direct = w->current.direct;
+	c->overlap = w->current.overlap;
 	c->segment_size = w->current.size;
 	c->offset = offset - prefix;
 	c->first_lsn = 0;
 	c->last_lsn = 0;
+	c->state = CHUNK_FILLING;
 	w->chunk_count++;
 	return true;
 }
@@ -316,6 +338,12 @@ static void fd_release_if_unused(struct wal_writer *w, int fd)
 	close(fd);
 }
 
+/* Whether a segment this writer begins is flushed beside others (and is version 2). */
+static bool overlap_wanted(const struct wal_writer *w, bool direct)
+{
+	return direct && w->config.flushes > 1;
+}
+
 /* Moves appends to the prepared spare segment, which starts with its header. */
 static int rotate(struct wal_writer *w)
 {
@@ -329,6 +357,7 @@ static int rotate(struct wal_writer *w)
 	w->current.fd = w->spare.fd;
 	w->current.sequence = w->spare.sequence;
 	w->current.direct = w->spare.direct;
+	w->current.overlap = overlap_wanted(w, w->spare.direct);
 	w->current.size = w->config.segment_size;
 	w->current.end = 0;
 	w->spare.state = SPARE_NONE;
@@ -336,6 +365,7 @@ static int rotate(struct wal_writer *w)
 	if (reuse) {
 		tail->fd = w->current.fd;
 		tail->direct = w->current.direct;
+		tail->overlap = w->current.overlap;
 		tail->segment_size = w->current.size;
 		tail->offset = 0;
 		tail->size = 0;
@@ -358,7 +388,8 @@ static bool header_put(struct wal_writer *w)
 	struct wal_segment_header header = { .shard_index = w->config.shard_index,
 					     .sequence = w->current.sequence,
 					     .first_lsn = w->next_lsn,
-					     .segment_size = w->config.segment_size };
+					     .segment_size = w->config.segment_size,
+					     .version = w->current.overlap ? 2 : 1 };
 	wal_segment_header_encode(&header, c->bytes);
 	c->size = WAL_SEGMENT_HEADER_SIZE;
 	w->current.end = WAL_SEGMENT_HEADER_SIZE;
@@ -416,73 +447,155 @@ int64_t wal_writer_append(struct wal_writer *w, int64_t timestamp_ms, const void
 	return (int64_t)w->next_lsn++;
 }
 
-void wal_writer_flush(struct wal_writer *w)
+/* At most this many chunks are submitted and not yet retired from the head. */
+static uint32_t flushes_max(const struct wal_writer *w)
 {
-	spare_maybe_start(w);
-	if (w->flushing || w->error != 0 || w->chunk_count == 0)
+	return w->config.flushes == 0 ? 1 : w->config.flushes;
+}
+
+/*
+ * Moves chunk c, about to be flushed beside the one before it, off that chunk's last
+ * page: its new bytes go to the start of the next page, whose offset in the file
+ * they now take, and the rest of the shared page stays zero. False when the moved
+ * chunk would not fit in its segment (it then waits for the flushes in flight).
+ */
+static bool chunk_page_own(struct wal_writer *w, struct chunk *c, bool tail)
+{
+	uint32_t shift = WAL_PAGE_BYTES - c->prefix;
+	uint32_t bytes = c->size - c->prefix;
+	if (c->offset + WAL_PAGE_BYTES + bytes > c->segment_size)
+		return false;
+	memmove(c->bytes, c->bytes + c->prefix, bytes);
+	c->offset += WAL_PAGE_BYTES;
+	c->size = bytes;
+	c->prefix = 0;
+	if (tail)
+		w->current.end += shift;
+	return true;
+}
+
+/*
+ * Whether chunk `index` may be flushed now, moving it off a page still being
+ * written if it must. With nothing in flight, always. Otherwise only beside flushes
+ * of its own segment (so that a flush never begins a segment while the one before
+ * is unsynced: FORMAT.md), and off the last page of a chunk still in flight.
+ */
+static bool flush_may_start(struct wal_writer *w, uint32_t index)
+{
+	if (w->flushing == 0)
+		return true;
+	struct chunk *c = chunk_at(w, index);
+	if (!c->overlap || chunk_at(w, 0)->fd != c->fd)
+		return false;
+	if (c->prefix == 0 || chunk_at(w, index - 1)->state == CHUNK_DONE)
+		return true;
+	return chunk_page_own(w, c, index + 1 == w->chunk_count);
+}
+
+/*
+ * Every record of c carries the first LSN not yet durable when its flush is
+ * submitted (FORMAT.md): the chunk's own first LSN when nothing is in flight, as
+ * appended; an earlier one beside flushes in flight, written in here.
+ */
+static void chunk_flush_lsn_set(const struct wal_writer *w, struct chunk *c)
+{
+	uint64_t flush_lsn = w->durable_lsn + 1;
+	if (c->first_lsn == 0 || flush_lsn == c->first_lsn)
 		return;
-	struct chunk *head = chunk_at(w, 0);
-	if (chunk_empty(head))
-		return;
-	uint64_t end = head->offset + head->size;
+	ASSERT(flush_lsn < c->first_lsn);
+	uint32_t at = c->prefix;
+	if (c->offset == 0 && at < WAL_SEGMENT_HEADER_SIZE)
+		at = WAL_SEGMENT_HEADER_SIZE; /* the chunk begins its segment: skip the header */
+	while (at < c->size)
+		at += (uint32_t)wal_record_flush_lsn_set(c->bytes + at, flush_lsn);
+	ASSERT(at == c->size);
+}
+
+/* Submits the flush of chunk `index`, the first not yet submitted. False if it cannot now. */
+static bool flush_start(struct wal_writer *w, uint32_t index)
+{
+	struct chunk *c = chunk_at(w, index);
+	if (chunk_empty(c) || !flush_may_start(w, index))
+		return false;
+	/* Before the next chunk copies c's last page: it rewrites what c writes. */
+	chunk_flush_lsn_set(w, c);
+	uint64_t end = c->offset + c->size;
 	uint32_t part = (uint32_t)(end % WAL_PAGE_BYTES);
-	if (w->chunk_count == 1) {
-		/* The head is still filling: appends from now on go to a new chunk, which
-		 * starts with the head's part-filled last page. */
-		if (!chunk_push(w, head->fd, end, head->bytes + head->size - part)) {
+	if (index + 1 == w->chunk_count) {
+		/* c is still filling: appends from now on go to a new chunk, which starts
+		 * with c's part-filled last page. */
+		if (!chunk_push(w, c->fd, end, c->bytes + c->size - part)) {
 			fail(w, -ENOMEM);
-			return;
+			return false;
 		}
-		head = chunk_at(w, 0);
 	}
 	/* Zeros to the page's end (the file holds zeros there), but not past the segment. */
 	uint32_t padding = part == 0 ? 0 : WAL_PAGE_BYTES - part;
-	if (end + padding > head->segment_size)
-		padding = (uint32_t)(head->segment_size - end);
-	if (!chunk_reserve(head, padding)) {
+	if (end + padding > c->segment_size)
+		padding = (uint32_t)(c->segment_size - end);
+	if (!chunk_reserve(c, padding)) {
 		fail(w, -ENOMEM);
-		return;
+		return false;
 	}
-	memset(head->bytes + head->size, 0, padding);
-	uint32_t size = head->size + padding;
+	memset(c->bytes + c->size, 0, padding);
+	uint32_t size = c->size + padding;
+	uint64_t slot = (uint64_t)(c - w->chunks) << TOKEN_SLOT_SHIFT;
 	int result;
-	if (head->direct) {
+	if (c->direct) {
 		/* One write, done when it is on stable storage; its token carries its size. */
-		result = w->io->write_durable(w->io, head->fd, head->bytes, size, head->offset,
-					      token(TOKEN_FLUSH_SYNC) | size);
+		result = w->io->write_durable(w->io, c->fd, c->bytes, size, c->offset,
+					      token(TOKEN_FLUSH_SYNC) | slot | size);
 	} else {
 		/* The sync is asked for only once the bytes are in the file, so it covers them. */
-		int32_t written = w->io->write_now(w->io, head->fd, head->bytes, size, head->offset);
+		int32_t written = w->io->write_now(w->io, c->fd, c->bytes, size, c->offset);
 		if (written != (int32_t)size) {
 			/* A short write is a failure too: the rest is never retried. */
 			fail(w, written < 0 ? written : -EIO);
-			return;
+			return false;
 		}
-		result = w->io->sync(w->io, head->fd, true, token(TOKEN_FLUSH_SYNC));
+		result = w->io->sync(w->io, c->fd, true, token(TOKEN_FLUSH_SYNC) | slot);
 	}
 	if (result < 0) {
 		fail(w, result);
-		return;
+		return false;
 	}
-	w->flushing = true;
+	c->state = CHUNK_FLUSHING;
+	w->submitted++;
+	w->flushing++;
+	return true;
 }
 
-static void flush_complete(struct wal_writer *w, int32_t result)
+void wal_writer_flush(struct wal_writer *w)
 {
-	struct chunk *head = chunk_at(w, 0);
-	w->flushing = false;
+	spare_maybe_start(w);
+	while (w->error == 0 && w->submitted < w->chunk_count && w->submitted < flushes_max(w) &&
+	       flush_start(w, w->submitted)) {
+	}
+}
+
+static void flush_complete(struct wal_writer *w, uint32_t slot, int32_t result)
+{
+	ASSERT(slot < CHUNKS_MAX && w->chunks[slot].state == CHUNK_FLUSHING);
+	w->flushing--;
 	if (result < 0)
 		fail(w, result);
 	if (w->error != 0)
 		return;
-	if (head->last_lsn != 0)
-		w->durable_lsn = head->last_lsn;
-	w->pending_bytes -= head->size - head->prefix;
-	/* The chunk's buffer stays with its ring slot for reuse. */
-	int fd = head->fd;
-	w->chunk_head = (w->chunk_head + 1) % CHUNKS_MAX;
-	w->chunk_count--;
-	fd_release_if_unused(w, fd);
+	w->chunks[slot].state = CHUNK_DONE;
+	/* The durable LSN moves only over completed chunks with none unfinished before them. */
+	while (w->submitted > 0 && chunk_at(w, 0)->state == CHUNK_DONE) {
+		struct chunk *head = chunk_at(w, 0);
+		if (head->last_lsn != 0)
+			w->durable_lsn = head->last_lsn;
+		w->pending_bytes -= head->size - head->prefix;
+		/* The chunk's buffer stays with its ring slot for reuse. */
+		int fd = head->fd;
+		head->state = CHUNK_FILLING;
+		w->chunk_head = (w->chunk_head + 1) % CHUNKS_MAX;
+		w->chunk_count--;
+		w->submitted--;
+		fd_release_if_unused(w, fd);
+	}
 }
 
 void wal_writer_complete(struct wal_writer *w, uint64_t token_value, int32_t result)
@@ -490,13 +603,15 @@ void wal_writer_complete(struct wal_writer *w, uint64_t token_value, int32_t res
 	enum token_kind kind = (enum token_kind)((token_value >> TOKEN_KIND_SHIFT) & 0xff);
 	uint64_t detail = token_value & TOKEN_DETAIL_MASK;
 	switch (kind) {
-	case TOKEN_FLUSH_SYNC:
+	case TOKEN_FLUSH_SYNC: {
 		/* A direct flush's token carries its size: fewer bytes written is a failure. */
-		ASSERT(w->flushing);
-		flush_complete(w, detail == 0 || result < 0 ? result
-				  : result == (int32_t)detail ? 0
-							     : -EIO);
+		uint32_t size = (uint32_t)detail;
+		flush_complete(w, (uint32_t)(detail >> TOKEN_SLOT_SHIFT),
+			       size == 0 || result < 0 ? result
+			       : result == (int32_t)size ? 0
+							 : -EIO);
 		return;
+	}
 	case TOKEN_SPARE_WRITE:
 	case TOKEN_SPARE_SYNC:
 	case TOKEN_DIR_SYNC:
@@ -516,6 +631,7 @@ int wal_writer_create(struct wal_writer **writer, const struct wal_writer_config
 		      struct wal_io *io, const struct wal_position *position)
 {
 	ASSERT(config->segment_size >= WAL_SEGMENT_SIZE_MIN);
+	ASSERT(config->flushes <= WAL_FLUSHES_MAX);
 	ASSERT(position->next_lsn >= 1);
 	struct wal_writer *w = calloc(1, sizeof(*w));
 	if (w == NULL)
@@ -563,7 +679,18 @@ int wal_writer_create(struct wal_writer **writer, const struct wal_writer_config
 	uint8_t before[WAL_PAGE_BYTES];
 	uint32_t part = (uint32_t)(w->current.end % WAL_PAGE_BYTES);
 	int error = wal_pread_all(fd, before, part, w->current.end - part);
+	/* A segment of version 1 goes on one flush at a time: a reader of that version
+	 * takes a page left part zero for the log's end. An empty one gets its header
+	 * from this writer. */
+	bool version_2 = w->current.end == 0;
+	uint8_t header[WAL_SEGMENT_HEADER_SIZE];
+	struct wal_segment_header decoded;
+	if (error == 0 && !version_2 &&
+	    (error = wal_pread_all(fd, header, sizeof(header), 0)) == 0)
+		version_2 = wal_segment_header_decode(header, &decoded) == WAL_HEADER_OK &&
+			    decoded.version >= 2;
 	w->current.direct = error == 0 && direct_wanted(w, w->current.size) && direct_io_begin(fd);
+	w->current.overlap = overlap_wanted(w, w->current.direct) && version_2;
 	if (error == 0 && !chunk_push(w, fd, w->current.end, before))
 		error = -ENOMEM;
 	if (error != 0) {
@@ -592,7 +719,7 @@ void wal_writer_destroy(struct wal_writer *w)
 
 void wal_writer_position(const struct wal_writer *w, struct wal_position *position)
 {
-	ASSERT(w->pending_bytes == 0 && !w->flushing);
+	ASSERT(w->pending_bytes == 0 && w->flushing == 0);
 	/* A new log whose first segment was prepared but holds nothing yet goes on as
 	 * that segment, from its start. */
 	*position = (struct wal_position){ .next_lsn = w->next_lsn,
@@ -622,12 +749,12 @@ bool wal_writer_direct(const struct wal_writer *w)
 
 bool wal_writer_flushing(const struct wal_writer *w)
 {
-	return w->flushing;
+	return w->flushing > 0;
 }
 
 bool wal_writer_busy(const struct wal_writer *w)
 {
-	return w->flushing || w->spare.in_flight;
+	return w->flushing > 0 || w->spare.in_flight;
 }
 
 uint64_t wal_writer_pending_bytes(const struct wal_writer *w)

@@ -4,9 +4,12 @@
  * Appending copies the record into memory and returns its LSN at once. A flush
  * writes everything appended since the previous flush with one write and one
  * fdatasync, or, with `direct` where the file system allows it, with one direct
- * write that completes once on stable storage (RWF_DSYNC); when it completes, the durable LSN moves to its last record and, if
- * more was appended meanwhile, the next flush starts right away. There is no timer
- * and no batch size: the batch is whatever arrived during the previous sync.
+ * write that completes once on stable storage (RWF_DSYNC); when it completes, the
+ * durable LSN moves to its last record and, if more was appended meanwhile, the next
+ * flush starts right away. With direct writes, up to `flushes` flushes may be in
+ * flight at once: what is appended while one is in flight goes out in the next
+ * without waiting for it. There is no timer and no batch size: the batch is
+ * whatever arrived while the flushes before it were being submitted.
  *
  * The writer never blocks: all I/O goes through struct wal_io and its results come
  * back through wal_writer_complete(). A failed or short write or a failed sync puts
@@ -25,6 +28,9 @@
 
 #include "io.h"
 
+/* The most flushes a writer keeps in flight at once (wal_writer_config.flushes). */
+#define WAL_FLUSHES_MAX 8u
+
 /* Where a log continues: what recovery found at its end. */
 struct wal_position {
 	uint64_t next_lsn;	   /* 1 for a new log */
@@ -42,6 +48,9 @@ struct wal_writer_config {
 	 * cache's copy and writeback or a helper thread's fdatasync. Otherwise, and
 	 * for any segment whose file refused it, a buffered write and an fdatasync. */
 	bool direct;
+	/* Direct flushes in flight at once, 1 … WAL_FLUSHES_MAX (0 means 1). Buffered
+	 * flushes, and flushes in a segment of format version 1, go one at a time. */
+	uint32_t flushes;
 };
 
 struct wal_writer;
@@ -72,7 +81,8 @@ int64_t wal_writer_append(struct wal_writer *writer, int64_t timestamp_ms, const
 int wal_writer_can_append(const struct wal_writer *writer, uint32_t size);
 
 /*
- * Starts a flush of what was appended, unless one is in flight. The writer never
+ * Starts a flush of what was appended, unless as many as allowed are in flight (or
+ * the next cannot be written beside them: see writer.c). The writer never
  * starts one by itself, not even when a flush completes: its owner calls this once
  * it has handled a round of completions, so that what those completions let it
  * append (the next requests of the clients just answered) goes in the same flush.

@@ -235,7 +235,7 @@ Test(corruption, a_bad_header_in_a_middle_segment_is_refused)
 		uint64_t value;
 		const char *what;
 	} edits[] = {
-		{ 0, 1, 'X', "wrong magic" },	      { 8, 4, 2, "version 2" },
+		{ 0, 1, 'X', "wrong magic" },	      { 8, 4, 3, "version 3" },
 		{ 12, 4, 1, "another shard" },	      { 16, 8, 77, "wrong segment number" },
 		{ 24, 8, 5, "wrong first LSN" },      { 32, 8, 1 << 20, "wrong size" },
 	};
@@ -399,11 +399,11 @@ Test(corruption, a_zeroed_header_in_a_middle_segment_is_refused)
 Test(corruption, a_bad_header_on_the_last_segment_is_refused_when_it_holds_many_flushes)
 {
 	uint64_t sequence = last_sequence();
-	const char *cases[] = { "version 2", "magic flipped", "header zeroed" };
+	const char *cases[] = { "version 3", "magic flipped", "header zeroed" };
 	for (uint32_t i = 0; i < ARRAY_COUNT(cases); i++) {
 		work_restore();
 		if (i == 0)
-			header_edit(sequence, 8, 4, 2);
+			header_edit(sequence, 8, 4, 3);
 		else if (i == 1)
 			work_xor(sequence, 3, 0x01);
 		else
@@ -479,8 +479,8 @@ Test(corruption, a_whole_header_of_another_version_is_refused_not_cut_as_torn)
 	uint64_t size = pristine.files[pristine.started_count - 1].size;
 	work_restore();
 	work_zero(sequence, flush_end, size); /* the segment's first flush only */
-	header_edit(sequence, 8, 4, 2);
-	struct outcome out = work_recover("a whole header of version 2");
+	header_edit(sequence, 8, 4, 3);
+	struct outcome out = work_recover("a whole header of version 3");
 	cr_assert(out.refused, "accepted %" PRIu64 " of %" PRIu64 " records: %s", out.k,
 		  pristine.count, out.message);
 	cr_assert_eq(out.sequence, sequence, "%s", out.message);

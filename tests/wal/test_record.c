@@ -103,6 +103,23 @@ Test(record, round_trips_sizes_from_one_byte_to_the_maximum)
 	}
 }
 
+Test(record, setting_the_flush_lsn_reseals_the_record_and_changes_nothing_else)
+{
+	const uint8_t payload[7] = { 7, 6, 5, 4, 3, 2, 1 };
+	uint8_t bytes[64], expected[64];
+	memset(bytes, 0xee, sizeof(bytes));
+	memset(expected, 0xee, sizeof(expected));
+	size_t size = wal_record_encode(bytes, WAL_RECORD_TYPE_COMMAND, 90, 90, 5, payload, 7);
+	wal_record_encode(expected, WAL_RECORD_TYPE_COMMAND, 90, 71, 5, payload, 7);
+	cr_assert_eq(wal_record_flush_lsn_set(bytes, 71), size);
+	cr_assert_arr_eq(bytes, expected, sizeof(bytes), "as if encoded with it");
+	struct wal_record record;
+	size_t next = 0;
+	cr_assert_eq(wal_record_decode(bytes, size, 0, &record, &next), WAL_RECORD_OK);
+	cr_assert_eq(record.flush_lsn, 71);
+	cr_assert_eq(record.lsn, 90);
+}
+
 Test(record, records_decode_back_to_back_and_zeros_end_the_data)
 {
 	uint8_t bytes[256] = { 0 };
@@ -276,7 +293,7 @@ Test(segment_header, encodes_the_documented_layout)
 	memset(bytes, 0xee, sizeof(bytes));
 	wal_segment_header_encode(&sample_segment, bytes);
 	cr_assert_eq(memcmp(bytes, "BOXWALSG", 8), 0);
-	cr_assert_eq(load_le(bytes + 8, 4), 1);
+	cr_assert_eq(load_le(bytes + 8, 4), 2);
 	cr_assert_eq(load_le(bytes + 12, 4), 0x0a0b0c0d);
 	cr_assert_eq(load_le(bytes + 16, 8), sample_segment.sequence);
 	cr_assert_eq(load_le(bytes + 24, 8), sample_segment.first_lsn);
@@ -295,6 +312,21 @@ Test(segment_header, round_trips)
 	cr_assert_eq(header.sequence, sample_segment.sequence);
 	cr_assert_eq(header.first_lsn, sample_segment.first_lsn);
 	cr_assert_eq(header.segment_size, sample_segment.segment_size);
+}
+
+/* Logs written before version 2 are still read: a version-1 header decodes as such. */
+Test(segment_header, version_1_is_still_read_and_says_so)
+{
+	uint8_t bytes[WAL_SEGMENT_HEADER_SIZE];
+	wal_segment_header_encode(&sample_segment, bytes);
+	struct wal_segment_header header = { 0 };
+	cr_assert_eq(wal_segment_header_decode(bytes, &header), WAL_HEADER_OK);
+	cr_assert_eq(header.version, 2);
+	store_le(bytes + 8, 1, 4);
+	store_le(bytes + 56, XXH3_64bits(bytes, 56), 8);
+	cr_assert_eq(wal_segment_header_decode(bytes, &header), WAL_HEADER_OK);
+	cr_assert_eq(header.version, 1);
+	cr_assert_eq(header.first_lsn, sample_segment.first_lsn);
 }
 
 Test(segment_header, all_zeros_is_an_empty_spare)
@@ -320,7 +352,7 @@ Test(segment_header, wrong_magic_version_or_reserved_bytes_are_foreign_when_seal
 	segment_field_check(0, 8, load_le((const uint8_t *)"BOXSNAPS", 8), "snapshot magic");
 	segment_field_check(7, 1, 'g', "magic case");
 	segment_field_check(8, 4, 0, "version 0");
-	segment_field_check(8, 4, 2, "version 2");
+	segment_field_check(8, 4, 3, "version 3");
 	segment_field_check(16, 8, 0, "segment number 0");
 	segment_field_check(24, 8, 0, "first LSN 0");
 	segment_field_check(40, 1, 1, "reserved byte 40");
@@ -391,6 +423,10 @@ Test(snapshot_header, every_single_bit_flip_and_a_segment_header_are_refused)
 	}
 	const uint8_t zeros[WAL_SNAPSHOT_HEADER_SIZE] = { 0 };
 	cr_assert_not(wal_snapshot_header_decode(zeros, &header));
+	/* Snapshots stay at version 1 when segments move to 2. */
+	store_le(bytes + 8, 2, 4);
+	store_le(bytes + 56, XXH3_64bits(bytes, 56), 8);
+	cr_assert_not(wal_snapshot_header_decode(bytes, &header), "snapshot version 2");
 	uint8_t segment[WAL_SEGMENT_HEADER_SIZE];
 	wal_segment_header_encode(&sample_segment, segment);
 	cr_assert_not(wal_snapshot_header_decode(segment, &header));
