@@ -39,7 +39,8 @@ void server_config_default(struct server_config *config)
 {
 	*config = (struct server_config){
 		.max_connections = 16384, .idle_timeout_s = 300, .demo_seed = 1, .pin = true,
-		.segment_size = WAL_SEGMENT_SIZE_DEFAULT, .snapshot_every_records = 1000000,
+		.segment_size = WAL_SEGMENT_SIZE_DEFAULT, .log_flushes = SERVER_LOG_FLUSHES_DEFAULT,
+		.snapshot_every_records = 1000000,
 		.snapshot_every_s = 300, .hold_ttl_ms = HOLD_TTL_MS_DEFAULT,
 		.waitlist_idle_ms = WAITLIST_IDLE_MS_DEFAULT };
 	snprintf(config->host, sizeof(config->host), "127.0.0.1");

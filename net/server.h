@@ -14,6 +14,8 @@
 #include "mailbox.h"
 
 #define SERVER_PATH_SIZE 1024u
+/* Direct log writes in flight per shard (wal_writer_config.flushes): see ARCHITECTURE.md. */
+#define SERVER_LOG_FLUSHES_DEFAULT 1u
 
 struct server_config {
 	char host[256];
@@ -27,6 +29,7 @@ struct server_config {
 	uint64_t demo_seed;
 	bool pin; /* pin worker i to CPU i */
 	uint64_t segment_size;
+	uint32_t log_flushes; /* direct flushes in flight per shard, 1 … WAL_FLUSHES_MAX */
 	uint64_t snapshot_every_records;
 	uint32_t snapshot_every_s;
 	uint32_t hold_ttl_ms;

@@ -760,7 +760,7 @@ void *worker_main(void *argument)
 	struct wal_writer_config config = {
 		.dir_fd = server->dir_fds[w->index], .shard_index = w->index,
 		.segment_size = server->config.segment_size, .buffer_bytes_max = 256u << 20,
-		.direct = true };
+		.direct = true, .flushes = server->config.log_flushes };
 	error = wal_writer_create(&w->writer, &config, &w->wal_io.io, &w->wal_position);
 	if (error < 0 || waits_init(w) < 0) {
 		log_error("opening the log: %s", strerror(-error));

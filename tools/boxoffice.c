@@ -14,6 +14,7 @@
 #include "log.h"
 #include "record.h"
 #include "server.h"
+#include "writer.h"
 
 static const char usage[] =
 	"usage: boxoffice [options]\n"
@@ -37,6 +38,8 @@ static const char usage[] =
 	"  --snapshot-every-records N  snapshot a shard after N logged changes (default 1000000)\n"
 	"  --snapshot-every-s S      ... or S seconds after its last (default 300)\n"
 	"  --segment-size BYTES      log segment size (default 67108864)\n"
+	"  --log-flushes N           log writes in flight at once per shard, 1-8 (default 1;\n"
+	"                            more only helps a server with CPUs of its own)\n"
 	"  --no-pin                  do not pin worker threads to CPUs\n"
 	"  --log-level LEVEL         debug, info (default), warn, error\n"
 	"  --help                    this text\n"
@@ -81,7 +84,7 @@ static bool number(const char *text, uint64_t max, uint64_t *value)
 enum option_id {
 	OPT_LISTEN = 1, OPT_DATA, OPT_WORKERS, OPT_DEMO, OPT_DEMO_SEED, OPT_PORT_FILE,
 	OPT_MAX_CONNECTIONS, OPT_IDLE, OPT_TTL, OPT_WAITLIST_IDLE, OPT_SNAP_RECORDS, OPT_SNAP_S,
-	OPT_SEGMENT, OPT_NO_PIN, OPT_LOG_LEVEL, OPT_HELP,
+	OPT_SEGMENT, OPT_LOG_FLUSHES, OPT_NO_PIN, OPT_LOG_LEVEL, OPT_HELP,
 };
 
 static const struct option options[] = {
@@ -98,6 +101,7 @@ static const struct option options[] = {
 	{ "snapshot-every-records", required_argument, NULL, OPT_SNAP_RECORDS },
 	{ "snapshot-every-s", required_argument, NULL, OPT_SNAP_S },
 	{ "segment-size", required_argument, NULL, OPT_SEGMENT },
+	{ "log-flushes", required_argument, NULL, OPT_LOG_FLUSHES },
 	{ "no-pin", no_argument, NULL, OPT_NO_PIN },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -137,6 +141,8 @@ static bool option_apply(int id, const char *value, struct server_config *c)
 	case OPT_SEGMENT:
 		return number(value, UINT64_C(1) << 40, &c->segment_size) &&
 		       c->segment_size >= WAL_SEGMENT_SIZE_MIN;
+	case OPT_LOG_FLUSHES:
+		return number(value, WAL_FLUSHES_MAX, &n) && n >= 1 && (c->log_flushes = (uint32_t)n, true);
 	case OPT_NO_PIN:
 		c->pin = false;
 		return true;

@@ -591,17 +591,20 @@ static void cycle_run(struct run *run, uint32_t cycle)
 
 static void usage_exit(void)
 {
-	fprintf(stderr, "usage: crash_server --cycles N --server PATH [--seed S] [--workers W]\n");
+	fprintf(stderr, "usage: crash_server --cycles N --server PATH [--seed S] [--workers W] "
+			"[--log-flushes F]\n");
 	exit(64);
 }
 
-static void arguments_parse(struct run *run, int argc, char **argv, const char **server)
+static void arguments_parse(struct run *run, int argc, char **argv, const char **server,
+			    const char **log_flushes)
 {
 	static const struct option options[] = {
 		{ "cycles", required_argument, NULL, 'c' },
 		{ "server", required_argument, NULL, 's' },
 		{ "seed", required_argument, NULL, 'r' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "log-flushes", required_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int option;
@@ -614,6 +617,8 @@ static void arguments_parse(struct run *run, int argc, char **argv, const char *
 			run->seed = strtoull(optarg, NULL, 0);
 		else if (option == 'w')
 			run->workers = (uint32_t)strtoul(optarg, NULL, 10);
+		else if (option == 'f')
+			*log_flushes = optarg;
 		else
 			usage_exit();
 	}
@@ -627,15 +632,17 @@ int main(int argc, char **argv)
 	run = (struct run){ .seed = (uint64_t)time(NULL), .workers = FX_WORKERS_DEFAULT,
 			    .show_id_next = 1000 };
 	const char *server = NULL;
-	arguments_parse(&run, argc, argv, &server);
+	const char *log_flushes = "1";
+	arguments_parse(&run, argc, argv, &server, &log_flushes);
 	run.random = run.seed;
 	fx_fail_exit_set(true);
 	/* Frequent snapshots: kills land before, during and after them. */
 	fx_server_init(&run.server, server, run.workers,
-		       (const char *const[]){ "--snapshot-every-records", "64", NULL });
+		       (const char *const[]){ "--snapshot-every-records", "64", "--log-flushes",
+					      log_flushes, NULL });
 	run.server.keep_root = true; /* removed below only once every cycle passed */
-	printf("crash_server: seed %" PRIu64 ", %u cycles, %u workers, data %s\n", run.seed,
-	       run.cycles, run.workers, run.server.data_dir);
+	printf("crash_server: seed %" PRIu64 ", %u cycles, %u workers, %s log flushes, data %s\n",
+	       run.seed, run.cycles, run.workers, log_flushes, run.server.data_dir);
 	fflush(stdout);
 	fx_server_start(&run.server);
 	for (uint32_t cycle = 0; cycle < run.cycles; cycle++)

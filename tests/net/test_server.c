@@ -613,6 +613,21 @@ Test(settings, a_listen_port_out_of_range_or_not_a_number_is_refused)
 	}
 }
 
+Test(settings, log_flushes_outside_1_to_8_are_refused)
+{
+	const char *values[] = { "0", "9", "-1", "four" };
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		struct fx_server server;
+		fx_server_init(&server, NULL, 0, (const char *const[]){ "--log-flushes", values[i], NULL });
+		int status = fx_server_run_to_exit(&server, "127.0.0.1:0");
+		bool said = fx_log_contains(&server, "bad value for --log-flushes");
+		fx_server_finish(&server);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 64,
+			  "--log-flushes %s ended with wait status %#x, not exit 64", values[i], status);
+		cr_assert(said, "--log-flushes %s: no message naming the option", values[i]);
+	}
+}
+
 Test(startup, a_second_server_on_the_same_port_is_refused)
 {
 	second_server_refused(false, "Address already in use");
