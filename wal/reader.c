@@ -88,7 +88,8 @@ static uint64_t nonzero_end(const uint8_t *bytes, uint64_t from, uint64_t end)
  * that record is returned and *at says where it is. Otherwise *at is offset, and
  * the result is what was found there. (A gap of under 4 bytes does not read as a
  * zero size field, and without checksums it may even read as a record: anything but
- * the expected record at offset is looked past.)
+ * the expected record at offset is looked past.) A sealed record with an impossible
+ * field after such zeros is reported as MALFORMED: corruption wherever it is.
  */
 static enum wal_record_status record_next(const struct wal_mapping *map, uint64_t end,
 					  const struct wal_segment_info *info, uint64_t offset,
@@ -108,8 +109,13 @@ static enum wal_record_status record_next(const struct wal_mapping *map, uint64_
 		return status;
 	struct wal_record after;
 	size_t after_next;
-	if (decode(map->bytes, end, page_end, &after, &after_next) != WAL_RECORD_OK ||
-	    after.lsn != expected)
+	enum wal_record_status after_status =
+		decode(map->bytes, end, page_end, &after, &after_next);
+	if (after_status == WAL_RECORD_MALFORMED && verify) {
+		*at = page_end;
+		return WAL_RECORD_MALFORMED;
+	}
+	if (after_status != WAL_RECORD_OK || after.lsn != expected)
 		return status;
 	*record = after;
 	*next = after_next;
@@ -205,7 +211,8 @@ static void segment_records(struct wal_scan *scan, const struct wal_mapping *map
 		uint64_t at;
 		enum wal_record_status status = record_next(map, map->size, info, offset, expected,
 							    true, &record, &at, &next);
-		offset = at;
+		/* Corruption is reported where the valid records end, before any gap, so
+		 * that a walk up to it stops cleanly there. */
 		if (status == WAL_RECORD_MALFORMED) {
 			corrupt(scan, info->sequence, offset,
 				"a record with a valid checksum has an impossible field (type, "

@@ -34,13 +34,12 @@ static bool header_valid(const uint8_t *bytes, const char *magic, uint32_t versi
 void wal_segment_header_encode(const struct wal_segment_header *header, uint8_t *bytes)
 {
 	ASSERT(header->sequence >= 1 && header->first_lsn >= 1);
-	ASSERT(header->version <= WAL_SEGMENT_VERSION);
+	ASSERT(header->version >= WAL_SEGMENT_VERSION_MIN && header->version <= WAL_SEGMENT_VERSION);
 	bytes_store_u32(bytes + 12, header->shard_index);
 	bytes_store_u64(bytes + 16, header->sequence);
 	bytes_store_u64(bytes + 24, header->first_lsn);
 	bytes_store_u64(bytes + 32, header->segment_size);
-	header_seal(bytes, segment_magic,
-		    header->version >= WAL_SEGMENT_VERSION_MIN ? header->version : WAL_SEGMENT_VERSION);
+	header_seal(bytes, segment_magic, header->version);
 }
 
 enum wal_header_status wal_segment_header_decode(const uint8_t *bytes,

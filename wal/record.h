@@ -28,7 +28,7 @@ struct wal_segment_header {
 	uint64_t sequence;  /* 1.. */
 	uint64_t first_lsn; /* 1.. */
 	uint64_t segment_size;
-	uint32_t version; /* 1 or 2; encode writes WAL_SEGMENT_VERSION for 0 */
+	uint32_t version; /* 1 or 2 (FORMAT.md): the writer says which */
 };
 
 void wal_segment_header_encode(const struct wal_segment_header *header, uint8_t *bytes);

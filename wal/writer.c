@@ -36,6 +36,9 @@
 /* Room for the flushes in flight, the filling tail and a chunk sealed by rotation. */
 #define CHUNKS_MAX (WAL_FLUSHES_MAX + 4u)
 #define ZERO_CHUNK_SIZE (1u << 20)
+/* A retired chunk keeps a buffer up to this size for its slot's next use; a larger one
+ * (left by a burst) is freed, so that idle slots do not hold on to a burst's memory. */
+#define CHUNK_KEEP_MAX (1u << 20)
 
 enum token_kind {
 	TOKEN_FLUSH_SYNC = 2,
@@ -588,7 +591,12 @@ static void flush_complete(struct wal_writer *w, uint32_t slot, int32_t result)
 		if (head->last_lsn != 0)
 			w->durable_lsn = head->last_lsn;
 		w->pending_bytes -= head->size - head->prefix;
-		/* The chunk's buffer stays with its ring slot for reuse. */
+		/* The chunk's buffer stays with its ring slot for reuse, unless a burst made it large. */
+		if (head->capacity > CHUNK_KEEP_MAX) {
+			free(head->bytes);
+			head->bytes = NULL;
+			head->capacity = 0;
+		}
 		int fd = head->fd;
 		head->state = CHUNK_FILLING;
 		w->chunk_head = (w->chunk_head + 1) % CHUNKS_MAX;

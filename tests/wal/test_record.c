@@ -284,7 +284,7 @@ Test(record, one_to_three_trailing_bytes_end_the_data_only_when_zero)
 
 static const struct wal_segment_header sample_segment = {
 	.shard_index = 0x0a0b0c0d, .sequence = 0x1122334455667788,
-	.first_lsn = 0x0102030405060708, .segment_size = WAL_SEGMENT_SIZE_DEFAULT
+	.first_lsn = 0x0102030405060708, .segment_size = WAL_SEGMENT_SIZE_DEFAULT, .version = 2
 };
 
 Test(segment_header, encodes_the_documented_layout)
