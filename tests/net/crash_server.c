@@ -28,6 +28,7 @@
  * booked, "hold expired" expired and "not found" released. Uncertain confirms and
  * releases are settled the same way. Exit status 0 when every check held.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -589,6 +590,50 @@ static void cycle_run(struct run *run, uint32_t cycle)
 	fflush(stdout);
 }
 
+/*
+ * The log's segments were written the way --log-flushes asks: with more than one
+ * flush in flight at least one segment is version 2 (flushes went beside each
+ * other), with one every started segment is version 1. A run whose data directory
+ * has no direct I/O (tmpfs) would test nothing new with more: that fails here too.
+ */
+static void segment_versions_check(const struct run *run, uint32_t log_flushes)
+{
+	uint32_t versions[3] = { 0 };
+	for (uint32_t shard = 0; shard < run->workers; shard++) {
+		char dir_path[FX_PATH_SIZE + 32];
+		snprintf(dir_path, sizeof(dir_path), "%s/shard-%u", run->server.data_dir, shard);
+		DIR *dir = opendir(dir_path);
+		if (dir == NULL)
+			fx_fail("%s: %s", dir_path, strerror(errno));
+		for (struct dirent *entry; (entry = readdir(dir)) != NULL;) {
+			if (strncmp(entry->d_name, "segment-", 8) != 0)
+				continue;
+			char path[sizeof(dir_path) + 256];
+			snprintf(path, sizeof(path), "%s/%s", dir_path, entry->d_name);
+			FILE *file = fopen(path, "rb");
+			uint8_t header[12] = { 0 };
+			if (file == NULL || fread(header, 1, sizeof(header), file) != sizeof(header))
+				fx_fail("%s: cannot read its header", path);
+			fclose(file);
+			uint32_t version = (uint32_t)header[8] | (uint32_t)header[9] << 8 |
+					   (uint32_t)header[10] << 16 | (uint32_t)header[11] << 24;
+			if (memcmp(header, "BOXWALSG", 8) != 0)
+				continue; /* a spare */
+			if (version < 1 || version > 2)
+				fx_fail("%s: segment version %u", path, version);
+			versions[version]++;
+		}
+		closedir(dir);
+	}
+	printf("crash_server: %u segments of version 1, %u of version 2\n", versions[1],
+	       versions[2]);
+	if (log_flushes > 1 && versions[2] == 0)
+		fx_fail("--log-flushes %u wrote no version-2 segment: no direct I/O in %s?",
+			log_flushes, run->server.data_dir);
+	if (log_flushes == 1 && versions[2] > 0)
+		fx_fail("--log-flushes 1 wrote version-2 segments");
+}
+
 static void usage_exit(void)
 {
 	fprintf(stderr, "usage: crash_server --cycles N --server PATH [--seed S] [--workers W] "
@@ -648,6 +693,7 @@ int main(int argc, char **argv)
 	for (uint32_t cycle = 0; cycle < run.cycles; cycle++)
 		cycle_run(&run, cycle);
 	fx_server_stop(&run.server);
+	segment_versions_check(&run, (uint32_t)strtoul(log_flushes, NULL, 10));
 	run.server.keep_root = false;
 	fx_server_finish(&run.server);
 	free(run.holds.items);
