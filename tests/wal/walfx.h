@@ -41,7 +41,8 @@ struct wal_writer_config walfx_writer_config(int dir_fd, uint64_t buffer_bytes_m
 	((WAL_SEGMENT_SIZE_MIN + WAL_PAGE_BYTES - 1) / WAL_PAGE_BYTES * WAL_PAGE_BYTES)
 /* walfx_writer_config, flushing with direct I/O (segments of WALFX_DIRECT_SEGMENT_SIZE). */
 struct wal_writer_config walfx_writer_config_direct(int dir_fd, uint64_t buffer_bytes_max);
-/* Whether the file system of dir_fd opens files for direct I/O (tmpfs does not). */
+/* Whether the file system of dir_fd opens files for direct I/O (tmpfs on older kernels
+ * does not; Linux 6.18's does). */
 bool walfx_direct_io_supported(int dir_fd);
 /* A writer on a new, empty log in dir_fd; NULL if it cannot be created. */
 struct wal_writer *walfx_writer_new(int dir_fd, struct wal_io *io, uint64_t buffer_bytes_max);
