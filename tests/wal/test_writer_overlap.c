@@ -751,16 +751,18 @@ static void power_loss(struct lossy *l, uint64_t *rng)
 	}
 }
 
+/* With four flushes in flight, and with one at a time (version 1) for comparison. */
 Test(overlap, a_power_loss_with_flushes_in_flight_keeps_every_durable_record)
 {
-	for (uint64_t seed = 1; seed <= 60; seed++) {
+	for (uint64_t seed = 1; seed <= 80; seed++) {
+		uint32_t flushes = seed % 4 == 0 ? 1 : 4;
 		struct wal_io_sync sync;
 		struct recorder unused;
 		fresh_start(&sync, &unused);
 		struct lossy l = { .io = { .write = lossy_write, .write_now = recorder_write_now,
 					   .write_durable = lossy_write_durable, .sync = lossy_sync },
 				   .inner = &sync };
-		struct wal_writer *writer = writer_open(&l.io, 4, 0, NULL);
+		struct wal_writer *writer = writer_open(&l.io, flushes, 0, NULL);
 		uint64_t rng = seed * 0x9e3779b97f4a7c15u;
 		uint64_t lsn = 1;
 		/* Until the log is in its third segment, and a random while after. */
