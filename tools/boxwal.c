@@ -71,9 +71,10 @@ static const char usage_stats[] =
 	"usage: boxwal stats DIR [--shard N]\n"
 	"\n"
 	"Prints the number of records and their LSN range, the segments (started and\n"
-	"spare) with their bytes, the largest record, the snapshots with their sizes, and\n"
-	"the state of the log's end. On a torn or corrupt log the figures are those of\n"
-	"the valid part.\n";
+	"spare) with their format version and bytes, the largest record, the snapshots\n"
+	"with their sizes, and the state of the log's end. On a torn or corrupt log the\n"
+	"figures are those of the valid part. Version 2 segments (written with\n"
+	"--log-flushes above 1) are read only by versions of boxoffice that know them.\n";
 
 static const struct option_spec {
 	const char *name;
@@ -555,9 +556,10 @@ static void stats_segments_print(int dir_fd, const struct wal_scan *scan)
 		uint64_t size = file_size(dir_fd, name);
 		disk += size;
 		if (i < scan->started_count)
-			printf("  %s  LSN %" PRIu64 "..%" PRIu64 "  %" PRIu64 " records  %" PRIu64
-			       " of %" PRIu64 " bytes used\n", name, info->first_lsn, info->last_lsn,
-			       info->records, info->data_end, size);
+			printf("  %s  version %" PRIu32 "  LSN %" PRIu64 "..%" PRIu64 "  %" PRIu64
+			       " records  %" PRIu64 " of %" PRIu64 " bytes used\n", name,
+			       info->version, info->first_lsn, info->last_lsn, info->records,
+			       info->data_end, size);
 		else
 			printf("  %s  %s, %" PRIu64 " bytes\n", name,
 			       segment_label(dir_fd, scan, i, &spares), size);

@@ -75,6 +75,9 @@ fi
 expect_grep "^ *$last .* flush " "$WORK/out" "dump --from the last LSN: a flush end"
 
 expect_eq "$(stats_records "$WORK/plain")" "$last" "stats: record count = last LSN"
+# One flush at a time writes format version 1 (wal/FORMAT.md), which stats names.
+expect_eq "$("$BOXWAL" stats "$WORK/plain" | awk '/ bytes used$/ && $3 != "1" { n++ } END { print n + 0 }')" 0 \
+	"stats: every segment of a log written one flush at a time is version 1"
 expect_eq "$(stats_last_lsn "$WORK/plain")" "$last" "stats: LSN range ends at the last LSN"
 
 # --- a torn tail: bytes after the last record of the last segment ------------
