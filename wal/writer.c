@@ -598,7 +598,6 @@ static void flush_complete(struct wal_writer *w, uint32_t slot, int32_t result)
 			head->capacity = 0;
 		}
 		int fd = head->fd;
-		head->state = CHUNK_FILLING;
 		w->chunk_head = (w->chunk_head + 1) % CHUNKS_MAX;
 		w->chunk_count--;
 		w->submitted--;

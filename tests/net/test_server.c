@@ -596,36 +596,37 @@ Test(startup, a_second_server_on_the_same_data_directory_is_refused)
 	second_server_refused(true, "in use by another process");
 }
 
+/* Starting with `option value` is a usage error (exit 64) whose message names the option. */
+static void option_refused(const char *option, const char *value)
+{
+	bool listen = strcmp(option, "--listen") == 0;
+	struct fx_server server;
+	fx_server_init(&server, NULL, 0,
+		       listen ? NULL : (const char *const[]){ option, value, NULL });
+	int status = fx_server_run_to_exit(&server, listen ? value : "127.0.0.1:0");
+	char message[64];
+	snprintf(message, sizeof(message), "bad value for %s", option);
+	bool said = fx_log_contains(&server, message);
+	fx_server_finish(&server);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 64,
+		  "%s %s ended with wait status %#x, not exit 64", option, value, status);
+	cr_assert(said, "%s %s: no message naming the option", option, value);
+}
+
 /* A port that is not a number from 0 to 65535 is a usage error, not a port modulo 65536. */
 Test(settings, a_listen_port_out_of_range_or_not_a_number_is_refused)
 {
 	const char *listens[] = { "127.0.0.1:65536", "127.0.0.1:79510", "127.0.0.1:http",
 				  "127.0.0.1:-1", "127.0.0.1:+80", "127.0.0.1: 80", "127.0.0.1:12ab" };
-	for (size_t i = 0; i < sizeof(listens) / sizeof(listens[0]); i++) {
-		struct fx_server server;
-		fx_server_init(&server, NULL, 0, NULL);
-		int status = fx_server_run_to_exit(&server, listens[i]);
-		bool said = fx_log_contains(&server, "bad value for --listen");
-		fx_server_finish(&server);
-		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 64,
-			  "--listen %s ended with wait status %#x, not exit 64", listens[i], status);
-		cr_assert(said, "--listen %s: no message naming the option", listens[i]);
-	}
+	for (size_t i = 0; i < sizeof(listens) / sizeof(listens[0]); i++)
+		option_refused("--listen", listens[i]);
 }
 
 Test(settings, log_flushes_outside_1_to_8_are_refused)
 {
 	const char *values[] = { "0", "9", "-1", "four" };
-	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
-		struct fx_server server;
-		fx_server_init(&server, NULL, 0, (const char *const[]){ "--log-flushes", values[i], NULL });
-		int status = fx_server_run_to_exit(&server, "127.0.0.1:0");
-		bool said = fx_log_contains(&server, "bad value for --log-flushes");
-		fx_server_finish(&server);
-		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 64,
-			  "--log-flushes %s ended with wait status %#x, not exit 64", values[i], status);
-		cr_assert(said, "--log-flushes %s: no message naming the option", values[i]);
-	}
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
+		option_refused("--log-flushes", values[i]);
 }
 
 Test(startup, a_second_server_on_the_same_port_is_refused)

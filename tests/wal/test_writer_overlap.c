@@ -144,6 +144,16 @@ static void deliver_at(struct wal_io_sync *sync, struct recorder *r, struct wal_
 	wal_writer_complete(writer, token, result);
 }
 
+/* Flushes and hands over results, oldest first, until every record appended is durable. */
+static void settle(struct wal_io_sync *sync, struct recorder *r, struct wal_writer *writer)
+{
+	while (wal_writer_durable_lsn(writer) + 1 < wal_writer_next_lsn(writer) ||
+	       wal_writer_busy(writer)) {
+		wal_writer_flush(writer);
+		deliver_at(sync, r, writer, 0);
+	}
+}
+
 static struct wal_writer *writer_open(struct wal_io *io, uint32_t flushes, uint64_t segment_size,
 				      const struct wal_position *position)
 {
@@ -288,8 +298,7 @@ Test(overlap, gaps_of_a_few_bytes_read_back)
 		cr_assert_eq(append_made(writer, 3, 65536), 3); /* 00 00 01 00 */
 		wal_writer_flush(writer);
 		cr_assert_eq(r.offsets[1], WAL_PAGE_BYTES, "gap %u", gap);
-		while (sync.count > 0)
-			deliver_at(&sync, &r, writer, 0);
+		settle(&sync, &r, writer);
 		wal_writer_destroy(writer);
 		struct log_read *read = log_scan(WAL_SCAN_CLEAN, NULL);
 		cr_assert_eq(read->count, 3, "gap %u", gap);
@@ -341,8 +350,7 @@ static struct log_read *two_flushes_then_damage(bool beside, struct wal_scan *sc
 	wal_writer_flush(writer);
 	cr_assert_eq(r.writes, 2);
 	cr_assert_eq(r.offsets[1], beside ? 4096 : 0);
-	while (sync.count > 0)
-		deliver_at(&sync, &r, writer, 0);
+	settle(&sync, &r, writer);
 	cr_assert_eq(wal_writer_durable_lsn(writer), 6);
 	wal_writer_destroy(writer);
 	uint64_t lsn3 = WAL_SEGMENT_HEADER_SIZE + 2 * wal_record_size(100);
@@ -475,10 +483,7 @@ Test(overlap, the_segment_version_follows_the_flushes_allowed)
 			cr_assert_eq(appended, (int64_t)lsn++);
 			wal_writer_flush(writer);
 		}
-		while (wal_writer_durable_lsn(writer) < lsn - 1 || wal_writer_busy(writer)) {
-			wal_writer_flush(writer);
-			deliver_at(&sync, &r, writer, 0);
-		}
+		settle(&sync, &r, writer);
 		wal_writer_destroy(writer);
 		cr_assert_eq(r.in_flight_max, flushes);
 		struct wal_scan scan;
@@ -551,10 +556,7 @@ Test(overlap, a_segment_begun_by_version_1_is_flushed_one_at_a_time)
 	}
 	for (uint32_t i = 0; i < r.in_flight_count; i++)
 		cr_assert_neq(r.in_flight[i].fd, first_segment_fd, "never beside one in segment 1");
-	while (wal_writer_durable_lsn(writer) < lsn - 1 || wal_writer_busy(writer)) {
-		wal_writer_flush(writer);
-		deliver_at(&sync, &r, writer, 0);
-	}
+	settle(&sync, &r, writer);
 	wal_writer_destroy(writer);
 	struct wal_scan scan;
 	struct log_read *read = log_scan(WAL_SCAN_CLEAN, &scan);
@@ -581,8 +583,7 @@ static uint64_t gap_log_make(void)
 			wal_writer_flush(writer);
 	}
 	cr_assert_eq(r.offsets[1], WAL_PAGE_BYTES);
-	while (sync.count > 0)
-		deliver_at(&sync, &r, writer, 0);
+	settle(&sync, &r, writer);
 	wal_writer_destroy(writer);
 	return WAL_SEGMENT_HEADER_SIZE + 3 * wal_record_size(100);
 }
@@ -647,8 +648,7 @@ Test(overlap, a_writer_reopened_in_a_version_2_segment_overlaps_there)
 	cr_assert_eq(r.writes, 2);
 	cr_assert_eq(r.offsets[0], WAL_PAGE_BYTES, "it rewrites the page it ended in");
 	cr_assert_eq(r.offsets[1], 2 * WAL_PAGE_BYTES, "and moves the next flush beside it");
-	while (sync.count > 0)
-		deliver_at(&sync, &r, writer, 0);
+	settle(&sync, &r, writer);
 	wal_writer_destroy(writer);
 	read = log_scan(WAL_SCAN_CLEAN, NULL);
 	cr_assert_eq(read->count, 12);
