@@ -92,36 +92,42 @@ bool proto_get_text(struct bytes_reader *r, struct text *text, uint32_t size_max
 
 /* Request payloads. */
 
-static enum status hello_decode(struct bytes_reader *r, struct proto_hello *hello)
-{
-	const uint8_t *magic = bytes_take(r, PROTO_MAGIC_SIZE);
-	hello->version_min = bytes_get_u16(r);
-	hello->version_max = bytes_get_u16(r);
-	if (!proto_get_text(r, &hello->client, PROTO_NAME_SIZE_MAX) || magic == NULL ||
-	    memcmp(magic, PROTO_MAGIC, PROTO_MAGIC_SIZE) != 0 ||
-	    hello->version_min > hello->version_max)
-		return STATUS_BAD_REQUEST;
-	return STATUS_OK;
-}
-
-/* A search text: TOO_LARGE above size_max (as for any text of a command), else
- * BAD_REQUEST when the payload is cut short. */
-static enum status search_text_get(struct bytes_reader *r, struct text *text, uint32_t size_max)
+/* A text outside a command: TOO_LARGE above size_max (as for any text of a command),
+ * BAD_REQUEST when the payload is cut short or the text is not UTF-8 (PROTOCOL.md,
+ * "Conventions"). */
+static enum status text_get_checked(struct bytes_reader *r, struct text *text, uint32_t size_max)
 {
 	if (r->size - r->offset >= 2 && bytes_load_u16(r->bytes + r->offset) > size_max) {
 		r->failed = true;
 		return STATUS_TOO_LARGE;
 	}
-	return proto_get_text(r, text, size_max) ? STATUS_OK : STATUS_BAD_REQUEST;
+	if (!proto_get_text(r, text, size_max) ||
+	    !utf8_valid((const uint8_t *)text->bytes, text->size))
+		return STATUS_BAD_REQUEST;
+	return STATUS_OK;
+}
+
+static enum status hello_decode(struct bytes_reader *r, struct proto_hello *hello)
+{
+	const uint8_t *magic = bytes_take(r, PROTO_MAGIC_SIZE);
+	hello->version_min = bytes_get_u16(r);
+	hello->version_max = bytes_get_u16(r);
+	if (magic == NULL || memcmp(magic, PROTO_MAGIC, PROTO_MAGIC_SIZE) != 0 ||
+	    hello->version_min > hello->version_max)
+		return STATUS_BAD_REQUEST;
+	return text_get_checked(r, &hello->client, PROTO_NAME_SIZE_MAX);
 }
 
 static enum status search_decode(struct bytes_reader *r, struct search_query *q)
 {
 	search_query_init(q);
-	enum status keyword = search_text_get(r, &q->keyword, SEARCH_KEYWORD_SIZE_MAX);
+	enum status keyword = text_get_checked(r, &q->keyword, SEARCH_KEYWORD_SIZE_MAX);
 	if (keyword != STATUS_OK)
 		return keyword;
-	q->near = bytes_get_u8(r) != 0;
+	uint8_t near = bytes_get_u8(r);
+	if (near > 1)
+		return STATUS_BAD_REQUEST;
+	q->near = near == 1;
 	q->lat_e6 = (int32_t)bytes_get_u32(r);
 	q->lon_e6 = (int32_t)bytes_get_u32(r);
 	q->radius_km = bytes_get_u32(r);
@@ -132,7 +138,7 @@ static enum status search_decode(struct bytes_reader *r, struct search_query *q)
 	if (q->tags_count > TAGS_COUNT_MAX)
 		return STATUS_TOO_LARGE;
 	for (uint8_t i = 0; i < q->tags_count; i++) {
-		enum status tag = search_text_get(r, &q->tags[i], TAG_SIZE_MAX);
+		enum status tag = text_get_checked(r, &q->tags[i], TAG_SIZE_MAX);
 		if (tag != STATUS_OK)
 			return tag;
 		if (q->tags[i].size == 0)

@@ -523,7 +523,9 @@ void requests_frame(struct worker *w, struct conn *conn, const uint8_t *frame, u
 			hello_answer(w, conn, &request);
 			return;
 		}
-		requests_error(w, conn, request.opcode, request.request_id, STATUS_BAD_REQUEST);
+		/* A HELLO keeps its own status (a client name above its limit is too large). */
+		requests_error(w, conn, request.opcode, request.request_id,
+			       request.opcode == PROTO_HELLO ? status : STATUS_BAD_REQUEST);
 		conn->close_after_send = true;
 		return;
 	}

@@ -260,6 +260,56 @@ Test(bad_input, request_before_hello_is_bad_request_and_closes)
 	unharmed();
 }
 
+Test(bad_input, hello_with_a_client_name_above_64_bytes_is_too_large_and_closes)
+{
+	uint8_t payload[128];
+	struct bytes_writer w;
+	bytes_writer_init(&w, payload, sizeof(payload));
+	bytes_put_raw(&w, PROTO_MAGIC, PROTO_MAGIC_SIZE);
+	bytes_put_u16(&w, 1);
+	bytes_put_u16(&w, 2);
+	bytes_put_u16(&w, PROTO_NAME_SIZE_MAX + 1);
+	for (uint32_t i = 0; i <= PROTO_NAME_SIZE_MAX; i++)
+		bytes_put_u8(&w, 'g');
+	uint8_t frame[256];
+	size_t frame_size = fx_frame_build(frame, sizeof(frame), PROTO_HELLO, 1, payload, w.size);
+	fatal_bytes(frame, frame_size, STATUS_TOO_LARGE, false);
+	unharmed();
+}
+
+Test(bad_input, search_texts_that_are_not_utf8_are_bad_request_and_keep_the_connection)
+{
+	int fd = fx_raw_connect(fx_current(), true);
+	uint8_t payload[128];
+	for (int tag = 0; tag < 2; tag++) {
+		struct bytes_writer w;
+		bytes_writer_init(&w, payload, sizeof(payload));
+		bytes_put_u16(&w, tag ? 0 : 3);
+		if (!tag)
+			bytes_put_raw(&w, "\xc3(x", 3); /* a cut two-byte sequence */
+		bytes_put_u8(&w, 0);	      /* near */
+		bytes_put_u32(&w, 0);	      /* lat */
+		bytes_put_u32(&w, 0);	      /* lon */
+		bytes_put_u32(&w, 0);	      /* radius */
+		bytes_put_u64(&w, 0);	      /* from */
+		bytes_put_u64(&w, INT64_MAX); /* to */
+		bytes_put_u16(&w, UINT16_MAX); /* type: any (-1) */
+		bytes_put_u8(&w, tag ? 1 : 0);
+		if (tag) {
+			bytes_put_u16(&w, 2);
+			bytes_put_raw(&w, "\xff\xfe", 2);
+		}
+		bytes_put_u16(&w, 10);
+		bytes_put_u64(&w, 0);
+		bytes_put_u32(&w, 0);
+		enum status status = frame_call(fd, PROTO_SEARCH, 1 + (uint64_t)tag, payload, w.size);
+		cr_assert_eq(status, STATUS_BAD_REQUEST, "%s", status_name(status));
+	}
+	fx_raw_check_open(fd);
+	close(fd);
+	unharmed();
+}
+
 Test(bad_input, response_opcode_or_flags_in_a_request_are_bad_request)
 {
 	uint8_t payload[8];

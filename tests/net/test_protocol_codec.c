@@ -309,6 +309,78 @@ Test(codec, a_search_keyword_or_tag_above_its_limit_is_too_large)
 	cr_assert_eq(search_decoded(&q), STATUS_BAD_REQUEST);
 }
 
+/* PROTOCOL.md's conventions hold for every text, not only those of commands. */
+Test(codec, a_search_or_hello_text_that_is_not_utf8_is_a_bad_request)
+{
+	struct search_query q;
+	search_query_init(&q);
+	q.keyword = text_from_cstr("caf\xe9");
+	cr_assert_eq(search_decoded(&q), STATUS_BAD_REQUEST);
+	q.keyword = text_from_cstr("caf\xc3\xa9");
+	cr_assert_eq(search_decoded(&q), STATUS_OK);
+	q.tags_count = 1;
+	q.tags[0] = text_from_cstr("\xffjazz");
+	cr_assert_eq(search_decoded(&q), STATUS_BAD_REQUEST);
+	q.tags[0] = text_from_cstr("jazz");
+	cr_assert_eq(search_decoded(&q), STATUS_OK);
+
+	static uint8_t frame[256];
+	struct proto_hello hello = { .version_min = 1, .version_max = 2,
+				     .client = text_from_cstr("gate\x80") };
+	struct bytes_writer w;
+	bytes_writer_init(&w, frame, sizeof(frame));
+	proto_encode_hello(&w, 1, &hello);
+	struct proto_request request;
+	cr_assert_eq(proto_request_decode(frame, w.size, &request), STATUS_BAD_REQUEST);
+	hello.client = text_from_cstr("gate \xe2\x86\x92 1");
+	bytes_writer_init(&w, frame, sizeof(frame));
+	proto_encode_hello(&w, 1, &hello);
+	cr_assert_eq(proto_request_decode(frame, w.size, &request), STATUS_OK);
+	cr_assert_eq(request.hello.client.size, 10);
+}
+
+Test(codec, a_hello_client_name_above_its_limit_is_too_large)
+{
+	static uint8_t frame[256];
+	char name[PROTO_NAME_SIZE_MAX + 1];
+	memset(name, 'g', sizeof(name));
+	struct proto_hello hello = { .version_min = 1, .version_max = 2,
+				     .client = { .bytes = name, .size = sizeof(name) } };
+	struct bytes_writer w;
+	bytes_writer_init(&w, frame, sizeof(frame));
+	proto_encode_hello(&w, 1, &hello);
+	struct proto_request request;
+	cr_assert_eq(proto_request_decode(frame, w.size, &request), STATUS_TOO_LARGE);
+	hello.client.size = PROTO_NAME_SIZE_MAX;
+	bytes_writer_init(&w, frame, sizeof(frame));
+	proto_encode_hello(&w, 1, &hello);
+	cr_assert_eq(proto_request_decode(frame, w.size, &request), STATUS_OK);
+}
+
+Test(codec, search_near_is_0_or_1)
+{
+	static uint8_t frame[1024];
+	struct search_query q;
+	search_query_init(&q);
+	q.keyword = text_from_cstr("jazz");
+	q.near = true;
+	q.radius_km = 10;
+	struct bytes_writer w;
+	bytes_writer_init(&w, frame, sizeof(frame));
+	proto_encode_search(&w, 1, &q);
+	/* The byte after the header and the keyword (a u16 size and 4 bytes). */
+	uint8_t *near = frame + PROTO_HEADER_SIZE + 2 + 4;
+	cr_assert_eq(*near, 1);
+	struct proto_request request;
+	cr_assert_eq(proto_request_decode(frame, w.size, &request), STATUS_OK);
+	cr_assert(request.search.near);
+	*near = 0;
+	cr_assert_eq(proto_request_decode(frame, w.size, &request), STATUS_OK);
+	cr_assert_not(request.search.near);
+	*near = 2;
+	cr_assert_eq(proto_request_decode(frame, w.size, &request), STATUS_BAD_REQUEST);
+}
+
 Test(codec, a_command_whose_text_is_not_utf8_is_a_bad_request)
 {
 	static uint8_t frame[1024];
