@@ -439,8 +439,10 @@ static const struct ctl_command commands[] = {
 	  "Loads a catalog. 'demo' is the generated demo catalog (20 locations, 1,000 shows\n"
 	  "over the 120 days from today); it does nothing when location 1 exists already.\n"
 	  "'load' reads the JSON format of tools/catalog_json.h (an example is\n"
-	  "tools/catalog.example.json), checks all of it, then loads it; loading the same\n"
-	  "file twice is harmless. A file that is not valid exits 64. Puts the server\n"
+	  "tools/catalog.example.json) and checks all of it, including that every\n"
+	  "location, venue and event it refers to is in it or on the server, before it\n"
+	  "loads anything; loading the same file twice is harmless. A file that is not\n"
+	  "valid exits 64; one that refers to what exists nowhere exits 1. Puts the server\n"
 	  "answers 'overloaded' are sent again, with growing pauses, for up to a minute." },
 	{ "help", run_help, "help [COMMAND]", "This text, or a command's." },
 };

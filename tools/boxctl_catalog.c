@@ -12,6 +12,7 @@
 
 #include "catalog_json.h"
 #include "demo.h"
+#include "memory.h"
 
 /*
  * Catalogs: put commands, pipelined within each kind (locations before venues...).
@@ -177,6 +178,19 @@ static uint32_t command_entity(const struct command *c)
 	}
 }
 
+/* "venues[2] (venue 7)": a put's place in the file (when it has one), kind and id. */
+static void put_where(char *buffer, size_t size, const struct command *command, const char *where)
+{
+	/* "location_put" names a location. */
+	const char *kind = command_type_name(command->type);
+	int kind_size = (int)strcspn(kind, "_");
+	if (where)
+		snprintf(buffer, size, "%s (%.*s %u)", where, kind_size, kind,
+			 command_entity(command));
+	else
+		snprintf(buffer, size, "%.*s %u", kind_size, kind, command_entity(command));
+}
+
 static int catalog_send(void *context, const struct command *command, const char *where)
 {
 	struct catalog_load *l = context;
@@ -212,15 +226,7 @@ static int catalog_send(void *context, const struct command *command, const char
 	struct catalog_sent *sent = &l->sent[l->inflight++];
 	*sent = (struct catalog_sent){ .request_id = id, .type = command->type,
 				       .encoded = encoded, .encoded_size = size };
-	/* "location_put" names a location. */
-	const char *kind = command_type_name(command->type);
-	int kind_size = (int)strcspn(kind, "_");
-	if (where)
-		snprintf(sent->where, sizeof(sent->where), "%s (%.*s %u)", where, kind_size, kind,
-			 command_entity(command));
-	else
-		snprintf(sent->where, sizeof(sent->where), "%.*s %u", kind_size, kind,
-			 command_entity(command));
+	put_where(sent->where, sizeof(sent->where), command, where);
 	return 0;
 }
 
@@ -235,8 +241,13 @@ static void catalog_report(struct catalog_load *l, int64_t started_ms)
 	if (l->failed && ctl.json) /* one object, as for any refusal; stderr has the words */
 		json_print(json_pack("{s:s, s:s, s:I}", "status", status_name(l->refusal), "about",
 				     l->refused_at, "loaded", (json_int_t)l->total));
-	if (l->failed)
+	if (l->failed) {
+		fprintf(stderr,
+			"boxctl: %s: %u puts were loaded and the rest were not sent; loading "
+			"again once the cause is fixed is harmless\n",
+			ctl.command, l->total);
 		exit(EXIT_REFUSED);
+	}
 	const uint32_t *d = l->done;
 	double seconds = (double)(clock_now_ms() - started_ms) / 1000.0;
 	if (ctl.json) {
@@ -256,6 +267,183 @@ static void catalog_report(struct catalog_load *l, int64_t started_ms)
 	if (l->retried > 0)
 		printf("; %u sent again after the server was overloaded", l->retried);
 	printf(")\n");
+}
+
+/*
+ * A file's puts, kept encoded (the parser's texts live only during its callback)
+ * until every reference in them is checked, so that a file naming a location, venue
+ * or event that exists neither in it nor on the server loads nothing at all.
+ */
+struct catalog_put {
+	uint8_t *encoded;
+	uint32_t encoded_size;
+	char where[64];	     /* for messages: "venues[2] (venue 7)" */
+	char file_where[32]; /* as the parser names it: "venues[2]" */
+};
+
+/* A location, venue or event the file puts or the server has, with its location
+ * (0 for a location); for the server, also one it lacks (location UINT32_MAX). */
+struct catalog_entity {
+	enum command_type type;
+	uint32_t id;
+	uint32_t location_id;
+};
+
+struct catalog_file {
+	struct catalog_put *puts;
+	uint32_t count;
+	uint32_t capacity;
+	struct catalog_entity *entities; /* the file's, sorted once all are read */
+	uint32_t entities_count;
+	uint32_t entities_capacity;
+	struct catalog_entity *asked; /* the server's answers so far */
+	uint32_t asked_count;
+	uint32_t asked_capacity;
+};
+
+static void entity_add(struct catalog_entity **entities, uint32_t *count, uint32_t *capacity,
+		       struct catalog_entity entity)
+{
+	ARRAY_RESERVE(*entities, *capacity, (uint64_t)*count + 1);
+	(*entities)[(*count)++] = entity;
+}
+
+static int catalog_collect(void *context, const struct command *command, const char *where)
+{
+	struct catalog_file *file = context;
+	ARRAY_RESERVE(file->puts, file->capacity, (uint64_t)file->count + 1);
+	struct catalog_put *put = &file->puts[file->count++];
+	put->encoded_size = (uint32_t)command_encoded_size(command);
+	put->encoded = malloc(put->encoded_size);
+	if (put->encoded == NULL ||
+	    command_encode(command, put->encoded, put->encoded_size) != put->encoded_size) {
+		fprintf(stderr, "boxctl: %s: out of memory\n", ctl.command);
+		exit(EXIT_TRANSPORT);
+	}
+	put_where(put->where, sizeof(put->where), command, where);
+	snprintf(put->file_where, sizeof(put->file_where), "%s", where);
+	struct catalog_entity entity = { .type = command->type };
+	if (command->type == COMMAND_LOCATION_PUT)
+		entity.id = command->location_put.location_id;
+	else if (command->type == COMMAND_VENUE_PUT)
+		entity = (struct catalog_entity){ command->type, command->venue_put.venue_id,
+						  command->venue_put.location_id };
+	else if (command->type == COMMAND_EVENT_PUT)
+		entity = (struct catalog_entity){ command->type, command->event_put.event_id,
+						  command->event_put.location_id };
+	else
+		return 0;
+	entity_add(&file->entities, &file->entities_count, &file->entities_capacity, entity);
+	return 0;
+}
+
+static struct command catalog_put_command(const struct catalog_put *put)
+{
+	struct command command;
+	enum status decoded = command_decode(put->encoded, put->encoded_size, &command);
+	ASSERT(decoded == STATUS_OK); /* encoded here from a valid command */
+	return command;
+}
+
+static const char *entity_kind(enum command_type type)
+{
+	return type == COMMAND_LOCATION_PUT ? "location"
+	       : type == COMMAND_VENUE_PUT  ? "venue"
+					    : "event";
+}
+
+static int entity_compare(const void *a, const void *b)
+{
+	const struct catalog_entity *x = a, *y = b;
+	if (x->type != y->type)
+		return x->type < y->type ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The location of the venue or event `id` (0 for a location itself), as the server
+ * has it; UINT32_MAX when it has no such entity. Each is asked once. */
+static uint32_t server_location_of(struct catalog_file *file, enum command_type type, uint32_t id)
+{
+	for (uint32_t i = 0; i < file->asked_count; i++) {
+		if (file->asked[i].type == type && file->asked[i].id == id)
+			return file->asked[i].location_id;
+	}
+	if (ctl.client == NULL)
+		connect_server();
+	enum status status = STATUS_OK;
+	uint32_t location = UINT32_MAX;
+	if (type == COMMAND_LOCATION_PUT) {
+		const struct engine_location *first;
+		uint32_t count;
+		check(box_client_locations(ctl.client, id - 1, 1, &first, &count, &status));
+		if (status == STATUS_OK && count == 1 && first[0].location_id == id)
+			location = 0;
+	} else if (type == COMMAND_VENUE_PUT) {
+		struct engine_venue venue;
+		check(box_client_venue(ctl.client, id, &venue, &status));
+		if (status == STATUS_OK)
+			location = venue.location_id;
+	} else {
+		struct engine_event_info event;
+		const struct box_event_show *shows;
+		uint32_t shows_count;
+		check(box_client_event(ctl.client, id, &event, &shows, &shows_count, &status));
+		if (status == STATUS_OK)
+			location = event.location_id;
+	}
+	if (status != STATUS_OK && status != STATUS_NOT_FOUND)
+		refused(status, "looking up %s %u on the server; nothing was loaded",
+			entity_kind(type), id);
+	entity_add(&file->asked, &file->asked_count, &file->asked_capacity,
+		   (struct catalog_entity){ type, id, location });
+	return location;
+}
+
+/* Where a put's reference leads: the file first, then the server. A refusal names the
+ * put and what it lacks. */
+static uint32_t reference_location(struct catalog_file *file, const struct catalog_put *put,
+				   enum command_type type, uint32_t id)
+{
+	struct catalog_entity key = { .type = type, .id = id };
+	const struct catalog_entity *found =
+		file->entities_count == 0 ? NULL
+					  : bsearch(&key, file->entities, file->entities_count,
+						    sizeof(key), entity_compare);
+	uint32_t location = found ? found->location_id : server_location_of(file, type, id);
+	if (location == UINT32_MAX)
+		refused(STATUS_NOT_FOUND,
+			"%s: %s %u is neither in the file nor on the server; nothing was loaded",
+			put->where, entity_kind(type), id);
+	return location;
+}
+
+/* The server's rules for references (engine/RULES.md, the catalog puts), checked
+ * before anything is sent. */
+static void catalog_references_check(struct catalog_file *file)
+{
+	if (file->entities_count > 0)
+		qsort(file->entities, file->entities_count, sizeof(file->entities[0]),
+		      entity_compare);
+	for (uint32_t i = 0; i < file->count; i++) {
+		const struct catalog_put *put = &file->puts[i];
+		struct command c = catalog_put_command(put);
+		if (c.type == COMMAND_VENUE_PUT)
+			reference_location(file, put, COMMAND_LOCATION_PUT, c.venue_put.location_id);
+		else if (c.type == COMMAND_EVENT_PUT)
+			reference_location(file, put, COMMAND_LOCATION_PUT, c.event_put.location_id);
+		if (c.type != COMMAND_SHOW_PUT)
+			continue;
+		uint32_t event_location =
+			reference_location(file, put, COMMAND_EVENT_PUT, c.show_put.event_id);
+		uint32_t venue_location =
+			reference_location(file, put, COMMAND_VENUE_PUT, c.show_put.venue_id);
+		if (event_location != venue_location)
+			refused(STATUS_BAD_REQUEST,
+				"%s: event %u is at location %u but venue %u at location %u; a "
+				"show's venue must be at its event's location; nothing was loaded",
+				put->where, c.show_put.event_id, event_location,
+				c.show_put.venue_id, venue_location);
+	}
 }
 
 static int catalog_demo(const char *seed_text)
@@ -296,20 +484,32 @@ int run_catalog(int argc, char **argv)
 	if (strcmp(positionals[0], "load") != 0 || count != 2 || seed)
 		usage_fail("give 'catalog demo [--seed N]' or 'catalog load FILE.json'");
 	static struct catalog_load l;
+	struct catalog_file file = { 0 };
 	char error[512];
 	int64_t started = clock_now_ms();
-	int rc = catalog_json_load(positionals[1], catalog_send, &l, error, sizeof(error));
+	int rc = catalog_json_load(positionals[1], catalog_collect, &file, error, sizeof(error));
 	if (rc < 0) {
 		fprintf(stderr, "boxctl: %s: %s\n", ctl.command, error);
 		exit(EXIT_USAGE);
 	}
-	if (ctl.client == NULL) {
+	if (file.count == 0) {
 		if (ctl.json)
 			json_print(json_pack("{s:I}", "loaded", (json_int_t)0));
 		else
 			printf("the catalog is empty: nothing to load\n");
 		return 0;
 	}
+	catalog_references_check(&file);
+	for (uint32_t i = 0; i < file.count; i++) {
+		struct command command = catalog_put_command(&file.puts[i]);
+		if (catalog_send(&l, &command, file.puts[i].file_where) != 0)
+			break;
+	}
 	catalog_report(&l, started);
+	for (uint32_t i = 0; i < file.count; i++)
+		free(file.puts[i].encoded);
+	memory_free(file.puts);
+	memory_free(file.entities);
+	memory_free(file.asked);
 	return 0;
 }

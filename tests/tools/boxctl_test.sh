@@ -222,6 +222,34 @@ sed 's/"name": "Spaces"/"name": "Other"/' "$WORK/spaces.json" >"$WORK/spaces-cla
 expect_rc 1 "a catalog load with a clash" --json catalog load "$WORK/spaces-clash.json"
 expect_eq "$(json '[d["status"], d["about"]]')" "['already exists', 'venues[0] (venue 9)']" \
 	"a refused load is one JSON object naming the entry"
+# References are checked against the file and the server before anything is sent:
+# a location that is new in the file stays unloaded when an event names a missing one.
+cat >"$WORK/dangling.json" <<'JSON'
+{"locations": [{"id": 11, "name": "New", "country": "AT", "lat": 48.2, "lon": 16.4}],
+ "events": [{"id": 11, "location": 99999, "title": "Nowhere", "type": "comedy", "duration_min": 60}]}
+JSON
+expect_rc 1 "a catalog naming a location that exists nowhere" --json catalog load "$WORK/dangling.json"
+expect_eq "$(json '[d["status"], d["about"]]')" \
+	"['not found', 'events[0] (event 11): location 99999 is neither in the file nor on the server; nothing was loaded']" \
+	"the refusal names the entry and the missing location"
+expect_rc 0 "locations after it" --json locations
+expect_eq "$(json '11 in [l["id"] for l in d["locations"]]')" "False" "and nothing of that file was loaded"
+# A show may name an event and a venue the server has, not only the file's.
+cat >"$WORK/on-server.json" <<'JSON'
+{"shows": [{"id": 12, "event": 9, "venue": 9, "start": "2030-02-01T20:00:00Z",
+   "end": "2030-02-01T22:00:00Z", "currency": "EUR",
+   "prices": {"vip": 100, "regular": 0, "economy": 0}, "sale_opens": "2026-01-01T00:00:00Z"}]}
+JSON
+expect_rc 0 "a show of an event and a venue already on the server" --json catalog load "$WORK/on-server.json"
+expect_eq "$(json 'd["shows"]')" "1" "it is loaded"
+sed 's/"venue": 9/"venue": 77/' "$WORK/on-server.json" >"$WORK/no-venue.json"
+expect_rc 1 "a show of a venue that exists nowhere" catalog load "$WORK/no-venue.json"
+expect_grep "venue 77 is neither in the file nor on the server" "$WORK/err" "the refusal names the venue"
+# Event 9 is at location 9, venue 10 (alike.json) at location 10.
+sed 's/"id": 12,/"id": 13,/; s/"venue": 9/"venue": 10/' "$WORK/on-server.json" >"$WORK/elsewhere.json"
+expect_rc 1 "a show whose venue is not at its event's location" catalog load "$WORK/elsewhere.json"
+expect_grep "event 9 is at location 9 but venue 10 at location 10" "$WORK/err" \
+	"the refusal names both locations"
 rc=0
 "$BOXCTL" --server 127.0.0.1:1 stats >"$WORK/out" 2>"$WORK/err" || rc=$?
 expect_eq "$rc" "2" "a server that cannot be reached exits 2"
