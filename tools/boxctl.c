@@ -100,9 +100,10 @@ void check_query(int rc, const enum status *status, const char *what, uint32_t i
 /* Options. */
 
 static const char *timeout_text;
+static const char *server_option;
 
 static const struct opt global_opts[] = {
-	{ "server", OPT_VALUE, &ctl.server },
+	{ "server", OPT_VALUE, &server_option },
 	{ "json", OPT_FLAG, &ctl.json },
 	{ "no-color", OPT_FLAG, &ctl.no_color },
 	{ "timeout-ms", OPT_VALUE, &timeout_text },
@@ -142,6 +143,9 @@ static bool opt_take(const struct opt *opts, int argc, char **argv, int *i)
 		value = argv[++*i];
 	}
 	if (opt->kind == OPT_VALUE) {
+		/* Only lists repeat: a second value would silently replace the first. */
+		if (*(const char **)opt->target != NULL)
+			usage_fail("--%s is given twice", opt->name);
 		*(const char **)opt->target = value;
 	} else {
 		struct opt_list *list = opt->target;
@@ -272,6 +276,13 @@ void connect_server(void)
 {
 	char host[256];
 	const char *port;
+	const char *source = "--server";
+	if (server_option != NULL) {
+		ctl.server = server_option;
+	} else if (getenv("BOXOFFICE_SERVER") != NULL && *getenv("BOXOFFICE_SERVER") != '\0') {
+		ctl.server = getenv("BOXOFFICE_SERVER");
+		source = "$BOXOFFICE_SERVER";
+	}
 	const char *colon = strrchr(ctl.server, ':');
 	const char *host_start = ctl.server;
 	size_t host_size = colon ? (size_t)(colon - ctl.server) : 0;
@@ -280,16 +291,20 @@ void connect_server(void)
 		host_size -= 2;
 	}
 	if (colon == NULL || host_size == 0 || host_size >= sizeof(host) || colon[1] == '\0')
-		usage_fail("--server must be HOST:PORT, not '%s'", ctl.server);
+		usage_fail("%s must be HOST:PORT, not '%s'", source, ctl.server);
 	memcpy(host, host_start, host_size);
 	host[host_size] = '\0';
 	port = colon + 1;
-	number_parse(port, "the port of --server", 1, 65535);
+	char port_what[64];
+	snprintf(port_what, sizeof(port_what), "the port of %s", source);
+	number_parse(port, port_what, 1, 65535);
 	struct box_client_options options;
 	box_client_options_default(&options);
 	options.name = "boxctl";
-	if (timeout_text)
+	if (timeout_text) {
 		options.timeout_ms = (int)number_parse(timeout_text, "--timeout-ms", 1, INT32_MAX);
+		options.connect_timeout_ms = options.timeout_ms;
+	}
 	ctl.timeout_ms = options.timeout_ms;
 	char error[512];
 	ctl.client = box_client_connect_options(host, port, &options, error, sizeof(error));
@@ -395,13 +410,15 @@ static const struct ctl_command commands[] = {
 	  "search [KEYWORDS...] [--near LAT,LON --radius-km N] [--from ISO] [--to ISO]\n"
 	  "              [--type TYPE] [--tag TAG]... [--limit N] [--after START_MS:SHOW_ID]",
 	  "Finds shows, in start order. Every keyword must start a word of the event's\n"
-	  "title, description or tags. --from/--to bound the start (ISO 8601, e.g.\n"
-	  "2027-03-01 or 2027-03-01T19:30:00Z); --type is concert, sport, theatre, comedy,\n"
+	  "title, description or tags. --from/--to bound the start: shows starting at\n"
+	  "--from or later and before --to (ISO 8601, e.g. 2027-03-01T19:30:00Z; a date\n"
+	  "alone is its midnight, UTC, so --from 2027-03-01 --to 2027-03-02 is that day);\n"
+	  "--type is concert, sport, theatre, comedy,\n"
 	  "festival, family, conference or other; --tag may repeat (any matches); --limit is\n"
 	  "1..100 (default 20). When there are more, the last line gives the --after value\n"
 	  "for the next page." },
 	{ "hold", run_hold,
-	  "hold SHOW_ID --user U (--seats A-12,A-13 | --tier TIER [--count N] [--together])\n"
+	  "hold SHOW_ID --user USER_ID (--seats A-12,A-13 | --tier TIER [--count N] [--together])\n"
 	  "            [--ttl-ms N]",
 	  "Holds seats for a user, all or nothing, and prints the hold id (16 hex digits),\n"
 	  "its deadline, the seats and their prices.\n"
@@ -412,19 +429,19 @@ static const struct ctl_command commands[] = {
 	  "  --tier TIER     best available seats of economy, regular or vip\n"
 	  "  --count N       how many (1..10, default 1); --together: side by side in a row\n"
 	  "  --ttl-ms N      a shorter lifetime than the show's (never longer)" },
-	{ "confirm", run_confirm, "confirm HOLD_ID --user U --payment-ref REF",
+	{ "confirm", run_confirm, "confirm HOLD_ID --user USER_ID --payment-ref REF",
 	  "Turns a hold into a booking (same id). Repeating it with the same payment\n"
 	  "reference returns the same booking." },
-	{ "release", run_release, "release HOLD_ID --user U",
+	{ "release", run_release, "release HOLD_ID --user USER_ID",
 	  "Gives a hold's seats back before its deadline." },
 	{ "cancel", run_cancel, "cancel BOOKING_ID", "Cancels a booking (operators, refunds)." },
 	{ "waitlist", run_waitlist,
-	  "waitlist join SHOW_ID --user U --tier TIER [--count N] [--together]\n"
-	  "waitlist leave SHOW_ID --user U\n"
-	  "waitlist poll SHOW_ID --user U",
+	  "waitlist join SHOW_ID --user USER_ID --tier TIER [--count N] [--together]\n"
+	  "waitlist leave SHOW_ID --user USER_ID\n"
+	  "waitlist poll SHOW_ID --user USER_ID",
 	  "The first-come first-served waiting line of a tier, for when every seat is held.\n"
 	  "A waiter that does not poll (or wait) for 120 s loses its place." },
-	{ "wait", run_wait, "wait SHOW_ID --user U [--timeout-ms N]",
+	{ "wait", run_wait, "wait SHOW_ID --user USER_ID [--timeout-ms N]",
 	  "Waits until the user's waiting-list entry changes (an offer, sold out, lapsed)\n"
 	  "or the timeout passes (default 30000 ms, at most 300000), and prints its state.\n"
 	  "An offer is a hold: confirm it before its deadline." },
@@ -487,14 +504,16 @@ static void usage(FILE *out)
 		"  --server HOST:PORT  the server (default $BOXOFFICE_SERVER, else %s)\n"
 		"  --json              print one JSON object per command, for scripts\n"
 		"  --no-color          no colours, even on a terminal (also $NO_COLOR)\n"
-		"  --timeout-ms N      how long to wait for a response (default 30000)\n\n"
+		"  --timeout-ms N      how long to wait for the connection and for a response\n"
+		"                      (default 5000 to connect, 30000 for a response)\n\n"
 		"Commands:\n",
 		SERVER_DEFAULT);
 	for (size_t i = 0; i < ARRAY_COUNT(commands); i++)
 		synopsis_print(out, commands[i].synopsis, "  ", "  ");
 	fprintf(out,
 		"\n'boxctl COMMAND --help' tells more. Times are ISO 8601 UTC; hold and booking\n"
-		"ids are 16 hex digits. Exit status: 0 done, 1 refused by the server (the\n"
+		"ids are 16 hex digits; a USER_ID is the gateway's number for the user\n"
+		"(1..18446744073709551615). Exit status: 0 done, 1 refused by the server (the\n"
 		"reason on stderr), 2 connection or transport error, 64 usage error.\n");
 }
 
@@ -515,9 +534,7 @@ static int run_help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	ctl.server = getenv("BOXOFFICE_SERVER");
-	if (ctl.server == NULL || *ctl.server == '\0')
-		ctl.server = SERVER_DEFAULT;
+	ctl.server = SERVER_DEFAULT; /* connect_server() takes --server or the environment */
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

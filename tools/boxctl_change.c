@@ -131,8 +131,8 @@ static json_t *json_result(const struct engine_result *r, const struct show_cont
  * were not available, which ones); success prints the result as JSON when asked.
  * Returns true when the caller prints the text itself.
  */
-static bool result_settle(int rc, const struct engine_result *r, struct show_context *s,
-			  const char *what)
+static bool result_settle_seats(int rc, const struct engine_result *r, struct show_context *s,
+				const char *what, const char *unavailable)
 {
 	check(rc);
 	if (ctl.json)
@@ -142,7 +142,7 @@ static bool result_settle(int rc, const struct engine_result *r, struct show_con
 	if (r->status == STATUS_SEAT_UNAVAILABLE && r->seats_count > 0 && !ctl.json) {
 		fprintf(stderr, "boxctl: %s: seat unavailable: ", ctl.command);
 		seats_inline(s, r->seats, r->seats_count);
-		fprintf(stderr, " %s taken\n", r->seats_count > 1 ? "are" : "is");
+		fprintf(stderr, " %s %s\n", r->seats_count > 1 ? "are" : "is", unavailable);
 		exit(EXIT_REFUSED);
 	}
 	if (ctl.json) {
@@ -150,6 +150,13 @@ static bool result_settle(int rc, const struct engine_result *r, struct show_con
 		exit(EXIT_REFUSED);
 	}
 	refused(r->status, "%s", what);
+}
+
+/* The same, for changes whose unavailable seats are taken (holds, waits...). */
+static bool result_settle(int rc, const struct engine_result *r, struct show_context *s,
+			  const char *what)
+{
+	return result_settle_seats(rc, r, s, what, "taken");
 }
 
 /*
@@ -209,7 +216,12 @@ static uint8_t seats_resolve(const struct box_seatmap *map, const struct opt_lis
 		     label = strtok_r(NULL, ",", &save)) {
 			if (count == HOLD_SEATS_COUNT_MAX)
 				usage_fail("at most %u seats in one hold", HOLD_SEATS_COUNT_MAX);
-			seats[count++] = seat_resolve(map, label);
+			uint32_t seat = seat_resolve(map, label);
+			for (uint8_t j = 0; j < count; j++) {
+				if (seats[j] == seat)
+					usage_fail("--seats names seat %s twice", label);
+			}
+			seats[count++] = seat;
 		}
 	}
 	if (count == 0)
@@ -275,8 +287,15 @@ int run_confirm(int argc, char **argv)
 	opts_parse(argc, argv, opts, positionals, 1, 1);
 	uint64_t hold_id = hold_id_parse(positionals[0]);
 	uint64_t user_id = user_parse(user);
-	if (payment == NULL || strlen(payment) < 1 || strlen(payment) > PAYMENT_REF_SIZE_MAX)
+	if (payment == NULL || payment[0] == '\0')
 		usage_fail("--payment-ref REF (1..%u bytes) is required", PAYMENT_REF_SIZE_MAX);
+	if (strlen(payment) > PAYMENT_REF_SIZE_MAX)
+		usage_fail("--payment-ref is %zu bytes; at most %u", strlen(payment),
+			   PAYMENT_REF_SIZE_MAX);
+	for (const char *c = payment; *c; c++) {
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			usage_fail("--payment-ref must not contain control characters");
+	}
 	connect_server();
 	struct show_context s;
 	show_context_load(&s, hold_id_show(hold_id));
@@ -363,8 +382,9 @@ static int run_block_change(int argc, char **argv, bool blocked)
 			   s.map->seats_count, s.map->seats_count - 1, range);
 	struct engine_result r;
 	int rc = box_client_seats_block(ctl.client, show_id, first, count, blocked, &r);
-	if (result_settle(rc, &r, &s, blocked ? "the seats were not blocked"
-					       : "the seats were not unblocked")) {
+	if (result_settle_seats(rc, &r, &s,
+				blocked ? "the seats were not blocked" : "the seats were not unblocked",
+				blocked ? "not free (held, booked or blocked)" : "not blocked")) {
 		char a[64], b[64];
 		printf("%s %u seat%s of show %u: %s .. %s\n", blocked ? "blocked" : "unblocked",
 		       count, count == 1 ? "" : "s", show_id, seat_label(&s, first, a, sizeof(a)),
@@ -392,7 +412,7 @@ static void waiter_print(const struct engine_result *r, const struct show_contex
 	const char *tier = tier_name(r->tier);
 	switch (r->waiter_state) {
 	case WAITER_WAITING:
-		printf("user %llu is waiting in the %s line of show %u: %u in line\n",
+		printf("user %llu is waiting in the %s line of show %u (%u waiting in it)\n",
 		       (unsigned long long)user_id, tier, s->show_id, r->waiters_count);
 		return;
 	case WAITER_OFFERED:
@@ -449,7 +469,9 @@ int run_waitlist(int argc, char **argv)
 		rc = box_client_waitlist_leave(ctl.client, show_id, user_id, &r);
 	else
 		rc = box_client_waitlist_poll(ctl.client, show_id, user_id, &r);
-	if (result_settle(rc, &r, &s, "the waiting list said no")) {
+	char what[64];
+	snprintf(what, sizeof(what), "the waiting list of show %u said no", show_id);
+	if (result_settle(rc, &r, &s, what)) {
 		if (action[0] == 'l')
 			printf("user %llu left the waiting line of show %u\n",
 			       (unsigned long long)user_id, show_id);

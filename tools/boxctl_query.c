@@ -97,8 +97,6 @@ int run_events(int argc, char **argv)
 	uint32_t location_id = id_parse(positionals[0], "LOCATION_ID");
 	connect_server();
 	json_t *array = json_array();
-	if (!ctl.json)
-		heading("%-8s %-10s %-44s %5s  %s", "ID", "TYPE", "TITLE", "SHOWS", "TAGS");
 	uint32_t after = 0;
 	for (;;) {
 		const struct engine_event_info *items;
@@ -106,6 +104,9 @@ int run_events(int argc, char **argv)
 		enum status status;
 		check_query(box_client_events(ctl.client, location_id, after, PROTO_LIST_LIMIT_MAX,
 					      &items, &count, &status), &status, "location", location_id);
+		/* Once the location is known to exist: an error prints no table. */
+		if (!ctl.json && after == 0)
+			heading("%-8s %-10s %-44s %5s  %s", "ID", "TYPE", "TITLE", "SHOWS", "TAGS");
 		for (uint32_t i = 0; i < count; i++) {
 			const struct engine_event_info *e = &items[i];
 			if (ctl.json) {
@@ -476,6 +477,8 @@ static void search_query_build(const struct search_args *a, struct search_query 
 	}
 	q->from_ms = a->from ? time_parse(a->from, "--from") : 0;
 	q->to_ms = a->to ? time_parse(a->to, "--to") : INT64_MAX;
+	if (q->from_ms > q->to_ms)
+		usage_fail("--from %s is after --to %s", a->from, a->to);
 	if (a->type) {
 		q->type = (int16_t)event_type_parse(a->type, strlen(a->type));
 		if (q->type < 0)
@@ -490,13 +493,16 @@ static void search_query_build(const struct search_args *a, struct search_query 
 	q->limit = a->limit ? (uint32_t)number_parse(a->limit, "--limit", 1,
 						     SEARCH_RESULTS_COUNT_MAX) : 20;
 	if (a->after) {
-		unsigned long long start;
-		unsigned show;
-		char end;
-		if (sscanf(a->after, "%llu:%u%c", &start, &show, &end) != 2)
+		/* Both parts as the page printed them: a start time in ms and a show id. */
+		char start[32];
+		const char *colon = strchr(a->after, ':');
+		size_t start_size = colon ? (size_t)(colon - a->after) : 0;
+		if (colon == NULL || start_size == 0 || start_size >= sizeof(start))
 			usage_fail("--after must be START_MS:SHOW_ID, as printed with a page");
-		q->after_start_ms = (int64_t)start;
-		q->after_show_id = show;
+		memcpy(start, a->after, start_size);
+		start[start_size] = '\0';
+		q->after_start_ms = (int64_t)number_parse(start, "--after's START_MS", 0, TIME_MS_MAX);
+		q->after_show_id = (uint32_t)number_parse(colon + 1, "--after's SHOW_ID", 0, UINT32_MAX);
 	}
 }
 

@@ -170,8 +170,44 @@ expect_rc 64 "an unknown command" nosuch
 expect_rc 64 "a hold without --user" hold 500004 --seats 1-1
 expect_rc 64 "a hold whose --seats names no seat" --json hold 500004 --user 1 --seats ,
 expect_rc 64 "--near that is not a number" search --near nan,nan --radius-km 10
-expect_rc 64 "a port out of range" --server 127.0.0.1:112837 ping
+rc=0
+"$BOXCTL" --server 127.0.0.1:112837 ping >"$WORK/out" 2>"$WORK/err" || rc=$?
+expect_eq "$rc" "64" "a port out of range"
 expect_grep "port of --server" "$WORK/err" "and it says which"
+rc=0
+BOXOFFICE_SERVER=garbage "$BOXCTL" stats >"$WORK/out" 2>"$WORK/err" || rc=$?
+expect_eq "$rc" "64" "a server address from the environment that is not HOST:PORT"
+expect_grep '\$BOXOFFICE_SERVER must be HOST:PORT' "$WORK/err" "names the environment, not --server"
+expect_rc 64 "an option given twice" hold 500004 --user 1 --user 2 --seats 1-1
+expect_grep "\-\-user is given twice" "$WORK/err" "and it says which"
+expect_rc 64 "a seat named twice in one hold" hold 500004 --user 1 --seats "1-1,#0"
+expect_grep "names seat #0 twice" "$WORK/err" "the refusal names the seat"
+expect_rc 64 "a search whose --from is after its --to" search --from 2027-02-01 --to 2027-01-01
+expect_grep "after --to" "$WORK/err" "and it says so"
+expect_rc 64 "an --after start out of range" search --after 99999999999999999999:1
+expect_rc 64 "a negative --after start" search --after -1:5
+expect_rc 64 "an --after show id out of range" search --after 1:99999999999
+expect_rc 64 "a payment reference over 64 bytes" confirm 0000000100000001 --user 1 \
+	--payment-ref "$(printf 'r%.0s' $(seq 65))"
+expect_grep "65 bytes; at most 64" "$WORK/err" "and it says how long it is"
+expect_rc 1 "the events of a location that does not exist" events 99999
+expect_eq "$(wc -c <"$WORK/out")" "0" "print nothing on stdout"
+# A listener that never answers: --timeout-ms bounds the handshake too (5 s otherwise).
+"$PYTHON" -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+print(s.getsockname()[1], flush=True); time.sleep(30)' >"$WORK/silent.port" &
+silent_pid=$!
+for _ in $(seq 50); do [[ -s "$WORK/silent.port" ]] && break; sleep 0.1; done
+started=$(date +%s%N)
+rc=0
+"$BOXCTL" --server "127.0.0.1:$(cat "$WORK/silent.port")" --timeout-ms 200 ping \
+	>"$WORK/out" 2>"$WORK/err" || rc=$?
+elapsed_ms=$((($(date +%s%N) - started) / 1000000))
+kill "$silent_pid" 2>/dev/null || true
+wait "$silent_pid" 2>/dev/null || true
+expect_eq "$rc" "2" "a server that never answers the handshake exits 2"
+if ((elapsed_ms < 3000)); then pass "within --timeout-ms 200 ($elapsed_ms ms)"; else
+	fail "--timeout-ms 200 took $elapsed_ms ms to give up on the handshake"; fi
 
 # --- names with spaces, and what --json makes of catalog loads ---------------------
 cat >"$WORK/spaces.json" <<'JSON'
