@@ -204,7 +204,7 @@ int box_client_error(const struct box_client *client)
 
 bool box_client_wants_write(const struct box_client *client)
 {
-	return client->output_end > client->output_begin;
+	return client->write_error == 0 && client->output_end > client->output_begin;
 }
 
 uint32_t box_client_inflight(const struct box_client *client)
@@ -287,6 +287,8 @@ static int client_queue(struct box_client *c, const struct client_request *reque
 {
 	if (c->error != 0)
 		return c->error;
+	if (c->write_error != 0)
+		return c->write_error;
 	if (c->inflight >= c->options.inflight_max)
 		return -EAGAIN;
 	uint64_t id = client_id_take(c);
@@ -383,19 +385,24 @@ int box_client_send_empty(struct box_client *client, uint16_t opcode, uint64_t *
 /* Moving bytes. */
 
 /* Writes what the socket takes; returns 0 or a negative errno. */
+/* A write the socket refuses is kept as write_error (see there), not returned. */
 static int client_write(struct box_client *c)
 {
-	while (c->output_begin < c->output_end) {
+	while (c->write_error == 0 && c->output_begin < c->output_end) {
 		ssize_t n = send(c->fd, c->output + c->output_begin, c->output_end - c->output_begin,
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return 0;
-		if (n < 0)
-			return errno == EPIPE ? -ECONNRESET : -errno;
+		if (n < 0) {
+			c->write_error = errno == EPIPE ? -ECONNRESET : -errno;
+			return 0;
+		}
 		c->output_begin += (size_t)n;
 	}
+	if (c->write_error != 0)
+		return 0;
 	c->output_begin = c->output_end = 0;
 	return 0;
 }
@@ -533,6 +540,8 @@ int box_client_flush(struct box_client *client, int timeout_ms)
 		int rc = client_write(client);
 		if (rc < 0)
 			return client_fail(client, rc);
+		if (client->write_error != 0)
+			return client->write_error; /* the answers already sent can still be read */
 		if (!box_client_wants_write(client))
 			return 0;
 		struct pollfd p = { .fd = client->fd, .events = POLLOUT };

@@ -29,7 +29,10 @@
  * requests in flight; past either limit box_client_send_* answer -EAGAIN until
  * responses have been read. After a transport error the client is broken: every
  * later call returns the same error (box_client_next's -ETIMEDOUT excepted, which
- * only says that nothing arrived in time), and the caller should close it.
+ * only says that nothing arrived in time), and the caller should close it. When
+ * only writing fails (a server that answered, then closed), sending and flushing
+ * return that error at once, but the responses that arrived before the close are
+ * still handed out; the error becomes the client's once they are read.
  *
  * A client is not thread-safe: one thread at a time.
  */

@@ -16,6 +16,10 @@ struct client_slot {
 struct box_client {
 	int fd;
 	int error; /* sticky transport error (negative errno), 0 while usable */
+	/* The socket refused a write: nothing more is sent or queued, but the responses
+	 * already on their way are still read (the server may have answered, then
+	 * closed); `error` follows once reading ends too. */
+	int write_error;
 	struct box_client_options options;
 	struct box_server_info server;
 	uint64_t request_id_next;  /* 1.. ; 0 marks a free slot */

@@ -734,6 +734,58 @@ Test(closed, pipelined_client_sees_the_hang_up)
 	fake_server_stop(s);
 }
 
+/* Answers three requests after HELLO, then closes (the third answer goes first). */
+static bool script_answer_three(struct fake_server *s, const struct proto_request *request,
+				enum status decoded)
+{
+	if (fake_hello_answer(s, request))
+		return true;
+	fake_reply_begin(s, request, decoded);
+	fake_put_answer(s, request);
+	fake_reply_send(s);
+	pthread_mutex_lock(&s->mutex);
+	bool more = s->requests_count < 4; /* HELLO and two answers so far */
+	pthread_mutex_unlock(&s->mutex);
+	return more;
+}
+
+/*
+ * A server that answered, then closed, while the client was still sending: the
+ * sends fail, but the answers that came before the close are handed out before
+ * the connection's error (a stopping server answers what it read, then closes).
+ */
+Test(closed, answers_sent_before_a_close_are_read_after_a_write_fails)
+{
+	struct fake_server *s = fake_server_start(script_answer_three, 0);
+	struct box_client *client = fake_connect(s);
+	uint64_t ids[3];
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(box_client_send_ping(client, "abc", 3, &ids[i]), 0);
+	cr_assert_eq(box_client_flush(client, 5000), 0);
+	/* The three answers and the close are on their way; the next bytes written are
+	 * answered with a reset, and those after fail. */
+	usleep(100 * 1000);
+	int rc = 0;
+	for (int i = 0; i < 20 && rc == 0; i++) {
+		uint64_t id;
+		rc = box_client_send_ping(client, "late", 4, &id);
+		if (rc == 0)
+			rc = box_client_flush(client, 5000);
+		usleep(10 * 1000);
+	}
+	cr_assert_eq(rc, -ECONNRESET, "writing to a closed connection: %d", rc);
+	struct box_response r;
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(box_client_next(client, &r, 5000), 0, "answer %d was lost", i);
+		cr_assert_eq(r.request_id, ids[i]);
+		cr_assert_eq(r.status, STATUS_OK);
+	}
+	cr_assert_eq(box_client_next(client, &r, 5000), -ECONNRESET);
+	cr_assert_eq(box_client_error(client), -ECONNRESET);
+	box_client_close(client);
+	fake_server_stop(s);
+}
+
 /* A big answer: a stadium-sized seat map grows the input buffer past its first size. */
 static bool script_big(struct fake_server *s, const struct proto_request *request,
 		       enum status decoded)
