@@ -584,20 +584,16 @@ void server_snapshot_submit(struct server *server, struct worker *worker)
 	pthread_mutex_unlock(&server->snapshot_lock);
 }
 
-/* Waits for SIGTERM or SIGINT, or for a worker to fail. */
-static void signals_wait(struct server *server, const sigset_t *signals)
+/* Waits for SIGTERM or SIGINT (returns it), or for a worker to fail (returns 0). */
+static int signals_wait(struct server *server, const sigset_t *signals)
 {
 	struct timespec interval = { .tv_nsec = 200 * 1000000L };
 	for (;;) {
 		int signal_number = sigtimedwait(signals, NULL, &interval);
-		if (signal_number == SIGTERM || signal_number == SIGINT) {
-			log_info("%s: stopping: no new connections or requests; finishing what "
-				 "is in flight",
-				 signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
-			return;
-		}
+		if (signal_number == SIGTERM || signal_number == SIGINT)
+			return signal_number;
 		if (atomic_load(&server->failed))
-			return;
+			return 0;
 	}
 }
 
@@ -691,8 +687,17 @@ int server_run(const struct server_config *config)
 	pthread_create(&server->snapshot_thread, NULL, snapshot_main, server);
 	for (uint32_t i = 0; i < server->workers_count; i++)
 		pthread_create(&server->workers[i].thread, NULL, worker_main, &server->workers[i]);
-	signals_wait(server, &signals);
+	int signal_number = signals_wait(server, &signals);
 	atomic_store(&server->stopping, true);
+	/* From here on a connection attempt is refused at once (and those queued for
+	 * accepting are reset), rather than waiting in a queue nobody serves until the
+	 * process ends. */
+	for (uint32_t i = 0; i < server->workers_count; i++)
+		shutdown(server->workers[i].listen_fd, SHUT_RDWR);
+	if (signal_number != 0)
+		log_info("%s: stopping: no new connections or requests; finishing what is in "
+			 "flight",
+			 signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
 	for (uint32_t i = 0; i < server->workers_count; i++) {
 		uint64_t one = 1;
 		ssize_t written = write(server->workers[i].wake_fd, &one, sizeof(one));

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -574,6 +576,18 @@ static void stop_begin(struct worker *w)
 	waits_expire(w, true);
 }
 
+/*
+ * Whether the kernel still holds bytes of this connection's output that the client
+ * has not taken. Closing a socket whose input was not all read resets the
+ * connection and drops them, and a stopping server reads no more: so it closes only
+ * once its answers are with the client.
+ */
+static bool conn_unsent(const struct conn *conn)
+{
+	int unsent = 0;
+	return ioctl(conn->fd, SIOCOUTQ, &unsent) == 0 && unsent > 0;
+}
+
 /* Everything this worker owes is answered and sent, and its log is idle. */
 static bool worker_idle(struct worker *w)
 {
@@ -587,7 +601,8 @@ static bool worker_idle(struct worker *w)
 	for (uint32_t i = 0; i < w->conns_count; i++) {
 		const struct conn *conn = &w->conns[i];
 		if (conn->state == CONN_OPEN &&
-		    (conn->requests_in_flight > 0 || conn_output_pending(conn) > 0))
+		    (conn->requests_in_flight > 0 || conn_output_pending(conn) > 0 ||
+		     conn_unsent(conn)))
 			return false;
 	}
 	return true;
@@ -632,9 +647,10 @@ static void cqe_handle(struct worker *w, const struct io_uring_cqe *cqe)
 	case OP_ACCEPT:
 		if (cqe->res >= 0)
 			conn_open(w, cqe->res);
-		else if (cqe->res != -ECANCELED)
+		else if (cqe->res != -ECANCELED && !atomic_load(&w->server->stopping))
 			log_warn("accept: %s", strerror(-cqe->res));
-		if (!(cqe->flags & IORING_CQE_F_MORE) && !w->stopping)
+		/* (The server shuts the listeners down as it begins to stop.) */
+		if (!(cqe->flags & IORING_CQE_F_MORE) && !atomic_load(&w->server->stopping))
 			accept_arm(w);
 		return;
 	case OP_RECV:

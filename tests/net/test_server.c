@@ -12,8 +12,13 @@
  * Requests the client library refuses to send (out-of-range fields) are sent as
  * hand-made frames on a raw socket, so that the server's own checks are tested.
  */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -520,6 +525,163 @@ Test(durability, changes_after_a_snapshot_survive_kill_9)
 	uint64_t lsns[2];
 	FX_STATUS_IS(snapshot(lsns), STATUS_OK);
 	restart_check(true);
+}
+
+/* Whether a connection attempt is refused (once the server logged that it stops, it
+ * must be, while it still finishes its work). */
+static bool connection_refused(const struct fx_server *server)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(fd, 0);
+	struct sockaddr_in address = { .sin_family = AF_INET,
+				       .sin_port = htons((uint16_t)atoi(server->port)),
+				       .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	bool refused = connect(fd, (struct sockaddr *)&address, sizeof(address)) != 0 &&
+		       errno == ECONNREFUSED;
+	close(fd);
+	return refused;
+}
+
+/*
+ * SIGTERM finishes the work in flight: every change the server read is answered, ok,
+ * and durable, and none it did not answer is applied; no new connection is taken;
+ * the exit status is 0. Four connections, one per show (on both shards), each
+ * pipeline holds and releases in turn: hold k takes seat k mod the show's seats for
+ * user 2000 + k and is the show's hold number k + 1, so the release after it names
+ * it. The signal comes after the first answers, while the streams still flow, so that
+ * some changes are in flight and some are never read: which ones varies from run to
+ * run, the rule not. After a restart, a new hold's number tells how many holds were
+ * applied, and the seats tell whether the last one was released.
+ */
+enum { STREAM_OPS = 6000 };
+
+struct stream {
+	struct box_client *client;
+	uint32_t show_id;
+	uint32_t seats;
+	uint32_t sent;
+	uint32_t answered;
+	bool closed;
+	uint64_t ids[STREAM_OPS];
+};
+
+static struct command stream_op(const struct stream *s, uint32_t k)
+{
+	uint32_t n = k / 2; /* the hold's index: hold number n + 1 of the show */
+	struct command op;
+	if (k % 2 == 0) {
+		op = (struct command){ .type = COMMAND_HOLD };
+		op.hold = (struct command_hold){ .show_id = s->show_id, .user_id = 2000 + n,
+						.seats_count = 1, .seats = { n % s->seats } };
+	} else {
+		op = (struct command){ .type = COMMAND_RELEASE };
+		op.release = (struct command_release){
+			.hold_id = (uint64_t)s->show_id << 32 | (n + 1), .user_id = 2000 + n };
+	}
+	return op;
+}
+
+/* Sends what the client takes and checks what came back; false once it is closed
+ * (or everything is answered). */
+static bool stream_step(struct stream *s)
+{
+	while (s->sent < STREAM_OPS) {
+		struct command op = stream_op(s, s->sent);
+		int rc = box_client_send_command(s->client, &op, &s->ids[s->sent]);
+		if (rc == -EAGAIN)
+			break;
+		if (rc < 0) {
+			s->closed = true;
+			return false;
+		}
+		s->sent++;
+	}
+	struct box_response responses[64];
+	int count = box_client_poll_responses(s->client, responses, 64);
+	if (count < 0) {
+		s->closed = true;
+		return false;
+	}
+	for (int i = 0; i < count; i++) {
+		cr_assert_eq(responses[i].status, STATUS_OK, "show %u, change %u: %s", s->show_id,
+			     s->answered, status_name(responses[i].status));
+		cr_assert_eq(responses[i].request_id, s->ids[s->answered],
+			     "show %u: changes answered out of order", s->show_id);
+		s->answered++;
+	}
+	return s->answered < STREAM_OPS;
+}
+
+Test(durability, sigterm_answers_every_change_it_read_and_applies_no_other, .timeout = 120)
+{
+	static struct stream streams[4];
+	const uint32_t shows[4] = { FX_SHOW_HALL_0, FX_SHOW_HALL_1, FX_SHOW_CLUB_0, FX_SHOW_CLUB_1 };
+	for (uint32_t i = 0; i < 4; i++) {
+		streams[i] = (struct stream){ .client = fx_connect(fx_current()), .show_id = shows[i],
+					      .seats = i < 2 ? FX_HALL_SEATS : FX_CLUB_SEATS };
+		/* A small receive buffer: while the client pauses, answers wait in the
+		 * server's socket. */
+		int size = 4096;
+		setsockopt(box_client_fd(streams[i].client), SOL_SOCKET, SO_RCVBUF, &size,
+			   sizeof(size));
+	}
+	bool signalled = false, late_refused = true;
+	for (int64_t end = fx_now_ms() + 60000;;) {
+		cr_assert(fx_now_ms() < end, "the streams neither ended nor were closed");
+		struct pollfd fds[4];
+		uint32_t open = 0, answered = 0;
+		for (uint32_t i = 0; i < 4; i++) {
+			if (!streams[i].closed && stream_step(&streams[i]))
+				fds[open++] = (struct pollfd){ .fd = box_client_fd(streams[i].client),
+							       .events = POLLIN };
+			answered += streams[i].answered;
+		}
+		if (!signalled && answered >= 400) {
+			cr_assert_eq(kill(fx_current()->pid, SIGTERM), 0);
+			signalled = true;
+			while (!fx_log_contains(fx_current(), "SIGTERM"))
+				fx_sleep_ms(1);
+			late_refused = connection_refused(fx_current());
+			/* A client slow to read (and still sending): the server must not close
+			 * before its answers are with the client, nor the client lose those
+			 * that came before the close. */
+			fx_sleep_ms(300);
+		}
+		if (open == 0)
+			break;
+		poll(fds, open, 10);
+	}
+	cr_assert(signalled, "every change was answered before the signal");
+	cr_assert(late_refused, "a connection attempt was not refused once the server stopping "
+				"had been logged");
+	fx_server_stop(fx_current()); /* reaps it: exit status 0 */
+	box_client_close(c);
+	fx_server_start(fx_current());
+	c = fx_connect(fx_current());
+	for (uint32_t i = 0; i < 4; i++) {
+		struct stream *s = &streams[i];
+		fprintf(stderr, "test_server: show %u: %u changes sent, %u answered before the stop\n",
+			s->show_id, s->sent, s->answered);
+		box_client_close(s->client);
+		/* Holds applied: a new hold is the next number. */
+		uint32_t holds_answered = (s->answered + 1) / 2;
+		bool last_released = s->answered % 2 == 0;
+		struct box_seatmap *map = fx_seatmap(c, s->show_id);
+		uint32_t held = 0;
+		for (uint32_t seat = 0; seat < map->seats_count; seat++)
+			held += map->states[seat] == SEAT_HELD;
+		cr_assert_eq(held, last_released ? 0 : 1,
+			     "show %u: %u seats held after %u answered changes", s->show_id, held,
+			     s->answered);
+		if (!last_released)
+			cr_assert_eq(map->states[(holds_answered - 1) % s->seats], SEAT_HELD);
+		box_seatmap_destroy(map);
+		struct engine_result probe = fx_hold_best(c, s->show_id, 99, TIER_ECONOMY, 1, false);
+		FX_STATUS_IS(probe.status, STATUS_OK);
+		cr_assert_eq((uint32_t)probe.hold_id, holds_answered + 1,
+			     "show %u: %u holds answered, %u applied", s->show_id, holds_answered,
+			     (uint32_t)probe.hold_id - 1);
+	}
 }
 
 /*
