@@ -34,6 +34,9 @@ struct server_config {
 	uint32_t snapshot_every_s;
 	uint32_t hold_ttl_ms;
 	uint32_t waitlist_idle_ms;
+	/* For tests ($BOXOFFICE_TEST_FAIL_SYNC): each shard's n-th durable write or sync
+	 * of its log fails (wal_io_uring_fail_at); 0: none. */
+	uint32_t test_fail_sync_at;
 };
 
 void server_config_default(struct server_config *config);

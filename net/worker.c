@@ -773,6 +773,8 @@ void *worker_main(void *argument)
 		return NULL;
 	}
 	wal_io_uring_init(&w->wal_io, &w->ring, WAL_TAG);
+	if (server->config.test_fail_sync_at != 0)
+		wal_io_uring_fail_at(&w->wal_io, server->config.test_fail_sync_at);
 	struct wal_writer_config config = {
 		.dir_fd = server->dir_fds[w->index], .shard_index = w->index,
 		.segment_size = server->config.segment_size, .buffer_bytes_max = 256u << 20,

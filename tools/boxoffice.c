@@ -184,5 +184,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "boxoffice: unexpected argument: %s\n%s", argv[optind], usage);
 		return 64;
 	}
+	/* The project's tests make the disk fail with this (net/server.h); not for use. */
+	const char *fail_sync = getenv("BOXOFFICE_TEST_FAIL_SYNC");
+	if (fail_sync != NULL) {
+		char *end;
+		unsigned long n = strtoul(fail_sync, &end, 10);
+		if (*fail_sync == '\0' || *end != '\0' || n == 0 || n > UINT32_MAX) {
+			fprintf(stderr, "boxoffice: bad value for BOXOFFICE_TEST_FAIL_SYNC: %s\n",
+				fail_sync);
+			return 64;
+		}
+		config.test_fail_sync_at = (uint32_t)n;
+		fprintf(stderr, "boxoffice: BOXOFFICE_TEST_FAIL_SYNC: each shard's log sync %lu "
+				"will fail (a test of disk failure)\n", n);
+	}
 	return server_run(&config);
 }

@@ -25,10 +25,19 @@ static uint64_t user_data(const struct wal_io_uring *uring, uint64_t token)
 	return (uint64_t)uring->tag << WAL_IO_TOKEN_BITS | token;
 }
 
+/* The descriptor to submit a durable write or sync against: -1 for the one that
+ * wal_io_uring_fail_at chose. */
+static int sync_fd(struct wal_io_uring *uring, int fd)
+{
+	return ++uring->syncs == uring->fail_at ? -1 : fd;
+}
+
 static int uring_write_flagged(struct wal_io *io, int fd, const void *bytes, uint32_t size,
 			       uint64_t offset, uint64_t token, int rw_flags)
 {
 	struct wal_io_uring *uring = (struct wal_io_uring *)io;
+	if (rw_flags & RWF_DSYNC)
+		fd = sync_fd(uring, fd);
 	struct io_uring_sqe *sqe = sqe_get(uring->ring);
 	if (sqe == NULL)
 		return -EAGAIN;
@@ -56,7 +65,7 @@ static int uring_sync(struct wal_io *io, int fd, bool data_only, uint64_t token)
 	struct io_uring_sqe *sqe = sqe_get(uring->ring);
 	if (sqe == NULL)
 		return -EAGAIN;
-	io_uring_prep_fsync(sqe, fd, data_only ? IORING_FSYNC_DATASYNC : 0);
+	io_uring_prep_fsync(sqe, sync_fd(uring, fd), data_only ? IORING_FSYNC_DATASYNC : 0);
 	io_uring_sqe_set_data64(sqe, user_data(uring, token));
 	return 0;
 }
@@ -68,4 +77,10 @@ void wal_io_uring_init(struct wal_io_uring *uring, struct io_uring *ring, uint8_
 						.write_durable = uring_write_durable,
 						.sync = uring_sync },
 					.ring = ring, .tag = tag };
+}
+
+void wal_io_uring_fail_at(struct wal_io_uring *uring, uint32_t n)
+{
+	uring->syncs = 0;
+	uring->fail_at = n;
 }

@@ -18,9 +18,18 @@ struct wal_io_uring {
 	struct wal_io io;
 	struct io_uring *ring;
 	uint8_t tag;
+	uint32_t syncs;	  /* durable writes and syncs submitted */
+	uint32_t fail_at; /* for tests: that one of them (1-based) fails; 0: none */
 };
 
 void wal_io_uring_init(struct wal_io_uring *uring, struct io_uring *ring, uint8_t tag);
+
+/*
+ * For tests of what a server does when its disk fails: the n-th durable write or
+ * sync from now on (1-based) is submitted against no file, so that the kernel
+ * completes it with -EBADF, as a failing device completes it with an error.
+ */
+void wal_io_uring_fail_at(struct wal_io_uring *uring, uint32_t n);
 
 static inline bool wal_io_uring_owns(const struct wal_io_uring *uring, uint64_t user_data)
 {

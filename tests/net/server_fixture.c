@@ -359,6 +359,16 @@ void fx_server_stop(struct fx_server *server)
 	}
 }
 
+int fx_server_exit_status(struct fx_server *server)
+{
+	FX_CHECK(server->pid > 0, "the server does not run");
+	int status = 0;
+	FX_CHECK(server_exited(server, FX_STOP_TIMEOUT_MS, &status),
+		 "the server did not exit within %d ms", FX_STOP_TIMEOUT_MS);
+	log_sanitizer_check(server);
+	return status;
+}
+
 void fx_server_kill(struct fx_server *server)
 {
 	FX_CHECK(server->pid > 0, "the server does not run");

@@ -135,6 +135,9 @@ uint32_t fx_log_count(const struct fx_server *server, const char *text);
 bool fx_log_contains(const struct fx_server *server, const char *text);
 /* SIGTERM, then waits for it to exit: the exit status must be 0. */
 void fx_server_stop(struct fx_server *server);
+/* Waits (at most FX_STOP_TIMEOUT_MS) for it to exit by itself and returns its wait
+ * status. */
+int fx_server_exit_status(struct fx_server *server);
 /* SIGKILL and reap: a crash. */
 void fx_server_kill(struct fx_server *server);
 /* Kills it if it runs and removes its directory (unless keep_root). Accepts NULL. */

@@ -685,6 +685,50 @@ Test(durability, sigterm_answers_every_change_it_read_and_applies_no_other, .tim
 }
 
 /*
+ * A log sync that fails (SPEC §8): the server answers nothing more and exits
+ * non-zero, and after a restart every hold it acknowledged is there, with at most
+ * the one it was making besides. The failure is the 30th durable write or sync of
+ * each shard's log (BOXOFFICE_TEST_FAIL_SYNC), while holds are made one at a time.
+ */
+Test(durability, a_failed_log_sync_stops_the_server_before_it_acknowledges_more)
+{
+	box_client_close(c);
+	fx_server_stop(fx_current());
+	setenv("BOXOFFICE_TEST_FAIL_SYNC", "30", 1);
+	fx_server_start(fx_current());
+	unsetenv("BOXOFFICE_TEST_FAIL_SYNC");
+	c = fx_connect(fx_current());
+	uint32_t acknowledged = 0;
+	int rc = 0;
+	while (acknowledged < FX_HALL_SEATS) {
+		struct engine_result r;
+		rc = box_client_hold_seats(c, FX_SHOW_HALL_0, 3000 + acknowledged, 0,
+					   &acknowledged, 1, &r);
+		if (rc < 0)
+			break;
+		FX_STATUS_IS(r.status, STATUS_OK);
+		acknowledged++;
+	}
+	cr_assert_lt(rc, 0, "%u holds acknowledged: the sync did not fail", acknowledged);
+	cr_assert_gt(acknowledged, 0);
+	int status = fx_server_exit_status(fx_current());
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) != 0,
+		  "the server ended with status %#x, not an exit status other than 0", status);
+	cr_assert(fx_log_contains(fx_current(), "write-ahead log failed"));
+	box_client_close(c);
+	fx_server_start(fx_current());
+	c = fx_connect(fx_current());
+	struct box_seatmap *map = fx_seatmap(c, FX_SHOW_HALL_0);
+	for (uint32_t seat = 0; seat < acknowledged; seat++)
+		cr_assert_eq(map->states[seat], SEAT_HELD, "acknowledged hold of seat %u lost", seat);
+	for (uint32_t seat = acknowledged + 1; seat < map->seats_count; seat++)
+		cr_assert_eq(map->states[seat], SEAT_AVAILABLE, "seat %u held, never asked", seat);
+	box_seatmap_destroy(map);
+	fprintf(stderr, "test_server: %u holds acknowledged before the failed sync\n",
+		acknowledged);
+}
+
+/*
  * However many SNAPSHOTs are waiting at once, each is answered only when a snapshot
  * covering what was logged before it is on disk. (Past 16 waiting, the server used
  * to answer at once with the last snapshot written, older than the changes.)
