@@ -452,6 +452,46 @@ Test(catalog, search_filters_orders_and_pages)
 }
 
 /*
+ * Catalog reads do not wait behind changes to shows: a SEARCH pipelined after 100
+ * holds, on a connection of the holds' shard, is answered before the holds are
+ * durable. The holds and the search reach the worker in one read, so their log
+ * flush starts only after the search is answered: a search that waited for it would
+ * come back after (or with) the last hold's answer.
+ */
+Test(catalog, a_search_is_not_held_back_by_pending_holds)
+{
+	enum { HOLDS = 100 };
+	uint32_t show = box_client_server(c)->shard == box_show_shard(FX_SHOW_HALL_0, 2)
+				? FX_SHOW_HALL_0
+				: FX_SHOW_HALL_1;
+	cr_assert_eq(box_show_shard(show, 2), box_client_server(c)->shard);
+	uint64_t ids[HOLDS + 1];
+	for (uint32_t i = 0; i < HOLDS; i++) {
+		struct command hold = { .type = COMMAND_HOLD };
+		hold.hold = (struct command_hold){ .show_id = show, .user_id = 1 + i / 10,
+						   .seats_count = 1, .seats = { i } };
+		fx_rc(box_client_send_command(c, &hold, &ids[i]), "HOLD");
+	}
+	struct search_query q;
+	search_query_init(&q);
+	fx_rc(box_client_send_search(c, &q, &ids[HOLDS]), "SEARCH");
+	fx_rc(box_client_flush(c, FX_CALL_TIMEOUT_MS), "flush");
+	uint32_t holds_before_search = 0;
+	bool search_answered = false;
+	for (uint32_t n = 0; n <= HOLDS; n++) {
+		struct box_response response;
+		uint32_t i = fx_next_of(c, ids, HOLDS + 1, &response, "answer");
+		FX_STATUS_IS(response.status, STATUS_OK);
+		if (i == HOLDS)
+			search_answered = true;
+		else if (!search_answered)
+			holds_before_search++;
+	}
+	cr_assert_lt(holds_before_search, HOLDS,
+		     "the search was answered only after all %u holds were durable", HOLDS);
+}
+
+/*
  * Shard 0 decides a catalog put and every shard then applies it; a shard whose log
  * cannot take it at that moment (its next segment still being prepared, say) must
  * apply it once it can, not refuse it: a put is on every shard or on none, and it is
