@@ -184,8 +184,32 @@ Test(bad_input, random_frames_with_valid_sizes_change_no_show)
 	unharmed();
 }
 
+/* A "Name:  N kB" line of the server's /proc status (VmRSS, VmPeak...), in KiB. */
+static uint64_t server_status_kib(const char *name, const struct fx_server *server)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)server->pid);
+	FILE *file = fopen(path, "r");
+	if (file == NULL)
+		return 0;
+	char line[256];
+	size_t name_size = strlen(name);
+	unsigned long long kib = 0;
+	while (fgets(line, sizeof(line), file) != NULL) {
+		if (strncmp(line, name, name_size) == 0 && line[name_size] == ':' &&
+		    sscanf(line + name_size + 1, "%llu kB", &kib) == 1)
+			break;
+	}
+	fclose(file);
+	return kib;
+}
+
+/* The size is checked before anything is allocated for the frame: the server's
+ * peak of address space grows by far less than the 4 GiB announced. */
 Test(bad_input, size_of_4_gib_is_too_large_and_closes)
 {
+	uint64_t peak_before = server_status_kib("VmPeak", fx_current());
+	cr_assert_gt(peak_before, 0);
 	uint8_t frame[PROTO_HEADER_SIZE] = { 0xff, 0xff, 0xff, 0xff, 0x02, 0x00 };
 	fatal_bytes(frame, sizeof(frame), STATUS_TOO_LARGE, true);
 	uint8_t just_over[PROTO_HEADER_SIZE];
@@ -193,6 +217,10 @@ Test(bad_input, size_of_4_gib_is_too_large_and_closes)
 	bytes_store_u16(just_over + 4, PROTO_PING);
 	fatal_bytes(just_over, sizeof(just_over), STATUS_TOO_LARGE, true);
 	unharmed();
+	uint64_t peak_after = server_status_kib("VmPeak", fx_current());
+	cr_assert_lt(peak_after - peak_before, 256 * 1024,
+		     "the server's address space grew by %llu KiB",
+		     (unsigned long long)(peak_after - peak_before));
 }
 
 Test(bad_input, size_below_a_header_is_bad_request_and_closes)
@@ -390,23 +418,6 @@ Test(bad_input, show_zero_after_a_keyword_search_keeps_the_server_alive)
 /* Limits. */
 
 /* The server's resident memory in KiB (VmRSS), or 0 when not known. */
-static uint64_t server_rss_kib(const struct fx_server *server)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)server->pid);
-	FILE *file = fopen(path, "r");
-	if (file == NULL)
-		return 0;
-	char line[256];
-	unsigned long long kib = 0;
-	while (fgets(line, sizeof(line), file) != NULL) {
-		if (sscanf(line, "VmRSS: %llu kB", &kib) == 1)
-			break;
-	}
-	fclose(file);
-	return kib;
-}
-
 /*
  * Under AddressSanitizer a freed block is kept in a quarantine (256 MB by default)
  * before its memory is used again, so every answer the server freed still counts in
@@ -507,7 +518,7 @@ Test(limits, clients_that_never_read_are_disconnected_while_others_are_served)
 	int64_t own_requests = 0; /* ours on `c`, counted by STATS too */
 	int64_t requests_before = fx_stat(c, "requests");
 	own_requests++;
-	uint64_t rss_before = server_rss_kib(server), rss_max = rss_before;
+	uint64_t rss_before = server_status_kib("VmRSS", server), rss_max = rss_before;
 	static uint8_t frames[FLOOD_REQUESTS * 32];
 	size_t size = 0;
 	for (uint32_t sent = 0; sent < FLOOD_REQUESTS; sent++) {
@@ -518,7 +529,7 @@ Test(limits, clients_that_never_read_are_disconnected_while_others_are_served)
 	}
 	for (uint32_t i = 0; i < NEVER_READERS; i++) {
 		fx_raw_send(fds[i], frames, size); /* all at once; false when cut off already */
-		uint64_t rss = server_rss_kib(server);
+		uint64_t rss = server_status_kib("VmRSS", server);
 		rss_max = rss > rss_max ? rss : rss_max;
 		cr_assert_eq(box_client_ping(c, "alive", 5), 0);
 		own_requests++;
@@ -536,12 +547,12 @@ Test(limits, clients_that_never_read_are_disconnected_while_others_are_served)
 			     "clients that do not read are still connected after %u seat maps each "
 			     "(%lld connections)",
 			     FLOOD_REQUESTS, (long long)connections);
-		uint64_t rss = server_rss_kib(server);
+		uint64_t rss = server_status_kib("VmRSS", server);
 		rss_max = rss > rss_max ? rss : rss_max;
 		fx_sleep_ms(10);
 	}
 	int64_t parsed = fx_stat(c, "requests") - requests_before - own_requests;
-	uint64_t rss = server_rss_kib(server);
+	uint64_t rss = server_status_kib("VmRSS", server);
 	rss_max = rss > rss_max ? rss : rss_max;
 	fprintf(stderr,
 		"test_bad_input: %u clients sent %u seat maps each, unread; the server parsed "
