@@ -38,8 +38,7 @@
 #define READER_MEMORY_KIB (48u * 1024u)
 
 static struct box_client *c;
-static struct fx_show_state baseline[2];
-static const uint32_t watched[2] = { FX_SHOW_HALL_0, FX_SHOW_CLUB_1 };
+static struct fx_show_state baseline[FX_SHOWS_COUNT]; /* of every show, fx_show_ids' order */
 
 /* Some state worth keeping: a booking, holds, a waiting line. */
 static void state_make(void)
@@ -59,8 +58,8 @@ static void start(const char *const *extra_args)
 	fx_up(extra_args);
 	c = fx_connect(fx_current());
 	state_make();
-	for (uint32_t i = 0; i < 2; i++)
-		fx_show_state_get(c, watched[i], &baseline[i]);
+	for (uint32_t i = 0; i < FX_SHOWS_COUNT; i++)
+		fx_show_state_get(c, fx_show_ids[i], &baseline[i]);
 }
 
 static void setup(void)
@@ -72,7 +71,7 @@ static void teardown(void)
 {
 	box_client_close(c);
 	c = NULL;
-	for (uint32_t i = 0; i < 2; i++)
+	for (uint32_t i = 0; i < FX_SHOWS_COUNT; i++)
 		fx_show_state_finish(&baseline[i]);
 	fx_down();
 }
@@ -88,9 +87,9 @@ static void unharmed(void)
 	box_client_close(c);
 	c = fx_connect(fx_current());
 	cr_assert_eq(box_client_ping(c, "ok", 2), 0);
-	for (uint32_t i = 0; i < 2; i++) {
+	for (uint32_t i = 0; i < FX_SHOWS_COUNT; i++) {
 		struct fx_show_state now;
-		fx_show_state_get(c, watched[i], &now);
+		fx_show_state_get(c, fx_show_ids[i], &now);
 		fx_show_state_check_equal(&baseline[i], &now);
 		fx_show_state_finish(&now);
 	}
@@ -163,7 +162,7 @@ Test(bad_input, random_frames_with_valid_sizes_change_no_show)
 		size_t size = random_next(&random) % sizeof(payload);
 		for (size_t i = 0; i < size; i++)
 			payload[i] = (uint8_t)random_next(&random);
-		/* Never name a watched show: a valid request there would be a real change. */
+		/* Never name a fixture show: a valid request there would be a real change. */
 		if (size >= 4 && opcode >= PROTO_SEATS_BLOCK)
 			payload[3] = 0xee;
 		uint8_t frame[256];
@@ -252,6 +251,11 @@ Test(bad_input, truncated_frames_then_close_change_nothing)
 		cr_assert(fx_raw_send(fd, frame, cut));
 		close(fd);
 	}
+	/* Compared once the server has seen every close, not before. */
+	for (int64_t end = fx_now_ms() + 5000; fx_stat(c, "connections") != 1;) {
+		cr_assert_lt(fx_now_ms(), end, "the server did not see the connections close");
+		fx_sleep_ms(5);
+	}
 	unharmed();
 }
 
@@ -335,6 +339,42 @@ Test(bad_input, search_texts_that_are_not_utf8_are_bad_request_and_keep_the_conn
 	}
 	fx_raw_check_open(fd);
 	close(fd);
+	unharmed();
+}
+
+/*
+ * Statuses the client library never lets a request earn, sent by hand: a payment
+ * reference above 64 bytes is too large and an empty one a bad request, a list
+ * limit of 0 or 101 is a bad request; each counts in STATS bad_frames, and the
+ * connection stays open.
+ */
+Test(bad_input, texts_and_limits_out_of_range_over_the_wire)
+{
+	int64_t bad_before = fx_stat(c, "bad_frames");
+	int fd = fx_raw_connect(fx_current(), true);
+	uint8_t p[128];
+	for (uint32_t size = 0; size <= PAYMENT_REF_SIZE_MAX + 1; size += PAYMENT_REF_SIZE_MAX + 1) {
+		struct bytes_writer w;
+		bytes_writer_init(&w, p, sizeof(p));
+		bytes_put_u64(&w, (uint64_t)FX_SHOW_HALL_0 << 32 | 1);
+		bytes_put_u64(&w, 1);
+		bytes_put_u16(&w, (uint16_t)size);
+		for (uint32_t i = 0; i < size; i++)
+			bytes_put_u8(&w, 'r');
+		enum status status = frame_call(fd, PROTO_CONFIRM, 1 + size, p, w.size);
+		cr_assert_eq(status, size == 0 ? STATUS_BAD_REQUEST : STATUS_TOO_LARGE,
+			     "payment reference of %u bytes: %s", size, status_name(status));
+	}
+	for (uint32_t limit = 0; limit <= PROTO_LIST_LIMIT_MAX + 1; limit += PROTO_LIST_LIMIT_MAX + 1) {
+		bytes_store_u32(p, 0);
+		bytes_store_u16(p + 4, (uint16_t)limit);
+		enum status status = frame_call(fd, PROTO_LOCATIONS, 100 + limit, p, 6);
+		cr_assert_eq(status, STATUS_BAD_REQUEST, "LOCATIONS limit %u: %s", limit,
+			     status_name(status));
+	}
+	fx_raw_check_open(fd);
+	close(fd);
+	cr_assert_eq(fx_stat(c, "bad_frames"), bad_before + 4);
 	unharmed();
 }
 
