@@ -132,11 +132,16 @@ static json_t *json_result(const struct engine_result *r, const struct show_cont
  * Returns true when the caller prints the text itself.
  */
 static bool result_settle_seats(int rc, const struct engine_result *r, struct show_context *s,
-				const char *what, const char *unavailable)
+				const char *what, const char *unavailable, json_t *extra)
 {
 	check(rc);
-	if (ctl.json)
-		json_print(json_result(r, s));
+	if (ctl.json) {
+		json_t *o = json_result(r, s);
+		if (extra != NULL)
+			json_object_update(o, extra);
+		json_print(o);
+	}
+	json_decref(extra);
 	if (r->status == STATUS_OK)
 		return !ctl.json;
 	if (r->status == STATUS_SEAT_UNAVAILABLE && r->seats_count > 0 && !ctl.json) {
@@ -156,7 +161,7 @@ static bool result_settle_seats(int rc, const struct engine_result *r, struct sh
 static bool result_settle(int rc, const struct engine_result *r, struct show_context *s,
 			  const char *what)
 {
-	return result_settle_seats(rc, r, s, what, "taken");
+	return result_settle_seats(rc, r, s, what, "taken", NULL);
 }
 
 /*
@@ -382,9 +387,13 @@ static int run_block_change(int argc, char **argv, bool blocked)
 			   s.map->seats_count, s.map->seats_count - 1, range);
 	struct engine_result r;
 	int rc = box_client_seats_block(ctl.client, show_id, first, count, blocked, &r);
+	/* The result names only seats that were not available: JSON gives the range. */
+	json_t *seats_range = json_pack("{s:I, s:I, s:I}", "show_id", (json_int_t)show_id,
+					"first", (json_int_t)first, "count", (json_int_t)count);
 	if (result_settle_seats(rc, &r, &s,
 				blocked ? "the seats were not blocked" : "the seats were not unblocked",
-				blocked ? "not free (held, booked or blocked)" : "not blocked")) {
+				blocked ? "not free (held, booked or blocked)" : "not blocked",
+				seats_range)) {
 		char a[64], b[64];
 		printf("%s %u seat%s of show %u: %s .. %s\n", blocked ? "blocked" : "unblocked",
 		       count, count == 1 ? "" : "s", show_id, seat_label(&s, first, a, sizeof(a)),

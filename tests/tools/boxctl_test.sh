@@ -140,7 +140,10 @@ expect_rc 1 "the waiting list while seats are available" waitlist join 500004 --
 expect_grep "seats available" "$WORK/err" "seats available in words"
 expect_rc 0 "block seats" block 500004 --seats 20-21
 expect_rc 1 "a blocked seat cannot be held" hold 500004 --user 6 --seats 1-21
-expect_rc 0 "unblock them" unblock 500004 --seats 20-21
+expect_rc 0 "unblock them" --json unblock 500004 --seats 20-21
+expect_eq "$(json '[d["status"], d["first"], d["count"]]')" "['ok', 20, 2]" "--json names the range"
+expect_rc 1 "unblocking seats that are not blocked" unblock 500004 --seats 20-21
+expect_grep "are not blocked" "$WORK/err" "says they are not blocked, not taken"
 expect_rc 64 "a block past the venue's last seat" block 500004 --seats 20-100000
 expect_grep "goes past them" "$WORK/err" "the refusal says the range is too long"
 expect_rc 64 "an empty --seats range" block 500004 --seats ''
