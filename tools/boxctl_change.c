@@ -272,7 +272,13 @@ int run_hold(int argc, char **argv)
 		rc = box_client_hold_seats(ctl.client, show_id, user_id, ttl_ms, seats, seats_count,
 					   &r);
 	}
-	if (result_settle(rc, &r, &s, "the hold was not made")) {
+	char what[160] = "the hold was not made";
+	if (rc == 0 && r.status == STATUS_LIMIT_EXCEEDED && s.have_show)
+		snprintf(what, sizeof(what),
+			 "the hold was not made: user %llu would pass the show's limit of %u "
+			 "seats (held, booked and waiting together)",
+			 (unsigned long long)user_id, s.show.user_seats_max);
+	if (result_settle(rc, &r, &s, what)) {
 		heading("hold %016llx: %u seat%s of show %u for user %llu",
 			(unsigned long long)r.hold_id, r.seats_count, r.seats_count > 1 ? "s" : "",
 			show_id, (unsigned long long)user_id);

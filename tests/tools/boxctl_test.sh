@@ -133,6 +133,11 @@ best=$(json 'd["hold_id"]')
 expect_eq "$(json 'd["seats"][1]["id"] - d["seats"][0]["id"]')" "1" "the two seats are adjacent"
 expect_eq "$(json '{s["tier"] for s in d["seats"]}')" "{'regular'}" "in the tier asked for"
 expect_rc 0 "release" release "$best" --user 3
+expect_rc 0 "eight seats for one user" --json hold 500004 --user 8 --tier economy --count 8
+eight=$(json 'd["hold_id"]')
+expect_rc 1 "three more pass the show's limit" hold 500004 --user 8 --tier economy --count 3
+expect_grep "would pass the show's limit of 10 seats" "$WORK/err" "the refusal gives the limit"
+expect_rc 0 "release the eight" release "$eight" --user 8
 expect_rc 1 "release again" release "$best" --user 3
 expect_rc 1 "a show not on sale yet" hold 500001 --user 3 --tier vip
 expect_grep "not on sale" "$WORK/err" "not on sale in words"
