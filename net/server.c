@@ -509,7 +509,10 @@ static int workers_init(struct server *server)
 	uint32_t count = server->workers_count;
 	server->mailboxes = calloc((size_t)count * count, sizeof(struct mailbox));
 	for (uint32_t i = 0; i < count * count; i++) {
-		if (mailbox_init(&server->mailboxes[i], MAILBOX_CAPACITY) != 0)
+		uint32_t capacity = server->config.test_mailbox_bytes != 0
+					    ? server->config.test_mailbox_bytes
+					    : MAILBOX_CAPACITY;
+		if (mailbox_init(&server->mailboxes[i], capacity) != 0)
 			return -ENOMEM;
 	}
 	for (uint32_t i = 0; i < count; i++) {

@@ -17,6 +17,10 @@
 /* Direct log writes in flight per shard (wal_writer_config.flushes): see ARCHITECTURE.md. */
 #define SERVER_LOG_FLUSHES_DEFAULT 1u
 
+/* The smallest queue between two shards that takes any message (a largest frame
+ * and its header): the least test_mailbox_bytes below may ask. */
+#define MAILBOX_CAPACITY_MIN (2u << 20)
+
 struct server_config {
 	char host[256];
 	char port[16];	  /* "0": any free port (see port_file) */
@@ -37,6 +41,9 @@ struct server_config {
 	/* For tests ($BOXOFFICE_TEST_FAIL_SYNC): each shard's n-th durable write or sync
 	 * of its log fails (wal_io_uring_fail_at); 0: none. */
 	uint32_t test_fail_sync_at;
+	/* For tests ($BOXOFFICE_TEST_MAILBOX_BYTES): the bytes of each queue between two
+	 * shards instead of MAILBOX_CAPACITY, at least MAILBOX_CAPACITY_MIN; 0: the default. */
+	uint32_t test_mailbox_bytes;
 };
 
 void server_config_default(struct server_config *config);

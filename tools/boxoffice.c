@@ -5,6 +5,7 @@
  *
  * See --help; PROTOCOL.md is what it speaks.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +161,27 @@ static bool option_apply(int id, const char *value, struct server_config *c)
 	return false;
 }
 
+/* Reads a test setting from the environment, if set: a number from min up; false
+ * (and a message) for anything else. Says on stderr what it changes. */
+static bool test_setting(const char *name, uint32_t min, uint32_t *value, const char *what)
+{
+	const char *text = getenv(name);
+	if (text == NULL)
+		return true;
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(text, &end, 10);
+	if (*text < '0' || *text > '9' || *end != '\0' || errno != 0 || n < min ||
+	    n > UINT32_MAX) {
+		fprintf(stderr, "boxoffice: bad value for %s (a number from %u): %s\n", name, min,
+			text);
+		return false;
+	}
+	*value = (uint32_t)n;
+	fprintf(stderr, "boxoffice: %s=%u: %s\n", name, *value, what);
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	struct server_config config;
@@ -184,19 +206,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "boxoffice: unexpected argument: %s\n%s", argv[optind], usage);
 		return 64;
 	}
-	/* The project's tests make the disk fail with this (net/server.h); not for use. */
-	const char *fail_sync = getenv("BOXOFFICE_TEST_FAIL_SYNC");
-	if (fail_sync != NULL) {
-		char *end;
-		unsigned long n = strtoul(fail_sync, &end, 10);
-		if (*fail_sync == '\0' || *end != '\0' || n == 0 || n > UINT32_MAX) {
-			fprintf(stderr, "boxoffice: bad value for BOXOFFICE_TEST_FAIL_SYNC: %s\n",
-				fail_sync);
-			return 64;
-		}
-		config.test_fail_sync_at = (uint32_t)n;
-		fprintf(stderr, "boxoffice: BOXOFFICE_TEST_FAIL_SYNC: each shard's log sync %lu "
-				"will fail (a test of disk failure)\n", n);
-	}
+	/* Settings for the project's tests only (net/server.h). */
+	if (!test_setting("BOXOFFICE_TEST_FAIL_SYNC", 1, &config.test_fail_sync_at,
+			  "that log sync of each shard fails (a test of disk failure)") ||
+	    !test_setting("BOXOFFICE_TEST_MAILBOX_BYTES", MAILBOX_CAPACITY_MIN,
+			  &config.test_mailbox_bytes,
+			  "the bytes each queue between two shards holds (a test of overload)"))
+		return 64;
 	return server_run(&config);
 }

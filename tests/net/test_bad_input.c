@@ -733,6 +733,85 @@ Test(limits, requests_past_4096_in_flight_are_overloaded_and_parked_waits_surviv
 	unharmed();
 }
 
+/* A raw connection after a version 2 HELLO; *shard is the shard serving it. */
+static int raw_connect_shard(uint16_t *shard)
+{
+	int fd = fx_raw_connect(fx_current(), false);
+	uint8_t frame[256];
+	struct bytes_writer w;
+	bytes_writer_init(&w, frame, sizeof(frame));
+	struct proto_hello hello = { .version_min = 2, .version_max = 2,
+				     .client = text_from_cstr("raw") };
+	proto_encode_hello(&w, 1, &hello);
+	cr_assert(fx_raw_send(fd, frame, w.size));
+	int size = fx_raw_frame_read(fd, frame, sizeof(frame), FX_CALL_TIMEOUT_MS);
+	cr_assert_gt(size, (int)PROTO_HEADER_SIZE);
+	struct bytes_reader r;
+	bytes_reader_init(&r, frame + PROTO_HEADER_SIZE, (size_t)size - PROTO_HEADER_SIZE);
+	struct proto_hello_info info;
+	cr_assert(proto_get_hello_info(&r, &info));
+	*shard = info.shard;
+	return fd;
+}
+
+/*
+ * A shard whose queue to another shard is full answers what it would hand over
+ * "overloaded" at once, and serves the rest. With queues of 2 MiB between shards
+ * (BOXOFFICE_TEST_MAILBOX_BYTES, the least), connections of the other shard send
+ * 4,096 SHOWs of one show each at once: more than the queue holds.
+ */
+Test(limits, requests_for_a_shard_whose_queue_is_full_are_overloaded)
+{
+	setenv("BOXOFFICE_TEST_MAILBOX_BYTES", "2097152", 1);
+	start(NULL);
+	unsetenv("BOXOFFICE_TEST_MAILBOX_BYTES");
+	enum { CONNS = 24, EACH = 4096 };
+	uint16_t owner = (uint16_t)box_show_shard(FX_SHOW_HALL_0, FX_WORKERS_DEFAULT);
+	int fds[CONNS], others[256];
+	uint32_t count = 0, others_count = 0;
+	while (count < CONNS) {
+		cr_assert_lt(others_count, 256, "no connection lands on the other shard");
+		uint16_t shard;
+		int fd = raw_connect_shard(&shard);
+		if (shard == owner)
+			others[others_count++] = fd;
+		else
+			fds[count++] = fd;
+	}
+	static uint8_t frames[EACH * 32];
+	size_t size = 0;
+	uint8_t id[4];
+	bytes_store_u32(id, FX_SHOW_HALL_0);
+	for (uint32_t i = 0; i < EACH; i++)
+		size += fx_frame_build(frames + size, sizeof(frames) - size, PROTO_SHOW, i + 1, id, 4);
+	int64_t overloaded_before = fx_stat(c, "overloaded");
+	for (uint32_t k = 0; k < CONNS; k++)
+		cr_assert(fx_raw_send(fds[k], frames, size));
+	uint32_t ok = 0, overloaded = 0;
+	static uint8_t answer[4096];
+	for (uint32_t k = 0; k < CONNS; k++) {
+		for (uint32_t i = 0; i < EACH; i++) {
+			int got = fx_raw_frame_read(fds[k], answer, sizeof(answer), FX_CALL_TIMEOUT_MS);
+			cr_assert_geq(got, (int)PROTO_HEADER_SIZE, "answer %u on connection %u: %d",
+				      i, k, got);
+			uint16_t status = bytes_load_u16(answer + 6);
+			cr_assert(status == STATUS_OK || status == STATUS_OVERLOADED, "%s",
+				  status_name(status));
+			ok += status == STATUS_OK;
+			overloaded += status == STATUS_OVERLOADED;
+		}
+		fx_raw_check_open(fds[k]);
+		close(fds[k]);
+	}
+	for (uint32_t k = 0; k < others_count; k++)
+		close(others[k]);
+	fprintf(stderr, "test_bad_input: %u SHOWs answered, %u overloaded\n", ok, overloaded);
+	cr_assert_gt(overloaded, 0, "no request was refused with the queue full");
+	cr_assert_gt(ok, 0);
+	cr_assert_eq(fx_stat(c, "overloaded") - overloaded_before, overloaded);
+	unharmed();
+}
+
 Test(bad_input, frame_of_the_largest_size_is_read_whole_and_refused_keeping_the_connection)
 {
 	size_t payload_size = PROTO_PAYLOAD_SIZE_MAX;
