@@ -543,7 +543,10 @@ void fx_raw_check_open(int fd)
 		 "the connection does not answer a PING");
 }
 
-int fx_raw_connect(const struct fx_server *server, bool hello)
+/* Connects; with version != 0, says HELLO in that version and returns the answer's
+ * size in frame (at least a header, status ok). */
+static int raw_connect(const struct fx_server *server, uint16_t version, uint8_t *frame,
+		       size_t capacity, int *answer_size)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	FX_CHECK(fd >= 0, "socket: %s", strerror(errno));
@@ -554,21 +557,41 @@ int fx_raw_connect(const struct fx_server *server, bool hello)
 		 "connect to port %s: %s", server->port, strerror(errno));
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (!hello)
+	if (version == 0)
 		return fd;
-	uint8_t frame[256];
 	struct bytes_writer w;
-	bytes_writer_init(&w, frame, sizeof(frame));
-	struct proto_hello request = { .version_min = 1, .version_max = 1,
+	bytes_writer_init(&w, frame, capacity);
+	struct proto_hello request = { .version_min = version, .version_max = version,
 				       .client = text_from_cstr("raw") };
 	proto_encode_hello(&w, 1, &request);
 	FX_CHECK(fx_raw_send(fd, frame, w.size), "sending HELLO");
-	int size = fx_raw_frame_read(fd, frame, sizeof(frame), FX_CALL_TIMEOUT_MS);
+	int size = fx_raw_frame_read(fd, frame, capacity, FX_CALL_TIMEOUT_MS);
 	FX_CHECK(size >= (int)PROTO_HEADER_SIZE, "HELLO response: %d", size);
 	struct proto_header header;
 	proto_header_decode(frame, &header);
 	FX_CHECK(header.opcode == (PROTO_HELLO | PROTO_RESPONSE_BIT) && header.word == STATUS_OK,
 		 "HELLO answered with opcode %#x status %u", header.opcode, header.word);
+	*answer_size = size;
+	return fd;
+}
+
+int fx_raw_connect(const struct fx_server *server, bool hello)
+{
+	uint8_t frame[256];
+	int size;
+	return raw_connect(server, hello ? 1 : 0, frame, sizeof(frame), &size);
+}
+
+int fx_raw_connect_shard(const struct fx_server *server, uint16_t *shard)
+{
+	uint8_t frame[256];
+	int size;
+	int fd = raw_connect(server, 2, frame, sizeof(frame), &size);
+	struct bytes_reader r;
+	bytes_reader_init(&r, frame + PROTO_HEADER_SIZE, (size_t)size - PROTO_HEADER_SIZE);
+	struct proto_hello_info info;
+	FX_CHECK(proto_get_hello_info(&r, &info), "a HELLO answer of version 2 that does not decode");
+	*shard = info.shard;
 	return fd;
 }
 

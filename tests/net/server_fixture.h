@@ -152,6 +152,8 @@ uint32_t fx_next_of(struct box_client *client, const uint64_t *ids, uint32_t cou
 		    struct box_response *response, const char *what);
 /* Raw sockets: connected (SOCK_CLOEXEC), blocking, with or without a HELLO done. */
 int fx_raw_connect(const struct fx_server *server, bool hello);
+/* The same after a HELLO of version 2; *shard is the shard serving the connection. */
+int fx_raw_connect_shard(const struct fx_server *server, uint16_t *shard);
 /* Sends every byte; false when the connection broke. */
 bool fx_raw_send(int fd, const void *bytes, size_t size);
 /*

@@ -733,27 +733,6 @@ Test(limits, requests_past_4096_in_flight_are_overloaded_and_parked_waits_surviv
 	unharmed();
 }
 
-/* A raw connection after a version 2 HELLO; *shard is the shard serving it. */
-static int raw_connect_shard(uint16_t *shard)
-{
-	int fd = fx_raw_connect(fx_current(), false);
-	uint8_t frame[256];
-	struct bytes_writer w;
-	bytes_writer_init(&w, frame, sizeof(frame));
-	struct proto_hello hello = { .version_min = 2, .version_max = 2,
-				     .client = text_from_cstr("raw") };
-	proto_encode_hello(&w, 1, &hello);
-	cr_assert(fx_raw_send(fd, frame, w.size));
-	int size = fx_raw_frame_read(fd, frame, sizeof(frame), FX_CALL_TIMEOUT_MS);
-	cr_assert_gt(size, (int)PROTO_HEADER_SIZE);
-	struct bytes_reader r;
-	bytes_reader_init(&r, frame + PROTO_HEADER_SIZE, (size_t)size - PROTO_HEADER_SIZE);
-	struct proto_hello_info info;
-	cr_assert(proto_get_hello_info(&r, &info));
-	*shard = info.shard;
-	return fd;
-}
-
 /*
  * A shard whose queue to another shard is full answers what it would hand over
  * "overloaded" at once, and serves the rest. With queues of 2 MiB between shards
@@ -772,7 +751,7 @@ Test(limits, requests_for_a_shard_whose_queue_is_full_are_overloaded)
 	while (count < CONNS) {
 		cr_assert_lt(others_count, 256, "no connection lands on the other shard");
 		uint16_t shard;
-		int fd = raw_connect_shard(&shard);
+		int fd = fx_raw_connect_shard(fx_current(), &shard);
 		if (shard == owner)
 			others[others_count++] = fd;
 		else
