@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base.h"
+#include "files.h"
 #include "log.h"
 #include "record.h"
 #include "server.h"
@@ -184,6 +185,8 @@ static bool test_setting(const char *name, uint32_t min, uint32_t *value, const 
 
 int main(int argc, char **argv)
 {
+	if (!wal_standard_fds_open())
+		return 1; /* no stderr to say why on */
 	struct server_config config;
 	server_config_default(&config);
 	int id;

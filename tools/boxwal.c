@@ -619,6 +619,8 @@ static const struct command_spec {
 
 int main(int argc, char **argv)
 {
+	if (!wal_standard_fds_open())
+		return 1; /* no stderr to say why on */
 	if (argc < 2) {
 		fputs(usage_main, stderr);
 		return EXIT_USAGE;

@@ -109,6 +109,22 @@ static int parent_sync(const char *path)
 	return error;
 }
 
+bool wal_standard_fds_open(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		/* The lowest free descriptor: this one, since those below it are open. */
+		int opened = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+		if (opened != fd) {
+			if (opened >= 0)
+				close(opened);
+			return false;
+		}
+	}
+	return true;
+}
+
 int wal_dir_open(const char *path, bool create)
 {
 	if (create) {

@@ -34,6 +34,14 @@ struct wal_listing {
 int wal_list(int dir_fd, struct wal_listing *listing);
 
 /*
+ * Opens /dev/null on each of descriptors 0, 1 and 2 that is closed; false when that
+ * fails. A program that opens the log's files calls it first: started with stderr
+ * closed, it would otherwise get a log file as descriptor 2 and write its messages
+ * into it. (Daemon wrappers do start programs so.)
+ */
+bool wal_standard_fds_open(void);
+
+/*
  * Opens (creating if asked) a directory and returns its fd, or -errno. A directory it
  * creates is made durable: its parent is synced.
  */

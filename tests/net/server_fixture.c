@@ -204,7 +204,7 @@ static _Noreturn void server_exec(const struct fx_server *server, pid_t parent,
 		dup2(log_fd, STDOUT_FILENO);
 		dup2(log_fd, STDERR_FILENO);
 	}
-	close_range(3, ~0u, 0);
+	close_range(server->stdio_closed ? 0 : 3, ~0u, 0);
 	/* In a sanitizer build, undefined behaviour stops the server, so that the test
 	 * that caused it fails (a report in the log alone can be missed). */
 	setenv("UBSAN_OPTIONS", "halt_on_error=1:abort_on_error=1:print_stacktrace=1", 0);

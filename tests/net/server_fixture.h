@@ -92,6 +92,7 @@ struct fx_server {
 	char args[FX_ARGS_MAX][128]; /* extra flags, one word each */
 	uint32_t starts_count;
 	bool keep_root; /* crash_server keeps the directory of a failed run */
+	bool stdio_closed; /* started with descriptors 0-2 closed (no log), as daemons may be */
 };
 
 /* Failing. */

@@ -803,6 +803,34 @@ Test(startup, a_second_server_on_the_same_data_directory_is_refused)
 }
 
 /* Starting with `option value` is a usage error (exit 64) whose message names the option. */
+/*
+ * A server started with descriptors 0-2 closed (as daemon wrappers may start it)
+ * must not take one of them for a log file: its messages would go into the log, and
+ * the next start would find it corrupt or cut it. Changes made then survive a
+ * restart, and every shard's log reads clean.
+ */
+Test(startup, a_server_started_with_stdio_closed_keeps_its_logs_clean)
+{
+	box_client_close(c);
+	fx_server_stop(fx_current());
+	fx_current()->stdio_closed = true;
+	fx_server_start(fx_current());
+	fx_current()->stdio_closed = false;
+	c = fx_connect(fx_current());
+	struct engine_result hold = fx_hold_best(c, FX_SHOW_HALL_0, 5, TIER_VIP, 2, false);
+	FX_STATUS_IS(hold.status, STATUS_OK);
+	FX_STATUS_IS(fx_hold_best(c, FX_SHOW_HALL_1, 5, TIER_VIP, 2, false).status, STATUS_OK);
+	box_client_close(c);
+	fx_server_stop(fx_current());
+	fx_server_start(fx_current());
+	c = fx_connect(fx_current());
+	cr_assert_not(fx_log_contains(fx_current(), "corrupt"));
+	cr_assert_not(fx_log_contains(fx_current(), "torn"));
+	FX_STATUS_IS(fx_release(c, hold.hold_id, 5).status, STATUS_OK);
+	struct engine_show show = fx_show(c, FX_SHOW_HALL_1);
+	cr_assert_eq(show.tiers[TIER_VIP].held, 2, "the hold on the other shard was lost");
+}
+
 static void option_refused(const char *option, const char *value)
 {
 	bool listen = strcmp(option, "--listen") == 0;
