@@ -77,10 +77,15 @@ static bool shard_dir_has_data(const char *path, uint32_t index)
 	return data;
 }
 
-/* Whether any shard-N directory of data_dir holds data. A first start cut short (a
- * full disk, Ctrl-C) leaves shard directories with none, which are safe to redo. */
-static bool shard_data_exists(const char *data_dir)
+/*
+ * Whether a shard-N entry of data_dir with N >= from holds data (*found_index: the
+ * first such N). *dirs: one more than the highest N of any shard-N entry (0: none),
+ * the shard count the directory was most likely created with.
+ */
+static bool shard_data_scan(const char *data_dir, uint32_t from, uint32_t *found_index,
+			    uint32_t *dirs)
 {
+	*dirs = 0;
 	DIR *dir = opendir(data_dir);
 	if (dir == NULL)
 		return false;
@@ -88,15 +93,28 @@ static bool shard_data_exists(const char *data_dir)
 	struct dirent *entry;
 	unsigned index;
 	char tail;
-	while (!found && (entry = readdir(dir)) != NULL) {
+	while ((entry = readdir(dir)) != NULL) {
 		if (sscanf(entry->d_name, "shard-%u%c", &index, &tail) != 1)
+			continue;
+		if (index >= *dirs)
+			*dirs = index + 1;
+		if (found || index < from)
 			continue;
 		char path[SERVER_PATH_SIZE + 32];
 		snprintf(path, sizeof(path), "%s/%s", data_dir, entry->d_name);
 		found = shard_dir_has_data(path, index);
+		*found_index = index;
 	}
 	closedir(dir);
 	return found;
+}
+
+/* Whether any shard-N directory of data_dir holds data. A first start cut short (a
+ * full disk, Ctrl-C) leaves shard directories with none, which are safe to redo. */
+static bool shard_data_exists(const char *data_dir)
+{
+	uint32_t index, dirs;
+	return shard_data_scan(data_dir, 0, &index, &dirs);
 }
 
 /*
@@ -120,12 +138,13 @@ static int shards_stored(const struct server *server, const char *path, unsigned
 			return 0;
 		*stored = 0;
 	}
-	if (shard_data_exists(server->config.data_dir)) {
+	uint32_t index, dirs;
+	if (shard_data_scan(server->config.data_dir, 0, &index, &dirs)) {
 		log_error("%s has shards holding data but %s %s; put it back with the shard count "
-			  "the directory was created with (one line, e.g. \"2\"): it places the "
-			  "shows",
+			  "the directory was created with (one line: the number of shard-N "
+			  "directories, %u here, unless some were lost): it places the shows",
 			  server->config.data_dir, path,
-			  file != NULL ? "holds no shard count" : "is missing");
+			  file != NULL ? "holds no shard count" : "is missing", dirs);
 		return -EINVAL;
 	}
 	if (file != NULL)
@@ -165,6 +184,15 @@ static int shards_settle(struct server *server)
 	int error = shards_stored(server, path, &stored);
 	if (error != 0)
 		return error;
+	uint32_t beyond, dirs;
+	if (stored != 0 && shard_data_scan(server->config.data_dir, stored, &beyond, &dirs)) {
+		/* Started so, the shards past the count would be left out, bookings and all. */
+		log_error("%s/shard-%u holds data, but %s says %u shards: that count is wrong (the "
+			  "shard-N directories say %u); correct it to the count the directory was "
+			  "created with",
+			  server->config.data_dir, beyond, path, stored, dirs);
+		return -EINVAL;
+	}
 	if (stored != 0 && server->config.workers != 0 && stored != server->config.workers) {
 		log_error("%s was created with %u shards; start it with --workers %u (shows are "
 			  "placed by the shard count, which cannot change)",

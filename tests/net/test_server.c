@@ -901,11 +901,20 @@ Test(startup, a_data_directory_that_lost_its_shard_count_or_a_shard_is_refused)
 	struct fx_show_state before[FX_SHOWS_COUNT + 1];
 	states_capture(before);
 	box_client_close(c);
+	c = NULL;
 	fx_server_stop(fx_current());
 	start_refused(FX_WORKERS_DEFAULT + 1, "start it with --workers 2");
 	data_rename("shards", "shards.away");
 	start_refused(FX_WORKERS_DEFAULT + 1, "has shards holding data but");
-	start_refused(FX_WORKERS_DEFAULT, "has shards holding data but");
+	start_refused(FX_WORKERS_DEFAULT, "the number of shard-N directories, 2 here");
+	/* A count too small would leave shard 1 out, its bookings with it. */
+	char path[FX_PATH_SIZE + 16];
+	snprintf(path, sizeof(path), "%s/shards", fx_current()->data_dir);
+	FILE *file = fopen(path, "w");
+	cr_assert(file != NULL && fputs("1\n", file) >= 0 && fclose(file) == 0);
+	start_refused(FX_WORKERS_DEFAULT, "shard-1 holds data, but");
+	start_refused(1, "the shard-N directories say 2");
+	cr_assert_eq(unlink(path), 0);
 	data_rename("shards.away", "shards");
 	data_rename("shard-1", "shard-1.away");
 	start_refused(FX_WORKERS_DEFAULT, "shard-1 is missing");
