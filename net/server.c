@@ -242,7 +242,9 @@ static int shard_open(struct server *server, uint32_t index, struct wal_store **
 			  report->message[0] ? ": " : "", report->message);
 		return error;
 	}
-	log_write(report->snapshot_fallback ? LOG_WARN : LOG_INFO,
+	/* A cut tail is a warning: records were dropped (never acknowledged ones, by the
+	 * log's rules; an operator may want to know how many, and why). */
+	log_write(report->snapshot_fallback || report->torn ? LOG_WARN : LOG_INFO,
 		  "shard %u recovered: snapshot at LSN %llu%s, %llu records replayed, last LSN "
 		  "%llu, %.3f s%s%s",
 		  index, (unsigned long long)report->snapshot_lsn,
