@@ -617,13 +617,13 @@ void server_snapshot_submit(struct server *server, struct worker *worker)
 	pthread_mutex_unlock(&server->snapshot_lock);
 }
 
-/* Waits for SIGTERM or SIGINT (returns it), or for a worker to fail (returns 0). */
+/* Waits for SIGTERM, SIGINT or SIGHUP (returns it), or for a worker to fail (returns 0). */
 static int signals_wait(struct server *server, const sigset_t *signals)
 {
 	struct timespec interval = { .tv_nsec = 200 * 1000000L };
 	for (;;) {
 		int signal_number = sigtimedwait(signals, NULL, &interval);
-		if (signal_number == SIGTERM || signal_number == SIGINT)
+		if (signal_number == SIGTERM || signal_number == SIGINT || signal_number == SIGHUP)
 			return signal_number;
 		if (atomic_load(&server->failed))
 			return 0;
@@ -709,6 +709,7 @@ int server_run(const struct server_config *config)
 	sigemptyset(&signals);
 	sigaddset(&signals, SIGTERM);
 	sigaddset(&signals, SIGINT);
+	sigaddset(&signals, SIGHUP); /* a closed terminal: a clean stop, not a silent death */
 	sigaddset(&signals, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	sigdelset(&signals, SIGPIPE);
@@ -730,7 +731,9 @@ int server_run(const struct server_config *config)
 	if (signal_number != 0)
 		log_info("%s: stopping: no new connections or requests; finishing what is in "
 			 "flight",
-			 signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+			 signal_number == SIGTERM  ? "SIGTERM"
+			 : signal_number == SIGINT ? "SIGINT"
+						   : "SIGHUP");
 	for (uint32_t i = 0; i < server->workers_count; i++) {
 		uint64_t one = 1;
 		ssize_t written = write(server->workers[i].wake_fd, &one, sizeof(one));

@@ -46,10 +46,11 @@ static const char usage[] =
 	"  --log-level LEVEL         debug, info (default), warn, error\n"
 	"  --help                    this text\n"
 	"\n"
-	"SIGTERM or SIGINT stops it: no new connections, in-flight work finished and\n"
-	"flushed, exit 0. A failed write or fsync of the log stops it at once with exit 70.\n"
-	"It refuses to start (exit 1) on a data directory another process holds, or on a\n"
-	"port something else listens on.\n";
+	"SIGTERM, SIGINT or SIGHUP (its terminal closed) stops it: no new connections,\n"
+	"in-flight work finished and flushed, exit 0. A failed write or fsync of the log\n"
+	"stops it at once with exit 70. It refuses to start (exit 1) on a data directory\n"
+	"another process holds, or on a port something else listens on; a bad option or\n"
+	"value exits 64.\n";
 
 static bool number(const char *text, uint64_t max, uint64_t *value);
 

@@ -831,6 +831,23 @@ Test(startup, a_server_started_with_stdio_closed_keeps_its_logs_clean)
 	cr_assert_eq(show.tiers[TIER_VIP].held, 2, "the hold on the other shard was lost");
 }
 
+/* SIGHUP (the server's terminal closed) stops it as SIGTERM does, logged, with exit 0,
+ * and what it acknowledged is there after a restart. */
+Test(startup, sighup_stops_the_server_cleanly)
+{
+	struct engine_result hold = fx_hold_best(c, FX_SHOW_CLUB_0, 5, TIER_VIP, 2, false);
+	FX_STATUS_IS(hold.status, STATUS_OK);
+	box_client_close(c);
+	c = NULL;
+	cr_assert_eq(kill(fx_current()->pid, SIGHUP), 0);
+	int status = fx_server_exit_status(fx_current());
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "wait status %#x", status);
+	cr_assert(fx_log_contains(fx_current(), "SIGHUP: stopping"));
+	fx_server_start(fx_current());
+	c = fx_connect(fx_current());
+	FX_STATUS_IS(fx_release(c, hold.hold_id, 5).status, STATUS_OK);
+}
+
 static void option_refused(const char *option, const char *value)
 {
 	bool listen = strcmp(option, "--listen") == 0;
