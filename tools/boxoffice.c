@@ -77,8 +77,10 @@ static bool listen_parse(const char *text, struct server_config *config)
 static bool number(const char *text, uint64_t max, uint64_t *value)
 {
 	char *end;
+	errno = 0;
 	unsigned long long parsed = strtoull(text, &end, 10);
-	if (*text < '0' || *text > '9' || *end != '\0' || parsed > max) /* no sign, no space */
+	/* No sign, no space, and not past 2^64 - 1 (which strtoull reads as that). */
+	if (*text < '0' || *text > '9' || *end != '\0' || errno == ERANGE || parsed > max)
 		return false;
 	*value = parsed;
 	return true;
@@ -119,9 +121,11 @@ static bool option_apply(int id, const char *value, struct server_config *c)
 	case OPT_LISTEN:
 		return listen_parse(value, c);
 	case OPT_DATA:
-		return snprintf(c->data_dir, sizeof(c->data_dir), "%s", value) < (int)sizeof(c->data_dir);
+		return value[0] != '\0' &&
+		       snprintf(c->data_dir, sizeof(c->data_dir), "%s", value) < (int)sizeof(c->data_dir);
 	case OPT_PORT_FILE:
-		return snprintf(c->port_file, sizeof(c->port_file), "%s", value) < (int)sizeof(c->port_file);
+		return value[0] != '\0' &&
+		       snprintf(c->port_file, sizeof(c->port_file), "%s", value) < (int)sizeof(c->port_file);
 	case OPT_WORKERS:
 		return number(value, 64, &n) && n >= 1 && (c->workers = (uint32_t)n, true);
 	case OPT_DEMO:

@@ -873,6 +873,14 @@ Test(settings, a_listen_port_out_of_range_or_not_a_number_is_refused)
 		option_refused("--listen", listens[i]);
 }
 
+Test(settings, numbers_past_64_bits_and_empty_paths_are_refused)
+{
+	option_refused("--snapshot-every-records", "99999999999999999999999");
+	option_refused("--demo-seed", "18446744073709551616");
+	option_refused("--data", "");
+	option_refused("--port-file", "");
+}
+
 Test(settings, log_flushes_outside_1_to_8_are_refused)
 {
 	const char *values[] = { "0", "9", "-1", "four" };
