@@ -36,10 +36,11 @@ uint32_t gathers_open(struct worker *w, const struct proto_request *request, uin
 /* Stats every shard reports, by position; the first ones add up over shards. */
 static const char *const stat_names[] = {
 	"connections", "requests", "responses", "forwarded", "overloaded", "bad_frames",
-	"holds_active", "bookings", "waiters", "waits_parked", "shows_owned", "seats_owned",
-	"engine_bytes", "wal_pending_bytes", "wal_durable_lsn", "snapshot_lsn",
+	"connections_refused", "holds_active", "bookings", "waiters", "waits_parked",
+	"shows_owned", "seats_owned", "engine_bytes", "wal_pending_bytes", "wal_durable_lsn",
+	"snapshot_lsn",
 };
-#define STATS_SUMMED 14u
+#define STATS_SUMMED 15u
 
 static uint32_t stats_collect(struct worker *w, int64_t *values)
 {
@@ -48,7 +49,8 @@ static uint32_t stats_collect(struct worker *w, int64_t *values)
 	int64_t collected[] = {
 		w->conns_open, (int64_t)w->counters.requests, (int64_t)w->counters.responses,
 		(int64_t)w->counters.forwarded, (int64_t)w->counters.overloaded,
-		(int64_t)w->counters.bad_frames, (int64_t)stats.holds_active,
+		(int64_t)w->counters.bad_frames, (int64_t)w->counters.connections_refused,
+		(int64_t)stats.holds_active,
 		(int64_t)stats.bookings, (int64_t)stats.waiters, w->parked_count,
 		stats.shows_owned, (int64_t)stats.seats_owned, (int64_t)stats.total_bytes,
 		(int64_t)wal_writer_pending_bytes(w->writer),

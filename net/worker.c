@@ -177,6 +177,11 @@ static void conn_open(struct worker *w, int fd)
 	if (open > server->config.max_connections || w->stopping) {
 		atomic_fetch_sub(&server->connections, 1);
 		close(fd);
+		if (!w->stopping && w->counters.connections_refused++ % 1000 == 0)
+			log_warn("connection refused: %u open, the most --max-connections allows "
+				 "(%llu refused by this shard so far)",
+				 server->config.max_connections,
+				 (unsigned long long)w->counters.connections_refused);
 		return;
 	}
 	int one = 1;

@@ -175,6 +175,7 @@ struct worker_counters {
 	uint64_t overloaded;
 	uint64_t connections_accepted;
 	uint64_t connections_closed;
+	uint64_t connections_refused; /* past --max-connections */
 	uint64_t bad_frames;
 };
 

@@ -691,6 +691,9 @@ Test(limits, connections_past_the_maximum_are_refused_until_one_leaves)
 	cr_assert(fx_raw_wait_closed(extra, 5000), "a fifth connection was kept");
 	close(extra);
 	cr_assert_eq(box_client_ping(c, "ok", 2), 0);
+	/* An operator can tell the limit was reached. */
+	cr_assert_eq(fx_stat(c, "connections_refused"), 1);
+	cr_assert(fx_log_contains(fx_current(), "connection refused: 4 open"));
 	close(fds[0]);
 	int64_t deadline = fx_now_ms() + 5000;
 	while (fx_stat(c, "connections") != 3)
