@@ -630,6 +630,36 @@ static int signals_wait(struct server *server, const sigset_t *signals)
 	}
 }
 
+static const char *signal_name(int signal_number)
+{
+	return signal_number == SIGTERM ? "SIGTERM" : signal_number == SIGINT ? "SIGINT" : "SIGHUP";
+}
+
+/* Joins a worker that is stopping. A second stop signal meanwhile ends the process at
+ * once: what was acknowledged is durable already; only answers not yet sent are lost. */
+static void worker_join(struct worker *w, const sigset_t *signals)
+{
+	for (;;) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 100 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		if (pthread_timedjoin_np(w->thread, NULL, &until) == 0)
+			return;
+		struct timespec now = { 0 };
+		int signal_number = sigtimedwait(signals, NULL, &now);
+		if (signal_number == SIGTERM || signal_number == SIGINT || signal_number == SIGHUP) {
+			log_warn("%s again: stopping at once, without finishing what is in flight "
+				 "(every acknowledged change is durable)",
+				 signal_name(signal_number));
+			_exit(1);
+		}
+	}
+}
+
 static void server_free(struct server *server)
 {
 	for (uint32_t i = 0; i < server->workers_count && server->workers; i++) {
@@ -730,17 +760,15 @@ int server_run(const struct server_config *config)
 		shutdown(server->workers[i].listen_fd, SHUT_RDWR);
 	if (signal_number != 0)
 		log_info("%s: stopping: no new connections or requests; finishing what is in "
-			 "flight",
-			 signal_number == SIGTERM  ? "SIGTERM"
-			 : signal_number == SIGINT ? "SIGINT"
-						   : "SIGHUP");
+			 "flight (a second signal stops at once)",
+			 signal_name(signal_number));
 	for (uint32_t i = 0; i < server->workers_count; i++) {
 		uint64_t one = 1;
 		ssize_t written = write(server->workers[i].wake_fd, &one, sizeof(one));
 		(void)written;
 	}
 	for (uint32_t i = 0; i < server->workers_count; i++)
-		pthread_join(server->workers[i].thread, NULL);
+		worker_join(&server->workers[i], &signals);
 	pthread_mutex_lock(&server->snapshot_lock);
 	server->snapshot_quit = true;
 	pthread_cond_signal(&server->snapshot_cond);

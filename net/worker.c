@@ -624,8 +624,16 @@ static bool stop_complete(struct worker *w)
 			continue;
 		if (w->now_ms - w->stopping_since_ms <= 10000)
 			return false;
+		uint32_t unread = 0;
+		for (uint32_t k = 0; k < w->conns_count; k++) {
+			const struct conn *conn = &w->conns[k];
+			unread += conn->state == CONN_OPEN &&
+				  (conn_output_pending(conn) > 0 || conn_unsent(conn));
+		}
 		log_warn("stopping shard %u with work unfinished after 10 s (%u parked WAITs, "
-			 "%u responses waiting)", w->index, w->parked_count, w->pendings_count);
+			 "%u responses waiting for the log, %u connections whose client has not "
+			 "read its answers)",
+			 w->index, w->parked_count, w->pendings_count, unread);
 		return true;
 	}
 	return true;

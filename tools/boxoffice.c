@@ -47,10 +47,11 @@ static const char usage[] =
 	"  --help                    this text\n"
 	"\n"
 	"SIGTERM, SIGINT or SIGHUP (its terminal closed) stops it: no new connections,\n"
-	"in-flight work finished and flushed, exit 0. A failed write or fsync of the log\n"
-	"stops it at once with exit 70. It refuses to start (exit 1) on a data directory\n"
-	"another process holds, or on a port something else listens on; a bad option or\n"
-	"value exits 64.\n";
+	"in-flight work finished and flushed, exit 0; a second one while it finishes stops\n"
+	"it at once, exit 1 (what it acknowledged is durable). A failed write or fsync of\n"
+	"the log stops it at once with exit 70. It refuses to start (exit 1) on a data\n"
+	"directory another process holds, or on a port something else listens on; a bad\n"
+	"option or value exits 64.\n";
 
 static bool number(const char *text, uint64_t max, uint64_t *value);
 

@@ -11,6 +11,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -663,6 +664,41 @@ Test(limits, pipelined_seat_maps_beyond_the_large_answer_limit_are_all_answered)
 	}
 	close(fd);
 	unharmed();
+}
+
+/*
+ * A stopping server waits (up to 10 s) for a client that does not read its answers;
+ * a second SIGTERM meanwhile stops it at once, with exit 1. 120 seat maps of 200,000
+ * seats are about 6 MB: more than the sockets hold, less than the 16 MiB output limit.
+ */
+Test(limits, a_second_sigterm_stops_a_server_held_up_by_a_client_that_does_not_read)
+{
+	start(NULL);
+	big_show_put();
+	int fd = fx_raw_connect(fx_current(), true);
+	int small = 4096;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	static uint8_t frames[120 * 32];
+	size_t size = 0;
+	uint8_t id[4];
+	bytes_store_u32(id, BIG_SHOW);
+	for (uint32_t i = 0; i < 120; i++)
+		size += fx_frame_build(frames + size, sizeof(frames) - size, PROTO_SEATMAP, i + 1, id, 4);
+	cr_assert(fx_raw_send(fd, frames, size));
+	fx_sleep_ms(500);
+	pid_t pid = fx_current()->pid;
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	for (int64_t end = fx_now_ms() + 5000; !fx_log_contains(fx_current(), "SIGTERM: stopping");)
+		cr_assert_lt(fx_now_ms(), end, "the server did not log the SIGTERM");
+	fx_sleep_ms(300);
+	cr_assert_eq(waitpid(pid, NULL, WNOHANG), 0, "the server stopped with answers unread");
+	int64_t second = fx_now_ms();
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	int status = fx_server_exit_status(fx_current());
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "wait status %#x", status);
+	cr_assert_lt(fx_now_ms() - second, 5000, "the second SIGTERM did not stop it at once");
+	cr_assert(fx_log_contains(fx_current(), "SIGTERM again: stopping at once"));
+	close(fd);
 }
 
 Test(limits, idle_connection_is_closed_but_not_while_a_wait_is_parked)
