@@ -496,8 +496,36 @@ static uint16_t bound_port(int fd)
 }
 
 /* Fails, before the (possibly long) recovery, when another process listens on the port. */
+/* Whether the port file can be written, checked before recovery (which may take a
+ * while) rather than after it. */
+static int port_file_check(const struct server *server)
+{
+	const char *path = server->config.port_file;
+	struct stat st;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		log_error("--port-file %s is a directory", path);
+		return -EISDIR;
+	}
+	char temporary[SERVER_PATH_SIZE + 8];
+	snprintf(temporary, sizeof(temporary), "%s.tmp", path);
+	int fd = open(temporary, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		int error = errno;
+		log_error("--port-file %s cannot be written: %s", path, strerror(error));
+		return -error;
+	}
+	close(fd);
+	unlink(temporary);
+	return 0;
+}
+
 static int port_check(struct server *server)
 {
+	if (server->config.port_file[0] != '\0') {
+		int error = port_file_check(server);
+		if (error != 0)
+			return error;
+	}
 	if (strtoul(server->config.port, NULL, 10) == 0)
 		return 0;
 	int probe = listen_one(server, server->config.port, false);
@@ -528,9 +556,12 @@ static int listeners_open(struct server *server)
 	FILE *file = fopen(temporary, "w");
 	if (file == NULL || fprintf(file, "%s\n", port) < 0 || fclose(file) != 0 ||
 	    rename(temporary, server->config.port_file) != 0) {
-		log_error("writing %s: %s", server->config.port_file, strerror(errno));
-		return -errno;
+		int error = errno;
+		log_error("writing %s: %s", server->config.port_file, strerror(error));
+		unlink(temporary);
+		return -error;
 	}
+	server->port_file_written = true;
 	return 0;
 }
 
@@ -745,6 +776,8 @@ int server_run(const struct server_config *config)
 	sigdelset(&signals, SIGPIPE);
 	int error = server_start(server);
 	if (error != 0) {
+		if (server->port_file_written)
+			unlink(server->config.port_file);
 		server_free(server);
 		return 1;
 	}
@@ -774,6 +807,8 @@ int server_run(const struct server_config *config)
 	pthread_cond_signal(&server->snapshot_cond);
 	pthread_mutex_unlock(&server->snapshot_lock);
 	pthread_join(server->snapshot_thread, NULL);
+	if (server->port_file_written)
+		unlink(server->config.port_file);
 	bool failed = atomic_load(&server->failed);
 	int code = failed ? 1 : 0;
 	for (uint32_t i = 0; i < server->workers_count; i++)

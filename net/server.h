@@ -67,6 +67,7 @@ struct server {
 	_Atomic bool stopping;
 	_Atomic uint32_t drained; /* workers with nothing left to do while stopping */
 	_Atomic bool failed;	  /* a worker failed: the process exits non-zero */
+	bool port_file_written;	  /* removed at the end, so that no one reads a stale port */
 	pthread_t snapshot_thread;
 	pthread_mutex_t snapshot_lock;
 	pthread_cond_t snapshot_cond;

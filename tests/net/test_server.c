@@ -843,6 +843,8 @@ Test(startup, sighup_stops_the_server_cleanly)
 	int status = fx_server_exit_status(fx_current());
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "wait status %#x", status);
 	cr_assert(fx_log_contains(fx_current(), "SIGHUP: stopping"));
+	cr_assert_neq(access(fx_current()->port_file, F_OK), 0,
+		      "the port file outlived the server: a supervisor would read a stale port");
 	fx_server_start(fx_current());
 	c = fx_connect(fx_current());
 	FX_STATUS_IS(fx_release(c, hold.hold_id, 5).status, STATUS_OK);
@@ -871,6 +873,26 @@ Test(settings, a_listen_port_out_of_range_or_not_a_number_is_refused)
 				  "127.0.0.1:-1", "127.0.0.1:+80", "127.0.0.1: 80", "127.0.0.1:12ab" };
 	for (size_t i = 0; i < sizeof(listens) / sizeof(listens[0]); i++)
 		option_refused("--listen", listens[i]);
+}
+
+/* A port file that cannot be written is found before recovery, not after it. */
+Test(settings, a_port_file_that_cannot_be_written_is_refused_before_recovery)
+{
+	const char *const paths[] = { "/nonexistent-directory/port", "/tmp" };
+	for (uint32_t i = 0; i < 2; i++) {
+		struct fx_server server;
+		fx_server_init(&server, NULL, 0,
+			       (const char *const[]){ "--port-file", paths[i], NULL });
+		int status = fx_server_run_to_exit(&server, "127.0.0.1:0");
+		bool said = fx_log_contains(&server, "--port-file");
+		bool recovered = fx_log_contains(&server, "recovered");
+		fx_server_finish(&server);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "%s: wait status %#x",
+			  paths[i], status);
+		cr_assert(said, "%s: no message naming --port-file", paths[i]);
+		cr_assert_not(recovered, "%s: refused only after recovery", paths[i]);
+	}
+	cr_assert_neq(access("/tmp.tmp", F_OK), 0, "a stray /tmp.tmp was left");
 }
 
 Test(settings, numbers_past_64_bits_and_empty_paths_are_refused)
