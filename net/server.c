@@ -224,6 +224,14 @@ static int shards_settle(struct server *server)
 	return 0;
 }
 
+const char *server_space_hint(int error)
+{
+	return error == -ENOSPC || error == -EFBIG
+		       ? " (each shard fills a log segment of --segment-size bytes before use, "
+			 "and a spare one beside it)"
+		       : "";
+}
+
 static int shard_open(struct server *server, uint32_t index, struct wal_store **store)
 {
 	char dir[SERVER_PATH_SIZE + 32];
@@ -238,8 +246,8 @@ static int shard_open(struct server *server, uint32_t index, struct wal_store **
 	int error = wal_store_open(store, &config);
 	const struct wal_recovery *report = &(*store)->recovery;
 	if (error != 0) {
-		log_error("shard %u (%s) cannot start: %s%s%s", index, dir, strerror(-error),
-			  report->message[0] ? ": " : "", report->message);
+		log_error("shard %u (%s) cannot start: %s%s%s%s", index, dir, strerror(-error),
+			  server_space_hint(error), report->message[0] ? ": " : "", report->message);
 		return error;
 	}
 	/* A cut tail is a warning: records were dropped (never acknowledged ones, by the

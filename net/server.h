@@ -47,6 +47,9 @@ struct server_config {
 };
 
 void server_config_default(struct server_config *config);
+/* For a log that could not be prepared: what takes the space when the disk is full
+ * ("" for other errors). */
+const char *server_space_hint(int error);
 
 struct worker;
 

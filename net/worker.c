@@ -794,7 +794,7 @@ void *worker_main(void *argument)
 		.direct = true, .flushes = server->config.log_flushes };
 	error = wal_writer_create(&w->writer, &config, &w->wal_io.io, &w->wal_position);
 	if (error < 0 || waits_init(w) < 0) {
-		log_error("opening the log: %s", strerror(-error));
+		log_error("opening the log: %s%s", strerror(-error), server_space_hint(error));
 		atomic_store(&server->failed, true);
 		return NULL;
 	}

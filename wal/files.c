@@ -210,7 +210,10 @@ int wal_file_prepare(int dir_fd, const char *name, uint64_t size)
 	if (error == 0)
 		error = wal_dir_sync(dir_fd);
 	if (error != 0) {
+		/* A file this call just created (replacing one of no value, see files.h):
+		 * left half-filled, it would hold the space that ran out. */
 		close(fd);
+		unlinkat(dir_fd, name, 0);
 		return error;
 	}
 	return fd;

@@ -57,7 +57,8 @@ int wal_dir_lock(int dir_fd);
 
 /*
  * Creates `name` in dir (replacing any file of that name) as `size` zero bytes,
- * synced with its directory, and returns an fd open for reading and writing.
+ * synced with its directory, and returns an fd open for reading and writing. On
+ * failure (a full disk, say) the file is removed again and -errno returned.
  */
 int wal_file_prepare(int dir_fd, const char *name, uint64_t size);
 

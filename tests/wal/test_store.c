@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <fcntl.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "files.h"
@@ -62,6 +65,31 @@ static void run(struct wal_store *store, struct walfx_workload *w, uint32_t step
 			cr_assert_eq(wal_store_snapshot(store), 0);
 	}
 	cr_assert_eq(wal_store_sync(store), 0);
+}
+
+/*
+ * A segment that cannot be filled (the disk is full) is not left behind holding
+ * the space. The child process's file size limit stands in for a full disk.
+ */
+Test(store, a_file_that_cannot_be_prepared_is_removed)
+{
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		signal(SIGXFSZ, SIG_IGN);
+		struct rlimit limit = { .rlim_cur = 1 << 20, .rlim_max = 1 << 20 };
+		setrlimit(RLIMIT_FSIZE, &limit);
+		int dir_fd = wal_dir_open(dir, false);
+		int error = wal_file_prepare(dir_fd, "segment-00000001.wal", 4u << 20);
+		_exit(error == -EFBIG ? 0 : 1);
+	}
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "preparing past the file size limit did not fail with EFBIG");
+	char path[512];
+	snprintf(path, sizeof(path), "%s/segment-00000001.wal", dir);
+	cr_assert_neq(access(path, F_OK), 0, "the half-prepared file was left behind");
 }
 
 Test(store, synced_changes_survive_a_reopen)
