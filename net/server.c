@@ -246,8 +246,12 @@ static int shard_open(struct server *server, uint32_t index, struct wal_store **
 	int error = wal_store_open(store, &config);
 	const struct wal_recovery *report = &(*store)->recovery;
 	if (error != 0) {
-		log_error("shard %u (%s) cannot start: %s%s%s%s", index, dir, strerror(-error),
-			  server_space_hint(error), report->message[0] ? ": " : "", report->message);
+		log_error("shard %u (%s) cannot start: %s%s%s%s%s", index, dir, strerror(-error),
+			  server_space_hint(error), report->message[0] ? ": " : "", report->message,
+			  error == -EUCLEAN ? " (`boxwal verify` on the directory reports the same; "
+					      "`boxwal truncate --at LSN` is the repair, discarding "
+					      "everything after LSN: wal/FORMAT.md)"
+					    : "");
 		return error;
 	}
 	/* A cut tail is a warning: records were dropped (never acknowledged ones, by the

@@ -369,6 +369,15 @@ int fx_server_exit_status(struct fx_server *server)
 	return status;
 }
 
+void fx_server_wait_stopped(struct fx_server *server)
+{
+	int status = fx_server_exit_status(server);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fx_fail("the server stopped with %s %d, not exit 0",
+			WIFEXITED(status) ? "exit status" : "signal",
+			WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+}
+
 void fx_server_kill(struct fx_server *server)
 {
 	FX_CHECK(server->pid > 0, "the server does not run");

@@ -139,6 +139,9 @@ void fx_server_stop(struct fx_server *server);
 /* Waits (at most FX_STOP_TIMEOUT_MS) for it to exit by itself and returns its wait
  * status. */
 int fx_server_exit_status(struct fx_server *server);
+/* For a server the test sent SIGTERM itself (another would stop it at once): waits
+ * for it to exit, which must be with status 0. */
+void fx_server_wait_stopped(struct fx_server *server);
 /* SIGKILL and reap: a crash. */
 void fx_server_kill(struct fx_server *server);
 /* Kills it if it runs and removes its directory (unless keep_root). Accepts NULL. */

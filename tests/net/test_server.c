@@ -654,7 +654,7 @@ Test(durability, sigterm_answers_every_change_it_read_and_applies_no_other, .tim
 	cr_assert(signalled, "every change was answered before the signal");
 	cr_assert(late_refused, "a connection attempt was not refused once the server stopping "
 				"had been logged");
-	fx_server_stop(fx_current()); /* reaps it: exit status 0 */
+	fx_server_wait_stopped(fx_current()); /* reaps it: exit status 0 */
 	box_client_close(c);
 	fx_server_start(fx_current());
 	c = fx_connect(fx_current());

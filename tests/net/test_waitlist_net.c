@@ -417,7 +417,7 @@ Test(waiting, waits_arriving_while_the_server_stops_are_answered_and_do_not_hold
 		}
 		box_client_close(clients[i]);
 	}
-	fx_server_stop(fx_current()); /* exit status 0 */
+	fx_server_wait_stopped(fx_current()); /* exit status 0 */
 	cr_assert_not(fx_log_contains(fx_current(), "work unfinished"),
 		      "the stop waited for WAITs nobody would answer (%u answered)", answered);
 	cr_log_info("%u of %u WAITs answered before the server went", answered,
