@@ -384,9 +384,9 @@ int box_client_send_empty(struct box_client *client, uint16_t opcode, uint64_t *
 
 /* Moving bytes. */
 
-/* Writes what the socket takes; returns 0 or a negative errno. */
-/* A write the socket refuses is kept as write_error (see there), not returned. */
-static int client_write(struct box_client *c)
+/* Writes what the socket takes. A write it refuses is kept as write_error (see there):
+ * the caller goes on reading the answers already on their way. */
+static void client_write(struct box_client *c)
 {
 	while (c->write_error == 0 && c->output_begin < c->output_end) {
 		ssize_t n = send(c->fd, c->output + c->output_begin, c->output_end - c->output_begin,
@@ -394,17 +394,15 @@ static int client_write(struct box_client *c)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
+			return;
 		if (n < 0) {
 			c->write_error = errno == EPIPE ? -ECONNRESET : -errno;
-			return 0;
+			return;
 		}
 		c->output_begin += (size_t)n;
 	}
-	if (c->write_error != 0)
-		return 0;
-	c->output_begin = c->output_end = 0;
-	return 0;
+	if (c->write_error == 0)
+		c->output_begin = c->output_end = 0;
 }
 
 /* Frees what the last call handed out; the input buffer may move from here on. */
@@ -537,9 +535,7 @@ int box_client_flush(struct box_client *client, int timeout_ms)
 		return client->error;
 	int64_t deadline = timeout_ms < 0 ? -1 : clock_ms() + timeout_ms;
 	for (;;) {
-		int rc = client_write(client);
-		if (rc < 0)
-			return client_fail(client, rc);
+		client_write(client);
 		if (client->write_error != 0)
 			return client->write_error; /* the answers already sent can still be read */
 		if (!box_client_wants_write(client))
@@ -567,9 +563,8 @@ int box_client_next(struct box_client *client, struct box_response *response, in
 			return rc < 0 ? client_fail(c, rc) : 0;
 		if (c->inflight == 0 && c->input_end == c->input_handed)
 			return -ETIMEDOUT;
-		rc = client_write(c);
-		if (rc >= 0)
-			rc = client_read(c);
+		client_write(c);
+		rc = client_read(c);
 		if (rc < 0)
 			return client_fail(c, rc);
 		if (rc > 0)
@@ -589,9 +584,8 @@ int box_client_poll_responses(struct box_client *client, struct box_response *re
 	if (c->error != 0)
 		return c->error;
 	client_release(c);
-	int rc = client_write(c);
-	if (rc < 0)
-		return client_fail(c, rc);
+	client_write(c);
+	int rc;
 	/* Reading moves the input buffer, so read only when nothing complete is waiting. */
 	int64_t ready = frame_ready(c);
 	if (ready < 0)

@@ -507,7 +507,6 @@ static uint16_t bound_port(int fd)
 	return ntohs(((struct sockaddr_in *)&address)->sin_port);
 }
 
-/* Fails, before the (possibly long) recovery, when another process listens on the port. */
 /* Whether the port file can be written, checked before recovery (which may take a
  * while) rather than after it. */
 static int port_file_check(const struct server *server)
@@ -531,6 +530,8 @@ static int port_file_check(const struct server *server)
 	return 0;
 }
 
+/* Fails, before the (possibly long) recovery, when the port file cannot be written or
+ * another process listens on the port. */
 static int port_check(struct server *server)
 {
 	if (server->config.port_file[0] != '\0') {
@@ -660,13 +661,19 @@ void server_snapshot_submit(struct server *server, struct worker *worker)
 	pthread_mutex_unlock(&server->snapshot_lock);
 }
 
-/* Waits for SIGTERM, SIGINT or SIGHUP (returns it), or for a worker to fail (returns 0). */
+/* SIGTERM, SIGINT and SIGHUP (a closed terminal) stop the server. */
+static bool stop_signal(int signal_number)
+{
+	return signal_number == SIGTERM || signal_number == SIGINT || signal_number == SIGHUP;
+}
+
+/* Waits for a stop signal (returns it), or for a worker to fail (returns 0). */
 static int signals_wait(struct server *server, const sigset_t *signals)
 {
 	struct timespec interval = { .tv_nsec = 200 * 1000000L };
 	for (;;) {
 		int signal_number = sigtimedwait(signals, NULL, &interval);
-		if (signal_number == SIGTERM || signal_number == SIGINT || signal_number == SIGHUP)
+		if (stop_signal(signal_number))
 			return signal_number;
 		if (atomic_load(&server->failed))
 			return 0;
@@ -694,7 +701,7 @@ static void worker_join(struct worker *w, const sigset_t *signals)
 			return;
 		struct timespec now = { 0 };
 		int signal_number = sigtimedwait(signals, NULL, &now);
-		if (signal_number == SIGTERM || signal_number == SIGINT || signal_number == SIGHUP) {
+		if (stop_signal(signal_number)) {
 			log_warn("%s again: stopping at once, without finishing what is in flight "
 				 "(every acknowledged change is durable)",
 				 signal_name(signal_number));

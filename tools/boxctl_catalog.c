@@ -277,8 +277,7 @@ static void catalog_report(struct catalog_load *l, int64_t started_ms)
 struct catalog_put {
 	uint8_t *encoded;
 	uint32_t encoded_size;
-	char where[64];	     /* for messages: "venues[2] (venue 7)" */
-	char file_where[32]; /* as the parser names it: "venues[2]" */
+	char where[32]; /* as the parser names it: "venues[2]" */
 };
 
 /* A location, venue or event the file puts or the server has, with its location
@@ -320,8 +319,7 @@ static int catalog_collect(void *context, const struct command *command, const c
 		fprintf(stderr, "boxctl: %s: out of memory\n", ctl.command);
 		exit(EXIT_TRANSPORT);
 	}
-	put_where(put->where, sizeof(put->where), command, where);
-	snprintf(put->file_where, sizeof(put->file_where), "%s", where);
+	snprintf(put->where, sizeof(put->where), "%s", where);
 	struct catalog_entity entity = { .type = command->type };
 	if (command->type == COMMAND_LOCATION_PUT)
 		entity.id = command->location_put.location_id;
@@ -401,7 +399,7 @@ static uint32_t server_location_of(struct catalog_file *file, enum command_type 
 
 /* Where a put's reference leads: the file first, then the server. A refusal names the
  * put and what it lacks. */
-static uint32_t reference_location(struct catalog_file *file, const struct catalog_put *put,
+static uint32_t reference_location(struct catalog_file *file, const char *where,
 				   enum command_type type, uint32_t id)
 {
 	struct catalog_entity key = { .type = type, .id = id };
@@ -413,7 +411,7 @@ static uint32_t reference_location(struct catalog_file *file, const struct catal
 	if (location == UINT32_MAX)
 		refused(STATUS_NOT_FOUND,
 			"%s: %s %u is neither in the file nor on the server; nothing was loaded",
-			put->where, entity_kind(type), id);
+			where, entity_kind(type), id);
 	return location;
 }
 
@@ -425,23 +423,24 @@ static void catalog_references_check(struct catalog_file *file)
 		qsort(file->entities, file->entities_count, sizeof(file->entities[0]),
 		      entity_compare);
 	for (uint32_t i = 0; i < file->count; i++) {
-		const struct catalog_put *put = &file->puts[i];
-		struct command c = catalog_put_command(put);
+		struct command c = catalog_put_command(&file->puts[i]);
+		char where[96]; /* "venues[2] (venue 7)" */
+		put_where(where, sizeof(where), &c, file->puts[i].where);
 		if (c.type == COMMAND_VENUE_PUT)
-			reference_location(file, put, COMMAND_LOCATION_PUT, c.venue_put.location_id);
+			reference_location(file, where, COMMAND_LOCATION_PUT, c.venue_put.location_id);
 		else if (c.type == COMMAND_EVENT_PUT)
-			reference_location(file, put, COMMAND_LOCATION_PUT, c.event_put.location_id);
+			reference_location(file, where, COMMAND_LOCATION_PUT, c.event_put.location_id);
 		if (c.type != COMMAND_SHOW_PUT)
 			continue;
 		uint32_t event_location =
-			reference_location(file, put, COMMAND_EVENT_PUT, c.show_put.event_id);
+			reference_location(file, where, COMMAND_EVENT_PUT, c.show_put.event_id);
 		uint32_t venue_location =
-			reference_location(file, put, COMMAND_VENUE_PUT, c.show_put.venue_id);
+			reference_location(file, where, COMMAND_VENUE_PUT, c.show_put.venue_id);
 		if (event_location != venue_location)
 			refused(STATUS_BAD_REQUEST,
 				"%s: event %u is at location %u but venue %u at location %u; a "
 				"show's venue must be at its event's location; nothing was loaded",
-				put->where, c.show_put.event_id, event_location,
+				where, c.show_put.event_id, event_location,
 				c.show_put.venue_id, venue_location);
 	}
 }
@@ -502,7 +501,7 @@ int run_catalog(int argc, char **argv)
 	catalog_references_check(&file);
 	for (uint32_t i = 0; i < file.count; i++) {
 		struct command command = catalog_put_command(&file.puts[i]);
-		if (catalog_send(&l, &command, file.puts[i].file_where) != 0)
+		if (catalog_send(&l, &command, file.puts[i].where) != 0)
 			break;
 	}
 	catalog_report(&l, started);
