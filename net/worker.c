@@ -27,6 +27,10 @@
 
 #define CONN_ID_INDEX_MASK 0xffffffffu
 #define IDLE_SWEEP_TICKS (1000 / TICK_MS)
+/* How long a connection closed after a bad frame waits for its client to end the
+ * stream: at least LINGER_MS, and up to LINGER_MAX_MS while its answers are undelivered. */
+#define LINGER_MS 2000
+#define LINGER_MAX_MS 10000
 
 int64_t worker_clock(struct worker *w)
 {
@@ -247,6 +251,26 @@ void conn_close(struct worker *w, struct conn *conn, const char *why)
 	conn_release_if_idle(w, conn);
 }
 
+/*
+ * Ends a connection whose last answer (to a frame the stream cannot be read past) has
+ * been handed to the kernel. Closing the socket now would reset the connection if its
+ * client is still sending, throwing away the answers not yet delivered. So the server
+ * ends only its own half: the client reads every answer and then the stream's end.
+ * What it still sends is read and dropped until it closes its half too, or until the
+ * idle sweep gives up on it (conn_linger_over). Answers to requests read before the
+ * frame are waited for first.
+ */
+static void conn_linger(struct worker *w, struct conn *conn)
+{
+	if (conn->state != CONN_OPEN || conn->lingering || conn_output_pending(conn) > 0 ||
+	    conn->requests_in_flight > 0)
+		return;
+	conn->lingering = true;
+	conn->linger_since_ms = w->now_ms;
+	if (shutdown(conn->fd, SHUT_WR) < 0)
+		conn_close(w, conn, strerror(errno));
+}
+
 static void send_arm(struct worker *w, struct conn *conn)
 {
 	if (conn->send_in_flight || conn->out_head == conn->out_size || conn->state != CONN_OPEN)
@@ -337,8 +361,7 @@ static uint32_t frames_parse(struct worker *w, struct conn *conn, const uint8_t 
 				       frame_size > PROTO_FRAME_SIZE_MAX ? STATUS_TOO_LARGE
 									 : STATUS_BAD_REQUEST);
 			conn->close_after_send = true;
-			if (conn_output_pending(conn) == 0)
-				conn_close(w, conn, "bad frame length");
+			conn_linger(w, conn);
 			return size;
 		}
 		if (size - offset < frame_size + 4)
@@ -555,11 +578,32 @@ static void wake_arm(struct worker *w)
 	io_uring_sqe_set_data64(sqe, op_data(OP_WAKE, 0));
 }
 
+/*
+ * Whether the kernel still holds bytes of this connection's output that the client
+ * has not taken. Closing a socket whose input was not all read resets the
+ * connection and drops them, and a stopping server reads no more: so it closes only
+ * once its answers are with the client.
+ */
+static bool conn_unsent(const struct conn *conn)
+{
+	int unsent = 0;
+	return ioctl(conn->fd, SIOCOUTQ, &unsent) == 0 && unsent > 0;
+}
+
+/* A lingering connection's client has had its time to read its answers and go. */
+static bool conn_linger_over(struct worker *w, const struct conn *conn)
+{
+	int64_t lingered_ms = w->now_ms - conn->linger_since_ms;
+	return lingered_ms >= LINGER_MAX_MS || (lingered_ms >= LINGER_MS && !conn_unsent(conn));
+}
+
 static void idle_sweep(struct worker *w)
 {
 	int64_t limit_ms = (int64_t)w->server->config.idle_timeout_s * 1000;
 	for (uint32_t i = 0; i < w->conns_count; i++) {
 		struct conn *conn = &w->conns[i];
+		if (conn->state == CONN_OPEN && conn->lingering && conn_linger_over(w, conn))
+			conn_close(w, conn, "bad frame answered");
 		if (conn->state == CONN_OPEN && conn->requests_in_flight == 0 &&
 		    w->now_ms - conn->last_activity_ms > limit_ms)
 			conn_close(w, conn, "idle timeout");
@@ -579,18 +623,6 @@ static void stop_begin(struct worker *w)
 	for (uint32_t i = 0; i < w->conns_count; i++)
 		w->conns[i].reading_stopped = true;
 	waits_expire(w, true);
-}
-
-/*
- * Whether the kernel still holds bytes of this connection's output that the client
- * has not taken. Closing a socket whose input was not all read resets the
- * connection and drops them, and a stopping server reads no more: so it closes only
- * once its answers are with the client.
- */
-static bool conn_unsent(const struct conn *conn)
-{
-	int unsent = 0;
-	return ioctl(conn->fd, SIOCOUTQ, &unsent) == 0 && unsent > 0;
 }
 
 /* Everything this worker owes is answered and sent, and its log is idle. */
@@ -672,9 +704,8 @@ static void cqe_handle(struct worker *w, const struct io_uring_cqe *cqe)
 	case OP_SEND: {
 		struct conn *conn = &w->conns[detail & CONN_ID_INDEX_MASK];
 		send_complete(w, conn, cqe->res);
-		if (conn->state == CONN_OPEN && conn->close_after_send &&
-		    conn_output_pending(conn) == 0)
-			conn_close(w, conn, "bad frame answered");
+		if (conn->close_after_send)
+			conn_linger(w, conn);
 		return;
 	}
 	case OP_TICK:

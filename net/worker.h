@@ -77,12 +77,14 @@ struct conn {
 	bool recv_armed;
 	bool send_in_flight;
 	bool close_after_send; /* a fatal framing error was answered: close once sent */
+	bool lingering;	       /* ...and it was: only the client's end of the stream is awaited */
 	bool reading_stopped;  /* the server is stopping: parse nothing more */
 	bool parsing_paused;   /* CONN_LARGE_INFLIGHT_MAX reached: the rest waits in `in` */
 	bool resume_listed;    /* on the worker's list of connections to parse again */
 	uint32_t requests_in_flight; /* answered later: pending, forwarded or parked */
 	uint32_t large_in_flight;    /* of those, ones whose answer may be large */
 	int64_t last_activity_ms;
+	int64_t linger_since_ms;
 	/* Bytes received and not yet parsed: a frame's beginning, or, while parsing is
 	 * paused, everything from the frame that waits (at most CONN_INPUT_MAX). */
 	uint8_t *in;

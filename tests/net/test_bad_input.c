@@ -11,7 +11,9 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -854,5 +856,113 @@ Test(bad_input, frame_of_the_largest_size_is_read_whole_and_refused_keeping_the_
 	fx_raw_check_open(fd);
 	close(fd);
 	free(frame);
+	unharmed();
+}
+
+#define LINGER_PINGS 8000u /* 8 MB of answers: more than the socket buffers hold */
+#define LINGER_PING_SIZE 1000u
+
+struct garbage_sender {
+	int fd;
+	atomic_bool stop;
+	uint64_t sent;
+};
+
+/* Keeps sending bytes until told to stop or the connection fails. */
+static void *garbage_send(void *argument)
+{
+	struct garbage_sender *sender = argument;
+	uint8_t bytes[1024];
+	memset(bytes, 0x5a, sizeof(bytes));
+	for (int64_t end = fx_now_ms() + 20000; !atomic_load(&sender->stop) && fx_now_ms() < end;) {
+		ssize_t sent = send(sender->fd, bytes, sizeof(bytes), MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (sent < 0 && errno != EAGAIN && errno != EINTR)
+			break;
+		sender->sent += sent > 0 ? (uint64_t)sent : 0;
+		fx_sleep_ms(1);
+	}
+	return NULL;
+}
+
+/*
+ * A bad frame's answer reaches a client that reads slowly and keeps sending: the
+ * server closes its side only after the answers it owes (the stream's end follows
+ * them), and never resets the connection under them, which would throw away the ones
+ * not yet delivered.
+ */
+Test(bad_input, a_bad_frame_is_answered_after_every_earlier_answer_while_the_client_sends_on)
+{
+	int fd = fx_raw_connect(fx_current(), true);
+	int small = 16384;
+	cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	size_t frame_size = PROTO_HEADER_SIZE + LINGER_PING_SIZE;
+	uint8_t *frames = malloc(LINGER_PINGS * frame_size + PROTO_HEADER_SIZE);
+	cr_assert_not_null(frames);
+	uint8_t payload[LINGER_PING_SIZE];
+	memset(payload, 0xa5, sizeof(payload));
+	size_t size = 0;
+	for (uint32_t i = 0; i < LINGER_PINGS; i++)
+		size += fx_frame_build(frames + size, frame_size, PROTO_PING, i + 1, payload,
+				       sizeof(payload));
+	uint8_t *bad = frames + size; /* a size the stream cannot be read past */
+	memset(bad, 0, PROTO_HEADER_SIZE);
+	bytes_store_u32(bad, 0xffffffffu);
+	bytes_store_u16(bad + 4, PROTO_PING);
+	bytes_store_u64(bad + 8, 999999);
+	size += PROTO_HEADER_SIZE;
+	cr_assert(fx_raw_send(fd, frames, size));
+	struct garbage_sender sender = { .fd = fd };
+	pthread_t thread;
+	cr_assert_eq(pthread_create(&thread, NULL, garbage_send, &sender), 0);
+	fx_sleep_ms(300); /* the answers fill the socket buffers; the server waits */
+	uint8_t answer[PROTO_HEADER_SIZE + LINGER_PING_SIZE];
+	for (uint32_t i = 0; i < LINGER_PINGS; i++) {
+		int got = fx_raw_frame_read(fd, answer, sizeof(answer), FX_CALL_TIMEOUT_MS);
+		cr_assert_eq(got, (int)frame_size, "answer %u of %u: %d (%s)", i + 1, LINGER_PINGS,
+			     got, got < 0 ? strerror(-got) : "");
+		cr_assert_eq(bytes_load_u64(answer + 8), i + 1);
+	}
+	int got = fx_raw_frame_read(fd, answer, sizeof(answer), FX_CALL_TIMEOUT_MS);
+	cr_assert_geq(got, (int)PROTO_HEADER_SIZE, "no answer to the bad frame (%d: %s)", got,
+		      got < 0 ? strerror(-got) : "closed");
+	cr_assert_eq(bytes_load_u16(answer + 6), STATUS_TOO_LARGE);
+	cr_assert_eq(bytes_load_u64(answer + 8), 999999);
+	uint8_t after;
+	cr_assert_eq(recv(fd, &after, 1, 0), 0, "the answer is not followed by the stream's end");
+	atomic_store(&sender.stop, true);
+	pthread_join(thread, NULL);
+	cr_assert_gt(sender.sent, 0);
+	close(fd);
+	free(frames);
+	unharmed();
+}
+
+/* ...and a client that neither reads on nor closes is not waited for long. */
+Test(bad_input, a_client_that_stays_after_a_bad_frame_is_closed_within_seconds)
+{
+	int fd = fx_raw_connect(fx_current(), true);
+	int64_t connections = fx_stat(c, "connections");
+	cr_assert_eq(connections, 2);
+	uint8_t bad[PROTO_HEADER_SIZE] = { 0xff, 0xff, 0xff, 0xff, 0x02, 0x00 };
+	cr_assert(fx_raw_send(fd, bad, sizeof(bad)));
+	struct garbage_sender sender = { .fd = fd };
+	pthread_t thread;
+	cr_assert_eq(pthread_create(&thread, NULL, garbage_send, &sender), 0);
+	uint8_t answer[64];
+	int got = fx_raw_frame_read(fd, answer, sizeof(answer), FX_CALL_TIMEOUT_MS);
+	cr_assert_eq(got, (int)PROTO_HEADER_SIZE, "%d", got);
+	cr_assert_eq(bytes_load_u16(answer + 6), STATUS_TOO_LARGE);
+	int64_t start = fx_now_ms();
+	while (fx_stat(c, "connections") != 1) {
+		cr_assert_lt(fx_now_ms() - start, 6000, "the server still keeps the connection");
+		fx_sleep_ms(20);
+	}
+	/* The server closed a socket with unread input: the sender is told so. */
+	for (int64_t end = fx_now_ms() + 5000; pthread_tryjoin_np(thread, NULL) != 0;) {
+		cr_assert_lt(fx_now_ms(), end, "the client can still send");
+		fx_sleep_ms(10);
+	}
+	cr_assert_gt(sender.sent, 0);
+	close(fd);
 	unharmed();
 }
