@@ -408,10 +408,18 @@ static int demo_load(struct server *server, struct wal_store **stores)
 	int error = demo_record(server, empty, &day_ms, &seed);
 	if (error == -ENOENT) {
 		log_info("the catalog is not empty: the demo catalog is not loaded again");
+		if (server->config.demo_seed_given)
+			log_warn("--demo-seed %llu is not applied: it only seeds a demo catalog "
+				 "loaded into an empty data directory",
+				 (unsigned long long)server->config.demo_seed);
 		return 0;
 	}
 	if (error != 0)
 		return error;
+	if (server->config.demo_seed_given && seed != server->config.demo_seed)
+		log_warn("--demo-seed %llu is not applied: this data directory's demo catalog "
+			 "was made with seed %llu",
+			 (unsigned long long)server->config.demo_seed, (unsigned long long)seed);
 	struct demo_load load = { .stores = stores, .count = server->workers_count };
 	demo_catalog_generate(seed, day_ms, demo_load_one, &load);
 	for (uint32_t i = 0; i < server->workers_count && load.error == 0; i++)

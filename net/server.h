@@ -31,6 +31,7 @@ struct server_config {
 	uint32_t idle_timeout_s;
 	bool demo; /* load the demo catalog into an empty catalog */
 	uint64_t demo_seed;
+	bool demo_seed_given; /* --demo-seed: its seed differing from the one used is said */
 	bool pin; /* pin worker i to CPU i */
 	uint64_t segment_size;
 	uint32_t log_flushes; /* direct flushes in flight per shard, 1 … WAL_FLUSHES_MAX */

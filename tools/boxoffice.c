@@ -31,7 +31,8 @@ static const char usage[] =
 	"  --workers N               shard threads (default: one per CPU; fixed once DIR exists)\n"
 	"  --demo                    load the demo catalog if the catalog is empty (or\n"
 	"                            complete one whose first load was cut short)\n"
-	"  --demo-seed N             seed of the demo catalog (default 1)\n"
+	"  --demo-seed N             seed of the demo catalog (default 1); a directory keeps\n"
+	"                            the seed its demo catalog was made with\n"
 	"  --port-file FILE          write the port listened on to FILE\n"
 	"  --max-connections N       default 16384\n"
 	"  --idle-timeout S          close connections idle for S seconds (default 300)\n"
@@ -51,7 +52,8 @@ static const char usage[] =
 	"it at once, exit 1 (what it acknowledged is durable). A failed write or fsync of\n"
 	"the log stops it at once with exit 70. It refuses to start (exit 1) on a data\n"
 	"directory another process holds, or on a port something else listens on; a bad\n"
-	"option or value exits 64.\n";
+	"option or value exits 64. An option given twice takes its last value, so that a\n"
+	"wrapper's defaults can be overridden by options passed after them.\n";
 
 static bool number(const char *text, uint64_t max, uint64_t *value);
 
@@ -132,7 +134,7 @@ static bool option_apply(int id, const char *value, struct server_config *c)
 	case OPT_DEMO:
 		return c->demo = true;
 	case OPT_DEMO_SEED:
-		return number(value, UINT64_MAX, &c->demo_seed);
+		return number(value, UINT64_MAX, &c->demo_seed) && (c->demo_seed_given = true);
 	case OPT_MAX_CONNECTIONS:
 		return number(value, 1000000, &n) && n >= 1 && (c->max_connections = (uint32_t)n, true);
 	case OPT_IDLE:
@@ -213,6 +215,10 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "boxoffice: unexpected argument: %s\n%s", argv[optind], usage);
+		return 64;
+	}
+	if (config.demo_seed_given && !config.demo) {
+		fprintf(stderr, "boxoffice: --demo-seed needs --demo\n");
 		return 64;
 	}
 	/* Settings for the project's tests only (net/server.h). */

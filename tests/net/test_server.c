@@ -903,6 +903,18 @@ Test(settings, numbers_past_64_bits_and_empty_paths_are_refused)
 	option_refused("--port-file", "");
 }
 
+/* A seed without --demo would do nothing. */
+Test(settings, a_demo_seed_without_demo_is_refused)
+{
+	struct fx_server server;
+	fx_server_init(&server, NULL, 0, (const char *const[]){ "--demo-seed", "3", NULL });
+	int status = fx_server_run_to_exit(&server, "127.0.0.1:0");
+	bool said = fx_log_contains(&server, "--demo-seed needs --demo");
+	fx_server_finish(&server);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 64, "wait status %#x", status);
+	cr_assert(said);
+}
+
 Test(settings, log_flushes_outside_1_to_8_are_refused)
 {
 	const char *values[] = { "0", "9", "-1", "four" };
@@ -1073,6 +1085,16 @@ Test(startup, a_demo_load_cut_short_is_completed_by_the_next_start)
 	fx_server_start(&s);
 	cr_assert_eq(fx_log_count(&s, "demo catalog completed"), 1, "the second start added more");
 	cr_assert(fx_log_contains(&s, "demo catalog already loaded"));
+	cr_assert_not(fx_log_contains(&s, "is not applied"));
+	/* A seed asked for now is not the one the catalog was made with: said, not used. */
+	fx_server_stop(&s);
+	snprintf(s.args[1], sizeof(s.args[1]), "--demo-seed");
+	snprintf(s.args[2], sizeof(s.args[2]), "6");
+	s.args_count = 3;
+	fx_server_start(&s);
+	cr_assert(fx_log_contains(&s, "--demo-seed 6 is not applied: this data directory's demo "
+				      "catalog was made with seed 5"));
+	cr_assert_eq(fx_log_count(&s, "demo catalog completed"), 1);
 	fx_server_finish(&s);
 }
 
