@@ -172,6 +172,31 @@ static int shard_dirs_check(const struct server *server, uint32_t count)
 	return 0;
 }
 
+/* A shard-N entry that is not a directory is no shard's: it is refused before anything
+ * takes it for a shard holding data, or a missing one. */
+static int shard_entries_check(const struct server *server)
+{
+	DIR *dir = opendir(server->config.data_dir);
+	if (dir == NULL)
+		return -errno;
+	int error = 0;
+	struct dirent *entry;
+	unsigned index;
+	char tail;
+	while (error == 0 && (entry = readdir(dir)) != NULL) {
+		struct stat st;
+		if (sscanf(entry->d_name, "shard-%u%c", &index, &tail) != 1 ||
+		    fstatat(dirfd(dir), entry->d_name, &st, 0) != 0 || S_ISDIR(st.st_mode))
+			continue;
+		log_error("%s/%s is not a directory: the shard-N entries of a data directory are "
+			  "its shards' own directories; move it out of the way",
+			  server->config.data_dir, entry->d_name);
+		error = -ENOTDIR;
+	}
+	closedir(dir);
+	return error;
+}
+
 /*
  * The number of shards is fixed when a data directory is created (shows are placed
  * by it); it is kept in data/shards and a different --workers is refused.
@@ -181,7 +206,9 @@ static int shards_settle(struct server *server)
 	char path[SERVER_PATH_SIZE + 16];
 	snprintf(path, sizeof(path), "%s/shards", server->config.data_dir);
 	unsigned stored;
-	int error = shards_stored(server, path, &stored);
+	int error = shard_entries_check(server);
+	if (error == 0)
+		error = shards_stored(server, path, &stored);
 	if (error != 0)
 		return error;
 	uint32_t beyond, dirs;
@@ -746,6 +773,10 @@ static void server_free(struct server *server)
 
 static int server_start(struct server *server)
 {
+	/* First, so that a start refused for its port leaves no new data directory. */
+	int error = port_check(server);
+	if (error != 0)
+		return error;
 	server->data_fd = wal_dir_open(server->config.data_dir, true);
 	if (server->data_fd < 0) {
 		log_error("data directory %s: %s", server->config.data_dir,
@@ -754,7 +785,7 @@ static int server_start(struct server *server)
 	}
 	/* Held until the process ends: two servers on one directory would both append to
 	 * its logs. (Each shard's store also locks its own directory, for boxwal.) */
-	int error = wal_dir_lock(server->data_fd);
+	error = wal_dir_lock(server->data_fd);
 	if (error != 0) {
 		log_error("data directory %s: %s", server->config.data_dir,
 			  error == -EBUSY ? "in use by another process (is another boxoffice "
@@ -762,9 +793,7 @@ static int server_start(struct server *server)
 					  : strerror(-error));
 		return error;
 	}
-	error = port_check(server);
-	if (error == 0)
-		error = shards_settle(server);
+	error = shards_settle(server);
 	if (error != 0)
 		return error;
 	server->workers = calloc(server->workers_count, sizeof(struct worker));

@@ -784,10 +784,12 @@ static void second_server_refused(bool same_data, const char *why)
 		snprintf(listen, sizeof(listen), "127.0.0.1:%s", fx_current()->port);
 	int status = fx_server_run_to_exit(&second, listen[0] ? listen : NULL);
 	bool said = fx_log_contains(&second, why);
+	bool data_left = !same_data && access(second.data_dir, F_OK) == 0;
 	fx_server_finish(&second);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1,
 		  "the second server ended with wait status %#x, not exit 1", status);
 	cr_assert(said, "the second server's log does not say '%s'", why);
+	cr_assert_not(data_left, "the refused start left a new data directory behind");
 	states_check_unchanged(before);
 	FX_STATUS_IS(fx_hold_best(c, FX_SHOW_HALL_1, 8, TIER_REGULAR, 2, false).status, STATUS_OK);
 	fx_show_state_finish(&before[1]);
@@ -802,7 +804,6 @@ Test(startup, a_second_server_on_the_same_data_directory_is_refused)
 	second_server_refused(true, "in use by another process");
 }
 
-/* Starting with `option value` is a usage error (exit 64) whose message names the option. */
 /*
  * A server started with descriptors 0-2 closed (as daemon wrappers may start it)
  * must not take one of them for a log file: its messages would go into the log, and
@@ -850,6 +851,7 @@ Test(startup, sighup_stops_the_server_cleanly)
 	FX_STATUS_IS(fx_release(c, hold.hold_id, 5).status, STATUS_OK);
 }
 
+/* Starting with `option value` is a usage error (exit 64) whose message names the option. */
 static void option_refused(const char *option, const char *value)
 {
 	bool listen = strcmp(option, "--listen") == 0;
@@ -977,6 +979,16 @@ Test(startup, a_data_directory_that_lost_its_shard_count_or_a_shard_is_refused)
 	data_rename("shards.away", "shards");
 	data_rename("shard-1", "shard-1.away");
 	start_refused(FX_WORKERS_DEFAULT, "shard-1 is missing");
+	/* A file in a shard directory's place is named as such, not taken for a shard. */
+	char file_path[FX_PATH_SIZE + 16];
+	snprintf(file_path, sizeof(file_path), "%s/shard-1", fx_current()->data_dir);
+	file = fopen(file_path, "w");
+	cr_assert(file != NULL && fclose(file) == 0);
+	start_refused(FX_WORKERS_DEFAULT, "shard-1 is not a directory");
+	data_rename("shards", "shards.away");
+	start_refused(FX_WORKERS_DEFAULT, "shard-1 is not a directory");
+	data_rename("shards.away", "shards");
+	cr_assert_eq(unlink(file_path), 0);
 	data_rename("shard-1.away", "shard-1");
 	fx_server_start(fx_current());
 	c = fx_connect(fx_current());
@@ -984,11 +996,6 @@ Test(startup, a_data_directory_that_lost_its_shard_count_or_a_shard_is_refused)
 	states_finish(before);
 }
 
-/*
- * Holds that expire while the server is down fire when its shards first apply a
- * command at start-up, which the catalog reconciliation is. That is not a catalog
- * put one shard lacked, and must not be reported as one.
- */
 /*
  * A first start cut short (a full disk, Ctrl-C) may leave the shard count written
  * and some shard directories, but no data: the next start must not be refused.
@@ -1016,6 +1023,11 @@ Test(startup, a_first_start_cut_short_leaves_a_directory_that_starts)
 	fx_server_finish(&s);
 }
 
+/*
+ * Holds that expire while the server is down fire when its shards first apply a
+ * command at start-up, which the catalog reconciliation is. That is not a catalog
+ * put one shard lacked, and must not be reported as one.
+ */
 Test(startup, holds_that_expired_while_down_are_not_reported_as_reconciled_puts)
 {
 	const uint32_t seats[] = { 30, 31 };
