@@ -7,7 +7,8 @@
  * pipelines its put commands. Without --json the output is for people: ISO 8601
  * UTC times, prices with their currency, seats by label ("Stalls A-12"). With
  * --json every command prints one JSON object on stdout, also when the server
- * refuses (with "status"), so scripts need not scrape text.
+ * refuses (with "status") and on a usage or connection error (with "error"), so
+ * scripts need not scrape text.
  *
  * Exit status: 0 done; 1 the server refused (the status in words on stderr);
  * 2 connection or transport error; 64 usage error.
@@ -43,39 +44,65 @@ static void command_help(FILE *out, const struct ctl_command *command);
 
 /* Failing: three kinds, three exit codes. */
 
-void usage_fail(const char *format, ...)
+/* Formats a failing function's message into `about` (a char array). */
+#define ABOUT_FORMAT(about, format)                                  \
+	do {                                                         \
+		va_list args_;                                       \
+		va_start(args_, format);                             \
+		vsnprintf(about, sizeof(about), format, args_);      \
+		va_end(args_);                                       \
+	} while (0)
+
+/* {key: value, "about": about} on stdout. */
+static void failure_json(const char *key, const char *value, const char *about)
 {
-	va_list args;
-	va_start(args, format);
-	fprintf(stderr, "boxctl: %s%s", ctl.command ? ctl.command : "", ctl.command ? ": " : "");
-	vfprintf(stderr, format, args);
-	va_end(args);
-	fprintf(stderr, "\nTry 'boxctl %s%s--help'.\n", ctl.command ? ctl.command : "",
-		ctl.command ? " " : "");
+	json_t *o = json_pack("{s:s, s:s}", key, value, "about", about);
+	if (o == NULL) /* an argument quoted in `about` that is not UTF-8 */
+		o = json_pack("{s:s}", key, value);
+	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+	json_decref(o);
+}
+
+void usage_exit(const char *about)
+{
+	if (ctl.json || ctl.json_anywhere)
+		failure_json("error", "usage", about);
 	exit(EXIT_USAGE);
 }
 
-void transport_fail(int error)
+void usage_fail(const char *format, ...)
 {
-	fprintf(stderr, "boxctl: %s: %s (server %s)\n", ctl.command, box_client_error_text(error),
-		ctl.server);
+	char about[512];
+	ABOUT_FORMAT(about, format);
+	fprintf(stderr, "boxctl: %s%s%s\nTry 'boxctl %s%s--help'.\n",
+		ctl.command ? ctl.command : "", ctl.command ? ": " : "", about,
+		ctl.command ? ctl.command : "", ctl.command ? " " : "");
+	usage_exit(about);
+}
+
+void transport_fail_with(const char *format, ...)
+{
+	char about[512];
+	ABOUT_FORMAT(about, format);
+	fprintf(stderr, "boxctl: %s: %s\n", ctl.command, about);
+	if (ctl.json)
+		failure_json("error", "connection", about);
 	box_client_close(ctl.client);
 	exit(EXIT_TRANSPORT);
 }
 
+void transport_fail(int error)
+{
+	transport_fail_with("%s (server %s)", box_client_error_text(error), ctl.server);
+}
+
 void refused(enum status status, const char *format, ...)
 {
-	char about[512] = "";
-	va_list args;
-	va_start(args, format);
-	vsnprintf(about, sizeof(about), format, args);
-	va_end(args);
-	if (ctl.json) {
-		json_t *o = json_pack("{s:s, s:s}", "status", status_name(status), "about", about);
-		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		fputc('\n', stdout);
-		json_decref(o);
-	}
+	char about[512];
+	ABOUT_FORMAT(about, format);
+	if (ctl.json)
+		failure_json("status", status_name(status), about);
 	fprintf(stderr, "boxctl: %s: %s%s%s\n", ctl.command, status_name(status),
 		*about ? ": " : "", about);
 	box_client_close(ctl.client);
@@ -308,10 +335,8 @@ void connect_server(void)
 	ctl.timeout_ms = options.timeout_ms;
 	char error[512];
 	ctl.client = box_client_connect_options(host, port, &options, error, sizeof(error));
-	if (ctl.client == NULL) {
-		fprintf(stderr, "boxctl: %s: %s\n", ctl.command, error);
-		exit(EXIT_TRANSPORT);
-	}
+	if (ctl.client == NULL)
+		transport_fail_with("%s", error);
 }
 
 /* Text and JSON output. */
@@ -320,9 +345,8 @@ void json_print(json_t *value)
 {
 	if (value == NULL) {
 		/* json_pack() refuses a text that is not UTF-8, which a server must not send. */
-		fprintf(stderr, "boxctl: %s: the server's answer cannot be written as JSON (a text "
-			"in it is not UTF-8)\n", ctl.command);
-		exit(EXIT_TRANSPORT);
+		transport_fail_with("the server's answer cannot be written as JSON (a text in it "
+				    "is not UTF-8)");
 	}
 	json_dumpf(value, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
 	fputc('\n', stdout);
@@ -535,6 +559,8 @@ static int run_help(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	ctl.server = SERVER_DEFAULT; /* connect_server() takes --server or the environment */
+	for (int k = 1; k < argc; k++)
+		ctl.json_anywhere |= strcmp(argv[k], "--json") == 0;
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -546,7 +572,7 @@ int main(int argc, char **argv)
 	}
 	if (i == argc) {
 		usage(stderr);
-		return EXIT_USAGE;
+		usage_exit("no command");
 	}
 	const struct ctl_command *command = command_find(argv[i]);
 	if (command == NULL)

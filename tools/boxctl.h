@@ -28,6 +28,7 @@ struct ctl_state {
 	const char *server; /* HOST:PORT */
 	const char *command;
 	bool json;
+	bool json_anywhere; /* --json is among the arguments: a usage error is JSON too */
 	bool no_color;
 	bool color;
 	struct box_client *client;
@@ -36,10 +37,15 @@ struct ctl_state {
 
 extern struct ctl_state ctl;
 
-/* Failing: three kinds, three exit codes. */
+/* Failing: three kinds, three exit codes. With --json each also prints one object on
+ * stdout: {"status": ..., "about": ...} for a refusal, {"error": "usage" or
+ * "connection", "about": ...} for the other two. */
 
 __attribute__((format(printf, 1, 2), noreturn)) void usage_fail(const char *format, ...);
+/* A usage error already said on stderr (`about`): its JSON, then exit 64. */
+__attribute__((noreturn)) void usage_exit(const char *about);
 __attribute__((noreturn)) void transport_fail(int error);
+__attribute__((format(printf, 1, 2), noreturn)) void transport_fail_with(const char *format, ...);
 /* A refusal: the status in words, and what it was about. */
 __attribute__((format(printf, 2, 3), noreturn)) void refused(enum status status,
 							     const char *format, ...);

@@ -220,8 +220,7 @@ static int catalog_send(void *context, const struct command *command, const char
 	uint32_t size = (uint32_t)command_encoded_size(command);
 	uint8_t *encoded = malloc(size);
 	if (encoded == NULL || command_encode(command, encoded, size) != size) {
-		fprintf(stderr, "boxctl: %s: out of memory\n", ctl.command);
-		exit(EXIT_TRANSPORT);
+		transport_fail_with("out of memory");
 	}
 	struct catalog_sent *sent = &l->sent[l->inflight++];
 	*sent = (struct catalog_sent){ .request_id = id, .type = command->type,
@@ -316,8 +315,7 @@ static int catalog_collect(void *context, const struct command *command, const c
 	put->encoded = malloc(put->encoded_size);
 	if (put->encoded == NULL ||
 	    command_encode(command, put->encoded, put->encoded_size) != put->encoded_size) {
-		fprintf(stderr, "boxctl: %s: out of memory\n", ctl.command);
-		exit(EXIT_TRANSPORT);
+		transport_fail_with("out of memory");
 	}
 	snprintf(put->where, sizeof(put->where), "%s", where);
 	struct catalog_entity entity = { .type = command->type };
@@ -489,7 +487,7 @@ int run_catalog(int argc, char **argv)
 	int rc = catalog_json_load(positionals[1], catalog_collect, &file, error, sizeof(error));
 	if (rc < 0) {
 		fprintf(stderr, "boxctl: %s: %s\n", ctl.command, error);
-		exit(EXIT_USAGE);
+		usage_exit(error);
 	}
 	if (file.count == 0) {
 		if (ctl.json)

@@ -18,9 +18,7 @@
 static void list_advance(uint32_t *after, uint32_t last_id)
 {
 	if (last_id <= *after) {
-		fprintf(stderr, "boxctl: %s: the server repeated a page (id %u after %u)\n",
-			ctl.command, last_id, *after);
-		exit(EXIT_TRANSPORT);
+		transport_fail_with("the server repeated a page (id %u after %u)", last_id, *after);
 	}
 	*after = last_id;
 }

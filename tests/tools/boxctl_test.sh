@@ -177,6 +177,10 @@ expect_eq "$(json 'len(d["snapshot_lsns"]) == 2 and min(d["snapshot_lsns"]) > 0'
 expect_rc 64 "an unknown command" nosuch
 expect_rc 64 "a hold without --user" hold 500004 --seats 1-1
 expect_rc 64 "a hold whose --seats names no seat" --json hold 500004 --user 1 --seats ,
+expect_eq "$(json '[d["error"], d["about"]]')" "['usage', '--seats names no seat: give a comma-separated list of seats']" \
+	"with --json, a usage error is an object on stdout too"
+expect_rc 64 "an unknown option before --json" --bogus stats --json
+expect_eq "$(json 'd["error"]')" "usage" "is one too"
 expect_rc 64 "--near that is not a number" search --near nan,nan --radius-km 10
 rc=0
 "$BOXCTL" --server 127.0.0.1:112837 ping >"$WORK/out" 2>"$WORK/err" || rc=$?
@@ -298,6 +302,11 @@ rc=0
 "$BOXCTL" --server 127.0.0.1:1 stats >"$WORK/out" 2>"$WORK/err" || rc=$?
 expect_eq "$rc" "2" "a server that cannot be reached exits 2"
 expect_grep "cannot connect" "$WORK/err" "and says so"
+rc=0
+"$BOXCTL" --server 127.0.0.1:1 --json stats >"$WORK/out" 2>"$WORK/err" || rc=$?
+expect_eq "$rc" "2" "with --json too"
+expect_eq "$(json 'd["error"] + ": " + d["about"]')" \
+	"connection: cannot connect to 127.0.0.1:1: Connection refused" "and says so on stdout"
 
 server_stop "the server stops on SIGTERM with exit 0"
 
