@@ -21,7 +21,12 @@
  *   deadline has passed, expired; released holds stay released;
  * - expired holds stay expired: a confirm after the deadline fails with "hold
  *   expired";
- * - acknowledged waiting-list entries of the cycle are there (in any state).
+ * - acknowledged waiting-list entries of the cycle are there (in any state);
+ * - a hold in flight at the kill happened whole or not at all: each hold id of the
+ *   cycle's shows that no answer named is confirmed in the name of the user whose
+ *   hold was in flight; the booking must have the seats that hold asked for (or as
+ *   many, for best available). Where no waiting line makes offers, a hold no one
+ *   asked for fails the run, and every held seat must be a seat of a known hold.
  *
  * The state of a hold is read without changing it by a RELEASE in the name of a
  * user who never holds anything: "not owner" means active, "already confirmed"
@@ -91,6 +96,7 @@ struct join_record {
 
 typedef VECTOR(struct hold_record) hold_vector;
 typedef VECTOR(struct join_record) join_vector;
+typedef VECTOR(struct command_hold) request_vector;
 
 struct loader {
 	uint32_t index;
@@ -103,6 +109,7 @@ struct loader {
 	hold_vector holds;     /* this cycle's, merged into the run's after it */
 	join_vector joins;
 	uint32_t uncertain_holds;
+	struct command_hold uncertain_hold; /* when uncertain_holds is 1 */
 	uint32_t acknowledged;
 	char problem[256];
 };
@@ -118,6 +125,7 @@ struct run {
 	uint32_t show_id_next;
 	hold_vector holds; /* every acknowledged hold of every cycle */
 	join_vector joins; /* the last cycle's */
+	request_vector uncertain_holds; /* the last cycle's HOLDs in flight at the kill */
 	struct loader loaders[LOADERS_COUNT];
 };
 
@@ -169,6 +177,7 @@ static bool load_hold(struct loader *l)
 	struct engine_result r;
 	if (box_client_command(l->client, &c, &r) != 0) {
 		l->uncertain_holds++;
+		l->uncertain_hold = c.hold;
 		return false;
 	}
 	l->acknowledged++;
@@ -384,8 +393,118 @@ static void hold_confirm_again(struct box_client *client, const struct hold_reco
 		 h->hold_id, status_name(r.status), r.seats_count);
 }
 
-/* Seats of one show: owner record per seat, for booked and active holds. */
-static void show_verify(struct run *run, struct box_client *client, uint32_t show_id)
+static bool hold_known(const struct run *run, uint32_t cycle, uint64_t hold_id)
+{
+	for (uint32_t i = run->holds.count; i-- > 0;) {
+		const struct hold_record *h = &run->holds.items[i];
+		if (h->cycle != cycle)
+			return false; /* the earlier cycles had other shows */
+		if (h->hold_id == hold_id)
+			return true;
+	}
+	return false;
+}
+
+enum claim { CLAIM_NONE, CLAIM_BOOKED, CLAIM_EXPIRED };
+
+/* Confirms an active hold no answer named in the name of the users whose HOLD of its
+ * show was in flight. CLAIM_BOOKED: one of them owned it, and its booking is recorded;
+ * CLAIM_EXPIRED: it expired before it could be asked. */
+static enum claim uncertain_hold_claim(struct run *run, struct box_client *client,
+				       uint32_t cycle, uint64_t hold_id, bool *matched)
+{
+	for (uint32_t u = 0; u < run->uncertain_holds.count; u++) {
+		const struct command_hold *asked = &run->uncertain_holds.items[u];
+		if (matched[u] || asked->show_id != (uint32_t)(hold_id >> 32))
+			continue;
+		char ref[32];
+		payment_ref(hold_id, ref, sizeof(ref));
+		struct engine_result r = fx_confirm(client, hold_id, asked->user_id, ref);
+		if (r.status == STATUS_NOT_OWNER)
+			continue;
+		if (r.status == STATUS_HOLD_EXPIRED) /* since the probe: nothing to learn */
+			return CLAIM_EXPIRED;
+		FX_CHECK(r.status == STATUS_OK, "hold %#" PRIx64 " of user %" PRIu64 ": confirm %s",
+			 hold_id, asked->user_id, status_name(r.status));
+		/* Whole: the seats asked for, or for best available as many. */
+		FX_CHECK(r.seats_count == asked->seats_count &&
+				 (asked->best || memcmp(r.seats, asked->seats,
+							sizeof(uint32_t) * r.seats_count) == 0),
+			 "hold %#" PRIx64 ", in flight at the kill, has %u seats (first %u); it "
+			 "asked for %u (first %u)",
+			 hold_id, r.seats_count, r.seats[0], asked->seats_count,
+			 asked->best ? 0 : asked->seats[0]);
+		struct hold_record h = { .hold_id = hold_id, .user_id = asked->user_id,
+					 .show_id = asked->show_id, .cycle = cycle,
+					 .deadline_ms = r.deadline_ms, .seats_count = r.seats_count,
+					 .fate = FATE_BOOKED };
+		memcpy(h.seats, r.seats, sizeof(uint32_t) * r.seats_count);
+		VECTOR_PUSH(run->holds, h);
+		matched[u] = true;
+		return CLAIM_BOOKED;
+	}
+	return CLAIM_NONE;
+}
+
+/*
+ * The HOLDs in flight at the kill happened whole or not at all. Hold ids are dense
+ * per show (n = 1, 2, ...): those of the cycle's shows that no answer named are such
+ * holds, or offers of the Club show's waiting line. Each active one is claimed
+ * (uncertain_hold_claim); one no one claims on a show without a waiting line is a
+ * hold no one asked for. Past the highest id answered, the ids are probed until
+ * HOLD_ID_GAP_MAX in a row are not found (offers withdrawn by a leave leave gaps).
+ */
+#define HOLD_ID_GAP_MAX 64u
+static void uncertain_holds_settle(struct run *run, struct box_client *client, uint32_t cycle,
+				   const uint32_t *shows)
+{
+	bool *matched = calloc(run->uncertain_holds.count + 1, sizeof(bool));
+	FX_CHECK(matched != NULL, "out of memory");
+	uint32_t happened = 0, expired = 0, offers = 0;
+	for (uint32_t s = 0; s < SHOWS_PER_CYCLE; s++) {
+		uint32_t known_max = 0;
+		for (uint32_t i = 0; i < run->holds.count; i++) {
+			const struct hold_record *h = &run->holds.items[i];
+			if (h->cycle == cycle && h->show_id == shows[s] &&
+			    (uint32_t)h->hold_id > known_max)
+				known_max = (uint32_t)h->hold_id;
+		}
+		for (uint32_t n = 1, gap = 0; gap < HOLD_ID_GAP_MAX; n++) {
+			uint64_t hold_id = (uint64_t)shows[s] << 32 | n;
+			if (n <= known_max && hold_known(run, cycle, hold_id))
+				continue;
+			struct hold_record probe = { .hold_id = hold_id };
+			int64_t before, after;
+			uint8_t fate = hold_probe(client, &probe, &before, &after);
+			gap = fate == FATE_RELEASED && n > known_max ? gap + 1 : 0;
+			FX_CHECK(fate != FATE_BOOKED,
+				 "hold %#" PRIx64 " is booked, but no confirm of it was sent", hold_id);
+			if (fate == FATE_EXPIRED)
+				expired++;
+			if (fate != FATE_ACTIVE)
+				continue;
+			enum claim claim = uncertain_hold_claim(run, client, cycle, hold_id, matched);
+			happened += claim == CLAIM_BOOKED;
+			expired += claim == CLAIM_EXPIRED;
+			if (claim != CLAIM_NONE)
+				continue;
+			FX_CHECK(s == 2, "show %u: hold %#" PRIx64 " is active, but no answer named "
+					 "it and no HOLD in flight was its",
+				 shows[s], hold_id);
+			offers++;
+		}
+	}
+	printf("  %u HOLDs in flight at the kill: %u happened whole (now booked), %u unnamed "
+	       "holds expired, %u offers\n",
+	       run->uncertain_holds.count, happened, expired, offers);
+	free(matched);
+	run->uncertain_holds.count = 0;
+}
+
+/* Seats of one show: owner record per seat, for booked and active holds. Where no
+ * waiting line makes offers, every held seat is a seat of a hold on record. */
+static void show_verify(struct run *run, struct box_client *client, uint32_t show_id,
+			bool offers)
 {
 	struct fx_show_state state;
 	fx_show_state_get(client, show_id, &state);
@@ -414,6 +533,22 @@ static void show_verify(struct run *run, struct box_client *client, uint32_t sho
 			booked += h->fate == FATE_BOOKED;
 		}
 	}
+	if (!offers) {
+		/* Holds recorded active may have expired since (their seats are free then). */
+		bool *claimed = calloc(state.seats_count, sizeof(bool));
+		FX_CHECK(claimed != NULL, "out of memory");
+		for (uint32_t i = 0; i < run->holds.count; i++) {
+			const struct hold_record *h = &run->holds.items[i];
+			for (uint8_t s = 0; h->show_id == show_id && h->fate == FATE_ACTIVE &&
+					    s < h->seats_count; s++)
+				claimed[h->seats[s]] = true;
+		}
+		for (uint32_t seat = 0; seat < state.seats_count; seat++)
+			FX_CHECK(state.states[seat] != SEAT_HELD || claimed[seat],
+				 "show %u seat %u is held, but by no hold on record", show_id,
+				 seat);
+		free(claimed);
+	}
 	/* Only confirms make bookings, and every confirm is known: nothing else is booked. */
 	uint32_t booked_seen = fx_seats_in_state(&state, SEAT_BOOKED);
 	FX_CHECK(booked_seen == booked, "show %u has %u booked seats; the bookings have %u",
@@ -441,7 +576,7 @@ static void joins_verify(struct run *run, struct box_client *client)
 	run->joins.count = 0;
 }
 
-static void recovery_verify(struct run *run, uint32_t cycle)
+static void recovery_verify(struct run *run, uint32_t cycle, const uint32_t *shows)
 {
 	struct box_client *client = fx_connect(&run->server);
 	uint32_t counts[5] = { 0 };
@@ -459,8 +594,9 @@ static void recovery_verify(struct run *run, uint32_t cycle)
 			hold_confirm_again(client, h);
 		counts[h->fate]++;
 	}
+	uncertain_holds_settle(run, client, cycle, shows);
 	for (uint32_t i = 0; i < run->shows_count; i++)
-		show_verify(run, client, run->shows[i]);
+		show_verify(run, client, run->shows[i], i % SHOWS_PER_CYCLE == 2);
 	joins_verify(run, client);
 	printf("  verified: %u booked, %u active, %u released, %u expired (%u of earlier cycles); "
 	       "%u shows\n",
@@ -558,6 +694,8 @@ static void load_and_kill(struct run *run, uint32_t cycle, const uint32_t *shows
 		FX_CHECK(l->problem[0] == '\0', "%s", l->problem);
 		acknowledged += l->acknowledged;
 		uncertain += l->uncertain_holds;
+		if (l->uncertain_holds > 0)
+			VECTOR_PUSH(run->uncertain_holds, l->uncertain_hold);
 		for (uint32_t k = 0; k < l->holds.count; k++) {
 			l->holds.items[k].cycle = cycle;
 			uncertain += l->holds.items[k].uncertain != 0;
@@ -586,7 +724,7 @@ static void cycle_run(struct run *run, uint32_t cycle)
 	box_client_close(client);
 	load_and_kill(run, cycle, shows);
 	fx_server_start(&run->server);
-	recovery_verify(run, cycle);
+	recovery_verify(run, cycle, shows);
 	fflush(stdout);
 }
 
@@ -698,6 +836,7 @@ int main(int argc, char **argv)
 	fx_server_finish(&run.server);
 	free(run.holds.items);
 	free(run.joins.items);
+	free(run.uncertain_holds.items);
 	printf("crash_server: %u cycles passed (seed %" PRIu64 ")\n", run.cycles, run.seed);
 	return 0;
 }
