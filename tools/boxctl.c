@@ -468,7 +468,8 @@ static const struct ctl_command commands[] = {
 	{ "wait", run_wait, "wait SHOW_ID --user USER_ID [--timeout-ms N]",
 	  "Waits until the user's waiting-list entry changes (an offer, sold out, lapsed)\n"
 	  "or the timeout passes (default 30000 ms, at most 300000), and prints its state.\n"
-	  "An offer is a hold: confirm it before its deadline." },
+	  "An offer is a hold: confirm it before its deadline. Here --timeout-ms after the\n"
+	  "command is the wait's own; the connection's goes before the command." },
 	{ "block", run_block, "block SHOW_ID --seats FIRST-LAST",
 	  "Blocks seats by seat id (\"10-19\", \"#10-#19\" or one id) so they are never sold." },
 	{ "unblock", run_unblock, "unblock SHOW_ID --seats FIRST-LAST", "Unblocks seats." },

@@ -60,12 +60,12 @@ static const char usage_verify[] =
 	"Checks every segment (header, record framing, checksums, LSN sequence), decodes\n"
 	"every record as a command, checks that the segments after the end of the log\n"
 	"are all zeros, and reads and decodes every snapshot. Prints a summary when all\n"
-	"is sound; otherwise a line per problem, and exits with the most serious:\n"
+	"is sound; otherwise a line per problem, and exits with the first that applies:\n"
+	"  1  an I/O error: the check could not finish, so what it did not read is unknown\n"
 	"  3  corruption: recovery refuses to start ('boxwal truncate' is the repair)\n"
 	"  4  a damaged or unusable snapshot (the report says whether recovery falls back)\n"
 	"  2  a torn tail: an unfinished last flush, which recovery cuts; reported so that\n"
-	"     scripts notice\n"
-	"  1  an I/O error\n";
+	"     scripts notice\n";
 
 static const char usage_stats[] =
 	"usage: boxwal stats DIR [--shard N]\n"
