@@ -96,38 +96,25 @@ void pending_add(struct worker *w, uint64_t required_lsn, uint16_t target_worker
 		pending_deliver(w, target_worker, kind, target, bytes, size);
 		return;
 	}
-	ARRAY_RESERVE(w->pendings, w->pendings_capacity,
-		      (uint64_t)w->pendings_head + w->pendings_count + 1);
-	ARRAY_RESERVE(w->arena, w->arena_capacity, (uint64_t)w->arena_size + size);
-	memcpy(w->arena + w->arena_size, bytes, size);
-	w->pendings[w->pendings_head + w->pendings_count++] = (struct pending){
-		.required_lsn = required_lsn, .target = target, .offset = w->arena_size,
-		.size = size, .worker = target_worker, .kind = kind };
-	w->arena_size += size;
+	pending_queue_push(&w->pending,
+			   (struct pending){ .required_lsn = required_lsn, .target = target,
+					     .size = size, .worker = target_worker, .kind = kind },
+			   bytes);
 }
 
 void requests_release(struct worker *w)
 {
 	gathers_deferred_run(w);
 	uint64_t durable = wal_writer_durable_lsn(w->writer);
-	while (w->pendings_count > 0) {
-		struct pending *p = &w->pendings[w->pendings_head];
-		if (p->required_lsn > durable)
-			break;
-		pending_deliver(w, p->worker, p->kind, p->target, w->arena + p->offset, p->size);
-		w->arena_head = p->offset + p->size;
-		w->pendings_head++;
-		w->pendings_count--;
+	const struct pending *p;
+	const uint8_t *bytes;
+	while ((p = pending_queue_front(&w->pending, &bytes)) != NULL &&
+	       p->required_lsn <= durable) {
+		struct pending entry = *p; /* a delivery may push onto the queue */
+		pending_queue_pop(&w->pending);
+		pending_deliver(w, entry.worker, entry.kind, entry.target, bytes, entry.size);
 	}
-	if (w->pendings_count == 0) {
-		w->pendings_head = 0;
-		w->arena_head = w->arena_size = 0;
-	} else if (w->pendings_head > 4096 && w->pendings_head > w->pendings_count) {
-		/* Compact now and then so the queue's arrays do not creep forever. */
-		memmove(w->pendings, w->pendings + w->pendings_head,
-			sizeof(struct pending) * w->pendings_count);
-		w->pendings_head = 0;
-	}
+	pending_queue_settle(&w->pending);
 }
 
 /*

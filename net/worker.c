@@ -628,7 +628,7 @@ static void stop_begin(struct worker *w)
 /* Everything this worker owes is answered and sent, and its log is idle. */
 static bool worker_idle(struct worker *w)
 {
-	if (w->pendings_count > 0 || wal_writer_busy(w->writer) || w->snapshot_writing ||
+	if (w->pending.count > 0 || wal_writer_busy(w->writer) || w->snapshot_writing ||
 	    w->deferred_head != NULL || w->parked_count > 0)
 		return false;
 	for (uint32_t t = 0; t < w->server->workers_count; t++) {
@@ -665,7 +665,7 @@ static bool stop_complete(struct worker *w)
 		log_warn("stopping shard %u with work unfinished after 10 s (%u parked WAITs, "
 			 "%u responses waiting for the log, %u connections whose client has not "
 			 "read its answers)",
-			 w->index, w->parked_count, w->pendings_count, unread);
+			 w->index, w->parked_count, w->pending.count, unread);
 		return true;
 	}
 	return true;
@@ -786,8 +786,7 @@ static void worker_finish(struct worker *w)
 	}
 	memory_free(w->gathers);
 	memory_free(w->snapshot_gathers);
-	memory_free(w->pendings);
-	memory_free(w->arena);
+	pending_queue_finish(&w->pending);
 	io_uring_queue_exit(&w->ring);
 	memory_free(w->recv_buffers);
 	if (w->recv_ring != NULL)

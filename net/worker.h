@@ -28,6 +28,7 @@
 #include "hashmap.h"
 #include "io_uring.h"
 #include "mailbox.h"
+#include "pending.h"
 #include "protocol.h"
 #include "wheel.h"
 #include "writer.h"
@@ -102,21 +103,6 @@ struct conn {
 	uint32_t next_size;
 	uint32_t next_capacity;
 	uint32_t next_free;
-};
-
-/* Where a response or reply goes once the log allows it. */
-enum pending_kind {
-	PENDING_RESPONSE = 1,	/* a frame for a client connection */
-	PENDING_APPLY_DONE = 2, /* a shard's reply to a broadcast catalog put */
-};
-
-struct pending {
-	uint64_t required_lsn;
-	uint64_t target; /* connection id, or gather id */
-	uint32_t offset; /* of its bytes in the pending arena */
-	uint32_t size;
-	uint16_t worker; /* the worker that receives it */
-	uint8_t kind;	 /* enum pending_kind */
 };
 
 /* A request answered by several shards: catalog puts, stats, snapshots. */
@@ -234,14 +220,7 @@ struct worker {
 	uint32_t snapshot_gathers_count;
 	uint32_t snapshot_gathers_capacity;
 
-	struct pending *pendings; /* a FIFO: [pendings_head, pendings_count) */
-	uint32_t pendings_head;
-	uint32_t pendings_count;
-	uint32_t pendings_capacity;
-	uint8_t *arena; /* pending bytes: [arena_head, arena_size) */
-	uint32_t arena_head;
-	uint32_t arena_size;
-	uint32_t arena_capacity;
+	struct pending_queue pending; /* answers waiting for the log */
 
 	struct gather *gathers;
 	uint32_t gathers_capacity;
