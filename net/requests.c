@@ -435,10 +435,10 @@ static void hello_answer(struct worker *w, struct conn *conn, const struct proto
 		proto_put_hello_info(&writer, &info);
 	}
 	conn->hello_done = fits;
-	if (!fits)
-		conn->close_after_send = true;
 	w->counters.responses++;
 	conn_output(w, conn, w->frame, (uint32_t)proto_frame_end(&writer, 0));
+	if (!fits)
+		conn_end_after_answers(w, conn);
 }
 
 /* Sends a request to every shard, each answering the gather opened here. */
@@ -513,7 +513,7 @@ void requests_frame(struct worker *w, struct conn *conn, const uint8_t *frame, u
 		/* A HELLO keeps its own status (a client name above its limit is too large). */
 		requests_error(w, conn, request.opcode, request.request_id,
 			       request.opcode == PROTO_HELLO ? status : STATUS_BAD_REQUEST);
-		conn->close_after_send = true;
+		conn_end_after_answers(w, conn);
 		return;
 	}
 	if (status != STATUS_OK) {

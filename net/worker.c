@@ -27,8 +27,9 @@
 
 #define CONN_ID_INDEX_MASK 0xffffffffu
 #define IDLE_SWEEP_TICKS (1000 / TICK_MS)
-/* How long a connection closed after a bad frame waits for its client to end the
- * stream: at least LINGER_MS, and up to LINGER_MAX_MS while its answers are undelivered. */
+/* How long a connection ended by a bad frame waits for its client to end the stream:
+ * LINGER_MS once its answers are delivered, and LINGER_MAX_MS since the bad frame at
+ * most. */
 #define LINGER_MS 2000
 #define LINGER_MAX_MS 10000
 
@@ -252,23 +253,37 @@ void conn_close(struct worker *w, struct conn *conn, const char *why)
 }
 
 /*
- * Ends a connection whose last answer (to a frame the stream cannot be read past) has
- * been handed to the kernel. Closing the socket now would reset the connection if its
- * client is still sending, throwing away the answers not yet delivered. So the server
- * ends only its own half: the client reads every answer and then the stream's end.
- * What it still sends is read and dropped until it closes its half too, or until the
- * idle sweep gives up on it (conn_linger_over). Answers to requests read before the
- * frame are waited for first.
+ * Ends a connection that reads no more requests (a fatal framing error was answered,
+ * or its client ended its side of the stream) once every answer it owes is handed to
+ * the kernel. A client that ended its side is closed then. After a framing error the
+ * client may still be sending, and closing the socket would reset the connection,
+ * throwing away the answers not yet delivered. So the server ends only its own half:
+ * the client reads every answer and then the stream's end. What it still sends is read
+ * and dropped until it closes its half too, or until the idle sweep gives up on it
+ * (conn_ending_over).
  */
-static void conn_linger(struct worker *w, struct conn *conn)
+static void conn_settle(struct worker *w, struct conn *conn)
 {
-	if (conn->state != CONN_OPEN || conn->lingering || conn_output_pending(conn) > 0 ||
-	    conn->requests_in_flight > 0)
+	if (conn->state != CONN_OPEN || (!conn->close_after_send && !conn->peer_closed) ||
+	    conn->lingering || conn_output_pending(conn) > 0 || conn->requests_in_flight > 0)
 		return;
+	if (conn->peer_closed) {
+		conn_close(w, conn, "closed by the client");
+		return;
+	}
 	conn->lingering = true;
 	conn->linger_since_ms = w->now_ms;
 	if (shutdown(conn->fd, SHUT_WR) < 0)
 		conn_close(w, conn, strerror(errno));
+}
+
+void conn_end_after_answers(struct worker *w, struct conn *conn)
+{
+	if (conn->close_after_send)
+		return;
+	conn->close_after_send = true;
+	conn->ending_since_ms = w->now_ms;
+	conn_settle(w, conn);
 }
 
 static void send_arm(struct worker *w, struct conn *conn)
@@ -360,8 +375,7 @@ static uint32_t frames_parse(struct worker *w, struct conn *conn, const uint8_t 
 			requests_error(w, conn, header.opcode, header.request_id,
 				       frame_size > PROTO_FRAME_SIZE_MAX ? STATUS_TOO_LARGE
 									 : STATUS_BAD_REQUEST);
-			conn->close_after_send = true;
-			conn_linger(w, conn);
+			conn_end_after_answers(w, conn);
 			return size;
 		}
 		if (size - offset < frame_size + 4)
@@ -391,9 +405,9 @@ static void input_parse(struct worker *w, struct conn *conn)
 
 static void conn_input(struct worker *w, struct conn *conn, const uint8_t *bytes, uint32_t size)
 {
-	conn->last_activity_ms = w->now_ms;
 	if (conn->reading_stopped || conn->close_after_send)
-		return;
+		return; /* dropped: not activity that keeps the connection open */
+	conn->last_activity_ms = w->now_ms;
 	if (conn->in_size == 0) {
 		/* Usual case: whole frames straight from the receive buffer. */
 		uint32_t used = frames_parse(w, conn, bytes, size);
@@ -472,9 +486,11 @@ static void recv_complete(struct worker *w, uint64_t conn_id, struct io_uring_cq
 			   (uint32_t)cqe->res);
 	if (buffer)
 		recv_buffer_return(w, buffer_id);
-	if (cqe->res == 0 && conn->state == CONN_OPEN && !w->stopping)
-		conn_close(w, conn, "closed by the client");
-	else if (cqe->res < 0 && cqe->res != -ENOBUFS && conn->state == CONN_OPEN)
+	if (cqe->res == 0 && conn->state == CONN_OPEN) {
+		/* Perhaps only its sending side: the answers it is owed still go out. */
+		conn->peer_closed = true;
+		conn_settle(w, conn);
+	} else if (cqe->res < 0 && cqe->res != -ENOBUFS && conn->state == CONN_OPEN)
 		conn_close(w, conn, strerror(-cqe->res));
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
 		conn->recv_armed = false;
@@ -590,11 +606,14 @@ static bool conn_unsent(const struct conn *conn)
 	return ioctl(conn->fd, SIOCOUTQ, &unsent) == 0 && unsent > 0;
 }
 
-/* A lingering connection's client has had its time to read its answers and go. */
-static bool conn_linger_over(struct worker *w, const struct conn *conn)
+/* The client of a connection ended by a framing error has had its time to read its
+ * answers and go: LINGER_MS since all was sent and delivered, at most LINGER_MAX_MS
+ * since the error. */
+static bool conn_ending_over(struct worker *w, const struct conn *conn)
 {
-	int64_t lingered_ms = w->now_ms - conn->linger_since_ms;
-	return lingered_ms >= LINGER_MAX_MS || (lingered_ms >= LINGER_MS && !conn_unsent(conn));
+	return w->now_ms - conn->ending_since_ms >= LINGER_MAX_MS ||
+	       (conn->lingering && w->now_ms - conn->linger_since_ms >= LINGER_MS &&
+		!conn_unsent(conn));
 }
 
 static void idle_sweep(struct worker *w)
@@ -602,7 +621,7 @@ static void idle_sweep(struct worker *w)
 	int64_t limit_ms = (int64_t)w->server->config.idle_timeout_s * 1000;
 	for (uint32_t i = 0; i < w->conns_count; i++) {
 		struct conn *conn = &w->conns[i];
-		if (conn->state == CONN_OPEN && conn->lingering && conn_linger_over(w, conn))
+		if (conn->state == CONN_OPEN && conn->close_after_send && conn_ending_over(w, conn))
 			conn_close(w, conn, "bad frame answered");
 		if (conn->state == CONN_OPEN && conn->requests_in_flight == 0 &&
 		    w->now_ms - conn->last_activity_ms > limit_ms)
@@ -704,8 +723,7 @@ static void cqe_handle(struct worker *w, const struct io_uring_cqe *cqe)
 	case OP_SEND: {
 		struct conn *conn = &w->conns[detail & CONN_ID_INDEX_MASK];
 		send_complete(w, conn, cqe->res);
-		if (conn->close_after_send)
-			conn_linger(w, conn);
+		conn_settle(w, conn);
 		return;
 	}
 	case OP_TICK:

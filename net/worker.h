@@ -77,14 +77,18 @@ struct conn {
 	bool hello_done;
 	bool recv_armed;
 	bool send_in_flight;
-	bool close_after_send; /* a fatal framing error was answered: close once sent */
-	bool lingering;	       /* ...and it was: only the client's end of the stream is awaited */
+	/* Ending (conn_settle): reading no more requests, and closing once every answer
+	 * owed is sent. */
+	bool close_after_send; /* a fatal framing error was answered (since ending_since_ms) */
+	bool lingering;	       /* ...and all is sent: the client's end of the stream is awaited */
+	bool peer_closed;      /* the client ended its side of the stream */
 	bool reading_stopped;  /* the server is stopping: parse nothing more */
 	bool parsing_paused;   /* CONN_LARGE_INFLIGHT_MAX reached: the rest waits in `in` */
 	bool resume_listed;    /* on the worker's list of connections to parse again */
 	uint32_t requests_in_flight; /* answered later: pending, forwarded or parked */
 	uint32_t large_in_flight;    /* of those, ones whose answer may be large */
 	int64_t last_activity_ms;
+	int64_t ending_since_ms;
 	int64_t linger_since_ms;
 	/* Bytes received and not yet parsed: a frame's beginning, or, while parsing is
 	 * paused, everything from the frame that waits (at most CONN_INPUT_MAX). */
@@ -267,6 +271,9 @@ void conn_output(struct worker *worker, struct conn *conn, const uint8_t *bytes,
 /* Bytes of responses not yet handed to the kernel. */
 uint32_t conn_output_pending(const struct conn *conn);
 void conn_close(struct worker *worker, struct conn *conn, const char *why);
+/* A fatal framing error was answered: the connection reads no more requests and ends
+ * once it has sent what it owes. */
+void conn_end_after_answers(struct worker *worker, struct conn *conn);
 /* One of the connection's requests in flight has its answer (or will never have one). */
 void conn_request_done(struct worker *worker, struct conn *conn, uint16_t opcode);
 uint64_t conn_id_of(const struct worker *worker, const struct conn *conn);

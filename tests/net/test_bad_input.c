@@ -890,7 +890,10 @@ static void *garbage_send(void *argument)
  * them), and never resets the connection under them, which would throw away the ones
  * not yet delivered.
  */
-Test(bad_input, a_bad_frame_is_answered_after_every_earlier_answer_while_the_client_sends_on)
+/* Connects with a small receive buffer and sends LINGER_PINGS PINGs (their answers
+ * more than the socket buffers hold), then a frame whose size the stream cannot be
+ * read past (request id 999999). */
+static int pings_then_bad_frame_sent(void)
 {
 	int fd = fx_raw_connect(fx_current(), true);
 	int small = 16384;
@@ -904,13 +907,21 @@ Test(bad_input, a_bad_frame_is_answered_after_every_earlier_answer_while_the_cli
 	for (uint32_t i = 0; i < LINGER_PINGS; i++)
 		size += fx_frame_build(frames + size, frame_size, PROTO_PING, i + 1, payload,
 				       sizeof(payload));
-	uint8_t *bad = frames + size; /* a size the stream cannot be read past */
+	uint8_t *bad = frames + size;
 	memset(bad, 0, PROTO_HEADER_SIZE);
 	bytes_store_u32(bad, 0xffffffffu);
 	bytes_store_u16(bad + 4, PROTO_PING);
 	bytes_store_u64(bad + 8, 999999);
 	size += PROTO_HEADER_SIZE;
 	cr_assert(fx_raw_send(fd, frames, size));
+	free(frames);
+	return fd;
+}
+
+Test(bad_input, a_bad_frame_is_answered_and_nothing_before_it_lost_while_the_client_sends_on)
+{
+	int fd = pings_then_bad_frame_sent();
+	size_t frame_size = PROTO_HEADER_SIZE + LINGER_PING_SIZE;
 	struct garbage_sender sender = { .fd = fd };
 	pthread_t thread;
 	cr_assert_eq(pthread_create(&thread, NULL, garbage_send, &sender), 0);
@@ -933,7 +944,6 @@ Test(bad_input, a_bad_frame_is_answered_after_every_earlier_answer_while_the_cli
 	pthread_join(thread, NULL);
 	cr_assert_gt(sender.sent, 0);
 	close(fd);
-	free(frames);
 	unharmed();
 }
 
@@ -963,6 +973,26 @@ Test(bad_input, a_client_that_stays_after_a_bad_frame_is_closed_within_seconds)
 		fx_sleep_ms(10);
 	}
 	cr_assert_gt(sender.sent, 0);
+	close(fd);
+	unharmed();
+}
+
+/* ...nor one that reads nothing at all after a bad frame, its answers stuck. */
+Test(bad_input, a_client_that_reads_nothing_after_a_bad_frame_is_closed_within_seconds,
+     .timeout = 120)
+{
+	int fd = pings_then_bad_frame_sent();
+	struct garbage_sender sender = { .fd = fd };
+	pthread_t thread;
+	cr_assert_eq(pthread_create(&thread, NULL, garbage_send, &sender), 0);
+	int64_t start = fx_now_ms();
+	while (fx_stat(c, "connections") != 1) {
+		cr_assert_lt(fx_now_ms() - start, 14000,
+			     "the server still keeps a connection that reads nothing");
+		fx_sleep_ms(50);
+	}
+	atomic_store(&sender.stop, true);
+	pthread_join(thread, NULL);
 	close(fd);
 	unharmed();
 }

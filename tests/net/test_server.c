@@ -47,6 +47,7 @@ TestSuite(durability, .init = setup, .fini = teardown, .timeout = 60);
 TestSuite(startup, .init = setup, .fini = teardown, .timeout = 60);
 TestSuite(settings);
 TestSuite(shards, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(streams, .init = setup, .fini = teardown, .timeout = 60);
 
 static uint8_t seat_state(uint32_t show_id, uint32_t seat)
 {
@@ -1202,4 +1203,67 @@ Test(shards, a_change_sent_to_its_shows_shard_is_not_handed_over)
 	box_client_close(on[1]);
 	for (uint32_t i = 0; i < others_count; i++)
 		box_client_close(others[i]);
+}
+
+/* Streams. */
+
+#define HALF_CLOSE_HOLDS 100u /* per Grand Hall show: one seat each, each its own user */
+
+/*
+ * A client may end its side of the stream right after its last request (a batch
+ * sent with shutdown(SHUT_WR), as `nc -N` does): it still gets every answer, each
+ * after the change is durable, and then the stream's end. Half the holds are for the
+ * other shard's show, and a seat map of each asks for a large answer in between.
+ */
+Test(streams, a_client_that_ends_its_side_after_its_requests_gets_every_answer)
+{
+	int fd = fx_raw_connect(fx_current(), true);
+	static uint8_t frames[2 * HALF_CLOSE_HOLDS * 64 + 256];
+	struct bytes_writer w;
+	bytes_writer_init(&w, frames, sizeof(frames));
+	const uint32_t shows[2] = { FX_SHOW_HALL_0, FX_SHOW_HALL_1 };
+	uint64_t id = 0;
+	for (uint32_t i = 0; i < HALF_CLOSE_HOLDS; i++) {
+		for (uint32_t s = 0; s < 2; s++) {
+			struct command hold = { .type = COMMAND_HOLD };
+			hold.hold = (struct command_hold){ .show_id = shows[s], .user_id = 1000 + i,
+							   .seats_count = 1, .seats = { i } };
+			size_t start = w.size;
+			proto_encode_command(&w, ++id, &hold);
+			proto_frame_end(&w, start);
+		}
+		if (i % 25 == 0) {
+			size_t start = w.size;
+			proto_encode_id(&w, PROTO_SEATMAP, ++id, shows[i % 2]);
+			proto_frame_end(&w, start);
+		}
+	}
+	cr_assert(!w.failed);
+	cr_assert(fx_raw_send(fd, frames, w.size));
+	cr_assert_eq(shutdown(fd, SHUT_WR), 0);
+	uint32_t holds_ok = 0, seat_maps = 0;
+	static uint8_t answer[1 << 20];
+	for (uint64_t n = 0; n < id; n++) {
+		int got = fx_raw_frame_read(fd, answer, sizeof(answer), FX_CALL_TIMEOUT_MS);
+		cr_assert_geq(got, (int)PROTO_HEADER_SIZE, "answer %llu of %llu: %d (%s)",
+			      (unsigned long long)n + 1, (unsigned long long)id, got,
+			      got < 0 ? strerror(-got) : "the stream ended");
+		struct proto_header header;
+		proto_header_decode(answer, &header);
+		cr_assert_eq(header.word, STATUS_OK, "request %llu: %s",
+			     (unsigned long long)header.request_id, status_name(header.word));
+		holds_ok += header.opcode == (PROTO_HOLD | PROTO_RESPONSE_BIT);
+		seat_maps += header.opcode == (PROTO_SEATMAP | PROTO_RESPONSE_BIT);
+	}
+	cr_assert_eq(holds_ok, 2 * HALF_CLOSE_HOLDS);
+	cr_assert_eq(seat_maps, id - 2 * HALF_CLOSE_HOLDS);
+	cr_assert_eq(fx_raw_frame_read(fd, answer, sizeof(answer), FX_CALL_TIMEOUT_MS), 0,
+		     "the answers are not followed by the stream's end");
+	close(fd);
+	for (uint32_t s = 0; s < 2; s++) {
+		struct fx_show_state state;
+		fx_show_state_get(c, shows[s], &state);
+		cr_assert_eq(fx_seats_in_state(&state, SEAT_HELD), HALF_CLOSE_HOLDS);
+		fx_show_state_finish(&state);
+	}
 }
