@@ -31,6 +31,7 @@
  * LINGER_MS once its answers are delivered, and LINGER_MAX_MS since the bad frame at
  * most. */
 #define LINGER_MS 2000
+#define ACCEPT_RETRY_MS 100
 #define LINGER_MAX_MS 10000
 
 int64_t worker_clock(struct worker *w)
@@ -690,9 +691,33 @@ static bool stop_complete(struct worker *w)
 	return true;
 }
 
+/*
+ * A failed accept ends the multishot accept; armed again at once, it would fail again
+ * at once while the cause lasts (no descriptors left), spinning the shard. So it is
+ * armed again after ACCEPT_RETRY_MS, and the failures are logged once a second at
+ * most, with their count.
+ */
+static void accept_failed(struct worker *w, int error)
+{
+	w->accept_failures++;
+	if (w->accept_warned_ms == 0 || w->now_ms - w->accept_warned_ms >= 1000) {
+		log_warn("accept: %s (%llu failures since the last such line); accepting again "
+			 "in %d ms",
+			 strerror(error), (unsigned long long)w->accept_failures, ACCEPT_RETRY_MS);
+		w->accept_warned_ms = w->now_ms;
+		w->accept_failures = 0;
+	}
+	w->accept_again_ms = w->now_ms + ACCEPT_RETRY_MS;
+}
+
 static void tick_complete(struct worker *w)
 {
 	worker_clock(w);
+	if (w->accept_again_ms != 0 && w->now_ms >= w->accept_again_ms) {
+		w->accept_again_ms = 0;
+		if (!w->stopping)
+			accept_arm(w);
+	}
 	requests_tick(w);
 	if (++w->ticks % IDLE_SWEEP_TICKS == 0 && !w->stopping)
 		idle_sweep(w);
@@ -712,9 +737,10 @@ static void cqe_handle(struct worker *w, const struct io_uring_cqe *cqe)
 		if (cqe->res >= 0)
 			conn_open(w, cqe->res);
 		else if (cqe->res != -ECANCELED && !atomic_load(&w->server->stopping))
-			log_warn("accept: %s", strerror(-cqe->res));
+			accept_failed(w, -cqe->res);
 		/* (The server shuts the listeners down as it begins to stop.) */
-		if (!(cqe->flags & IORING_CQE_F_MORE) && !atomic_load(&w->server->stopping))
+		if (!(cqe->flags & IORING_CQE_F_MORE) && !atomic_load(&w->server->stopping) &&
+		    w->accept_again_ms == 0)
 			accept_arm(w);
 		return;
 	case OP_RECV:
@@ -853,7 +879,6 @@ void *worker_main(void *argument)
 	w->conns_free = UINT32_MAX;
 	w->gathers_free = UINT32_MAX;
 	w->conns_free_tail = UINT32_MAX;
-	w->accepting = true;
 	w->snapshot_last_ms = worker_clock(w);
 	accept_arm(w);
 	tick_arm(w);

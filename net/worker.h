@@ -181,7 +181,11 @@ struct worker {
 	int listen_fd;
 	int wake_fd; /* an eventfd the main thread writes to stop the worker */
 	uint64_t wake_value;
-	bool accepting;
+	/* After a failed accept (no descriptors left, say), accepting waits for a tick
+	 * rather than failing again at once: when to accept again (0: accepting). */
+	int64_t accept_again_ms;
+	uint64_t accept_failures;	  /* since the last warning */
+	int64_t accept_warned_ms;	  /* when the last warning was logged */
 	struct io_uring_buf_ring *recv_ring;
 	uint8_t *recv_buffers;
 	struct __kernel_timespec tick_interval;

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -205,6 +206,10 @@ static _Noreturn void server_exec(const struct fx_server *server, pid_t parent,
 		dup2(log_fd, STDERR_FILENO);
 	}
 	close_range(server->stdio_closed ? 0 : 3, ~0u, 0);
+	if (server->files_max != 0) {
+		struct rlimit files = { .rlim_cur = server->files_max, .rlim_max = server->files_max };
+		setrlimit(RLIMIT_NOFILE, &files);
+	}
 	/* In a sanitizer build, undefined behaviour stops the server, so that the test
 	 * that caused it fails (a report in the log alone can be missed). */
 	setenv("UBSAN_OPTIONS", "halt_on_error=1:abort_on_error=1:print_stacktrace=1", 0);

@@ -93,6 +93,7 @@ struct fx_server {
 	uint32_t starts_count;
 	bool keep_root; /* crash_server keeps the directory of a failed run */
 	bool stdio_closed; /* started with descriptors 0-2 closed (no log), as daemons may be */
+	uint32_t files_max; /* its RLIMIT_NOFILE, soft and hard; 0: inherited */
 };
 
 /* Failing. */

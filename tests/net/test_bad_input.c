@@ -9,6 +9,7 @@
  * (seat map and counts): bad input never changes anything.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -995,4 +997,79 @@ Test(bad_input, a_client_that_reads_nothing_after_a_bad_frame_is_closed_within_s
 	pthread_join(thread, NULL);
 	close(fd);
 	unharmed();
+}
+
+/* The CPU time a process has used, in clock ticks. */
+static uint64_t process_cpu_ticks(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *file = fopen(path, "r");
+	cr_assert_not_null(file);
+	char text[1024];
+	size_t got = fread(text, 1, sizeof(text) - 1, file);
+	fclose(file);
+	text[got] = '\0';
+	/* Fields 14 and 15 (utime, stime) follow the command name's closing parenthesis. */
+	const char *rest = strrchr(text, ')');
+	cr_assert_not_null(rest);
+	unsigned long long utime = 0, stime = 0;
+	cr_assert_eq(sscanf(rest + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+			    &utime, &stime), 2);
+	return utime + stime;
+}
+
+/*
+ * With no descriptor left for a new connection, accepting fails while the connection
+ * waits in the listen queue. The shard must not spin on it: it tries again a little
+ * later and logs the failure once a second at most, serves the connections it has,
+ * and takes the waiting ones once descriptors are free again.
+ */
+Test(limits, accepting_without_descriptors_left_backs_off_and_recovers)
+{
+	struct fx_server server;
+	fx_server_init(&server, NULL, 0, NULL);
+	server.files_max = 40;
+	fx_server_start(&server);
+	struct box_client *client = fx_connect(&server);
+	/* Connections until the server has no descriptor left, and 4 more: those wait. */
+	int fds[48];
+	uint32_t count = 0;
+	for (; count < ARRAY_COUNT(fds); count++) {
+		fds[count] = fx_raw_connect(&server, false);
+		if (count >= 4 && fx_log_contains(&server, "accept: Too many open files"))
+			break;
+		fx_sleep_ms(20);
+	}
+	cr_assert_lt(count, ARRAY_COUNT(fds), "the server accepted %u connections", count);
+	uint64_t cpu_before = process_cpu_ticks(server.pid);
+	int64_t started = fx_now_ms();
+	fx_sleep_ms(1500);
+	uint64_t cpu = process_cpu_ticks(server.pid) - cpu_before;
+	int64_t elapsed = fx_now_ms() - started;
+	cr_assert_eq(box_client_ping(client, "alive", 5), 0);
+	uint32_t warnings = fx_log_count(&server, "accept: Too many open files");
+	fprintf(stderr, "test_bad_input: no descriptors for %lld ms: %llu ticks of CPU, %u "
+		"warnings\n", (long long)elapsed, (unsigned long long)cpu, warnings);
+	cr_assert_leq(warnings, 2 * (uint32_t)(elapsed / 1000 + 2), "%u warnings in %lld ms",
+		      warnings, (long long)elapsed);
+	cr_assert_lt(cpu, (uint64_t)sysconf(_SC_CLK_TCK) / 2,
+		     "the server used %llu ticks of CPU while it could not accept",
+		     (unsigned long long)cpu);
+	/* Descriptors free again: the connections that waited are taken. Of the client's
+	 * and fds[0..count], eight go. */
+	for (uint32_t i = 0; i < 8; i++)
+		close(fds[i]);
+	int64_t expected = (int64_t)count + 2 - 8;
+	for (int64_t end = fx_now_ms() + 5000;; fx_sleep_ms(20)) {
+		int64_t open = fx_stat(client, "connections");
+		if (open == expected)
+			break;
+		cr_assert_lt(fx_now_ms(), end, "%lld connections open, not %lld: the waiting "
+			     "ones were not taken", (long long)open, (long long)expected);
+	}
+	for (uint32_t i = 8; i <= count && i < ARRAY_COUNT(fds); i++)
+		close(fds[i]);
+	box_client_close(client);
+	fx_server_finish(&server);
 }
