@@ -94,6 +94,12 @@ bool mailbox_peek(struct mailbox *m, uint32_t *kind, const uint8_t **bytes, uint
 	return true;
 }
 
+bool mailbox_empty(struct mailbox *m)
+{
+	return atomic_load_explicit(&m->head, memory_order_relaxed) ==
+	       atomic_load_explicit(&m->tail, memory_order_acquire);
+}
+
 void mailbox_pop(struct mailbox *m)
 {
 	uint64_t head = atomic_load_explicit(&m->head, memory_order_relaxed);

@@ -44,5 +44,7 @@ bool mailbox_push(struct mailbox *mailbox, uint32_t kind, const void *first, uin
 bool mailbox_peek(struct mailbox *mailbox, uint32_t *kind, const uint8_t **bytes,
 		  uint32_t *size, uint8_t *scratch);
 void mailbox_pop(struct mailbox *mailbox);
+/* Consumer: whether no message waits. */
+bool mailbox_empty(struct mailbox *mailbox);
 
 #endif

@@ -69,7 +69,6 @@ struct server {
 	int data_fd;		   /* the data directory, locked while the server runs */
 	_Atomic uint32_t connections;
 	_Atomic bool stopping;
-	_Atomic uint32_t drained; /* workers with nothing left to do while stopping */
 	_Atomic bool failed;	  /* a worker failed: the process exits non-zero */
 	bool port_file_written;	  /* removed at the end, so that no one reads a stale port */
 	pthread_t snapshot_thread;

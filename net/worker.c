@@ -504,15 +504,27 @@ static void recv_complete(struct worker *w, uint64_t conn_id, struct io_uring_cq
 
 /* Mailboxes. */
 
+/*
+ * A message is in the target's mailbox: while stopping, the target is not drained.
+ * Stored after the push, and the target checks its mailboxes after it says it is
+ * drained (stop_complete): with the fences between, either it sees the message or
+ * this store comes after its own.
+ */
+static void worker_pushed(struct worker *w, uint32_t target)
+{
+	w->wake_pending[target] = true;
+	atomic_thread_fence(memory_order_seq_cst);
+	atomic_store(&w->server->workers[target].drained, false);
+}
+
 bool worker_push(struct worker *w, uint32_t target, uint32_t kind, const void *first,
 		 uint32_t first_size, const void *second, uint32_t second_size, bool may_queue)
 {
 	struct server *server = w->server;
-	atomic_store(&server->workers[target].drained, false);
 	struct mailbox *mailbox = &server->mailboxes[w->index * server->workers_count + target];
 	if (w->outbound_count[target] == 0 &&
 	    mailbox_push(mailbox, kind, first, first_size, second, second_size)) {
-		w->wake_pending[target] = true;
+		worker_pushed(w, target);
 		return true;
 	}
 	if (!may_queue)
@@ -543,7 +555,7 @@ static void outbound_flush(struct worker *w)
 				break;
 			memory_free(o->bytes);
 			sent++;
-			w->wake_pending[target] = true;
+			worker_pushed(w, target);
 		}
 		if (sent > 0) {
 			memmove(w->outbound[target], w->outbound[target] + sent,
@@ -669,8 +681,17 @@ static bool worker_idle(struct worker *w)
 static bool stop_complete(struct worker *w)
 {
 	struct server *server = w->server;
-	if (worker_idle(w) && wal_writer_durable_lsn(w->writer) + 1 == wal_writer_next_lsn(w->writer))
+	if (worker_idle(w) &&
+	    wal_writer_durable_lsn(w->writer) + 1 == wal_writer_next_lsn(w->writer)) {
 		atomic_store(&w->drained, true);
+		/* A message another worker pushed meanwhile is work too (worker_pushed). */
+		atomic_thread_fence(memory_order_seq_cst);
+		for (uint32_t source = 0; source < server->workers_count; source++) {
+			if (!mailbox_empty(&server->mailboxes[source * server->workers_count +
+							      w->index]))
+				atomic_store(&w->drained, false);
+		}
+	}
 	for (uint32_t i = 0; i < server->workers_count; i++) {
 		if (atomic_load(&server->workers[i].drained))
 			continue;
