@@ -255,8 +255,10 @@ static void owner_execute(struct worker *w, const struct proto_request *request,
 		uint32_t idle_half = engine_config_get(w->engine)->waitlist_idle_ms / 2;
 		if (timeout > idle_half && idle_half > 0)
 			timeout = idle_half;
-		waits_park(w, origin, conn_id, request->request_id, request->wait.show_id,
-			   request->wait.user_id, timeout);
+		/* Its client gone (the poll above still counts), it is not parked. */
+		if (!conn_gone(&w->server->workers[origin], conn_id))
+			waits_park(w, origin, conn_id, request->request_id, request->wait.show_id,
+				   request->wait.user_id, timeout);
 		return;
 	}
 	proto_response_begin(&writer, request->opcode, result.status, request->request_id);
@@ -540,5 +542,6 @@ void requests_frame(struct worker *w, struct conn *conn, const uint8_t *frame, u
 	conn->requests_in_flight++;
 	if (proto_answer_may_be_large(request.opcode))
 		conn->large_in_flight++;
+	conn->waits_in_flight += request.opcode == PROTO_WAIT;
 	route(w, conn, &request, frame, size);
 }

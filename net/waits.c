@@ -163,14 +163,33 @@ void waits_left(struct worker *w, uint32_t show_id, uint64_t user_id, uint64_t l
 /* A parked WAIT that timed out polls again (which keeps the entry alive) and answers
  * with what the poll says: normally "waiting", with the line's length, or the poll's
  * refusal, "overloaded" when the log could not take it, as an unparked WAIT would. */
+/* Whether the connection a parked WAIT would answer has closed. */
+static bool parked_orphan(const struct worker *w, const struct parked *p)
+{
+	return conn_gone(&w->server->workers[p->worker], p->conn_id);
+}
+
 static void parked_time_out(struct worker *w, uint32_t index)
 {
+	if (parked_orphan(w, &w->parked[index])) {
+		/* Polling now would keep the entry alive for nobody. */
+		parked_remove(w, index);
+		return;
+	}
 	struct engine_result result;
 	uint64_t lsn = requests_poll(w, w->parked[index].show_id, w->parked[index].user_id, &result);
 	/* Timers the poll fired may have made an offer that answered this WAIT already. */
 	if (w->parked[index].key == 0)
 		return;
 	parked_answer(w, index, result.status, &result, lsn);
+}
+
+void waits_orphans_drop(struct worker *w)
+{
+	for (uint32_t i = 0; i < w->parked_capacity && w->parked_count > 0; i++) {
+		if (w->parked[i].key != 0 && parked_orphan(w, &w->parked[i]))
+			parked_remove(w, i);
+	}
 }
 
 void waits_expire(struct worker *w, bool all)

@@ -256,7 +256,7 @@ void conn_close(struct worker *w, struct conn *conn, const char *why)
 /*
  * Ends a connection that reads no more requests (a fatal framing error was answered,
  * or its client ended its side of the stream) once every answer it owes is handed to
- * the kernel. A client that ended its side is closed then. After a framing error the
+ * the kernel. A client that ended its side is closed then (parked WAITs aside). After a framing error the
  * client may still be sending, and closing the socket would reset the connection,
  * throwing away the answers not yet delivered. So the server ends only its own half:
  * the client reads every answer and then the stream's end. What it still sends is read
@@ -266,12 +266,17 @@ void conn_close(struct worker *w, struct conn *conn, const char *why)
 static void conn_settle(struct worker *w, struct conn *conn)
 {
 	if (conn->state != CONN_OPEN || (!conn->close_after_send && !conn->peer_closed) ||
-	    conn->lingering || conn_output_pending(conn) > 0 || conn->requests_in_flight > 0)
+	    conn->lingering || conn_output_pending(conn) > 0)
 		return;
-	if (conn->peer_closed) {
+	if (conn->peer_closed && conn->requests_in_flight == conn->waits_in_flight) {
+		/* WAITs still parked are dropped: a long poll needs its client's side open,
+		 * and a client that closed the connection whole would hold them up to their
+		 * timeouts for nobody. */
 		conn_close(w, conn, "closed by the client");
 		return;
 	}
+	if (conn->requests_in_flight > 0)
+		return;
 	conn->lingering = true;
 	conn->linger_since_ms = w->now_ms;
 	if (shutdown(conn->fd, SHUT_WR) < 0)
@@ -443,6 +448,10 @@ void conn_request_done(struct worker *w, struct conn *conn, uint16_t opcode)
 {
 	ASSERT(conn->requests_in_flight > 0);
 	conn->requests_in_flight--;
+	if ((opcode & (uint16_t)~PROTO_RESPONSE_BIT) == PROTO_WAIT) {
+		ASSERT(conn->waits_in_flight > 0);
+		conn->waits_in_flight--;
+	}
 	if (!proto_answer_may_be_large(opcode))
 		return;
 	ASSERT(conn->large_in_flight > 0);
@@ -740,8 +749,10 @@ static void tick_complete(struct worker *w)
 			accept_arm(w);
 	}
 	requests_tick(w);
-	if (++w->ticks % IDLE_SWEEP_TICKS == 0 && !w->stopping)
+	if (++w->ticks % IDLE_SWEEP_TICKS == 0 && !w->stopping) {
 		idle_sweep(w);
+		waits_orphans_drop(w);
+	}
 	tick_arm(w);
 }
 

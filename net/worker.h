@@ -87,6 +87,7 @@ struct conn {
 	bool resume_listed;    /* on the worker's list of connections to parse again */
 	uint32_t requests_in_flight; /* answered later: pending, forwarded or parked */
 	uint32_t large_in_flight;    /* of those, ones whose answer may be large */
+	uint32_t waits_in_flight;    /* of those, WAITs */
 	int64_t last_activity_ms;
 	int64_t ending_since_ms;
 	int64_t linger_since_ms;
@@ -346,5 +347,8 @@ void waits_notify(struct worker *worker, const struct engine_event *events, uint
 void waits_left(struct worker *worker, uint32_t show_id, uint64_t user_id, uint64_t lsn);
 /* Answers WAITs whose timeout passed (or all of them, when stopping). */
 void waits_expire(struct worker *worker, bool all);
+/* Drops the parked WAITs whose connection has closed (on any worker): nobody is left
+ * to answer, and their timeouts would poll the entry for nobody. */
+void waits_orphans_drop(struct worker *worker);
 
 #endif
