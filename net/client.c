@@ -586,15 +586,20 @@ int box_client_poll_responses(struct box_client *client, struct box_response *re
 	client_release(c);
 	client_write(c);
 	int rc;
-	/* Reading moves the input buffer, so read only when nothing complete is waiting. */
-	int64_t ready = frame_ready(c);
-	if (ready < 0)
-		return client_fail(c, (int)ready);
-	if (ready == 0) {
+	/* Reading moves the input buffer, so read only when nothing complete is waiting,
+	 * and then until a frame is complete or the socket is empty: returning 0 must mean
+	 * the socket has nothing more (edge-triggered callers rely on it), and a read may
+	 * end within a frame's first bytes with the rest in the socket. */
+	int64_t ready;
+	while ((ready = frame_ready(c)) == 0) {
 		rc = client_read(c);
 		if (rc < 0)
 			return client_fail(c, rc);
+		if (rc == 0)
+			break;
 	}
+	if (ready < 0)
+		return client_fail(c, (int)ready);
 	uint32_t count = 0;
 	while (count < capacity) {
 		rc = frame_take(c, &responses[count]);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -480,6 +481,72 @@ Test(pipelining, non_blocking_poll_collects_every_response)
 		cr_assert_geq(n, 0);
 	}
 	cr_assert_eq(box_client_inflight(client), 0);
+	box_client_close(client);
+	fake_server_stop(s);
+}
+
+/*
+ * Answers the pings in two writes: every answer but the last with the first two bytes
+ * of the last (65,530 bytes, so that they end just short of the client's 64 KiB input
+ * buffer), then, once the client has read them, the last one's other 98 bytes.
+ */
+#define SPLIT_PINGS 66u
+static bool script_split(struct fake_server *s, const struct proto_request *request,
+			 enum status decoded)
+{
+	if (fake_hello_answer(s, request))
+		return true;
+	fake_reply_correct(s, request, decoded);
+	fake_reply_defer(s);
+	if (s->deferred_count < SPLIT_PINGS)
+		return true;
+	static uint8_t bytes[SPLIT_PINGS * 1100];
+	size_t size = 0;
+	for (uint32_t i = 0; i < s->deferred_count; i++) {
+		memcpy(bytes + size, s->deferred[i], s->deferred_sizes[i]);
+		size += s->deferred_sizes[i];
+		free(s->deferred[i]);
+	}
+	s->deferred_count = 0;
+	cr_assert_eq(size, 65628);
+	fake_write_all(s->fd, bytes, 65530);
+	usleep(300 * 1000);
+	fake_write_all(s->fd, bytes + 65530, size - 65530);
+	return true;
+}
+
+/*
+ * With edge-triggered epoll a caller reads until box_client_poll_responses returns 0,
+ * trusting that the socket is then empty. A frame whose first bytes end a read must
+ * not make it return 0 with the rest of the frame still in the socket.
+ */
+Test(pipelining, poll_responses_returns_0_only_once_the_socket_is_empty)
+{
+	struct fake_server *s = fake_server_start(script_split, 0);
+	struct box_client *client = fake_connect(s);
+	static uint8_t payload[1000];
+	uint64_t id;
+	for (uint32_t i = 0; i < SPLIT_PINGS; i++) {
+		/* 64 answers of 1,016 bytes, one of 504 and one of 100. */
+		uint32_t size = i < 64 ? 1000 : i == 64 ? 488 : 84;
+		cr_assert_eq(box_client_send_ping(client, payload, size, &id), 0);
+	}
+	cr_assert_eq(box_client_flush(client, 5000), 0);
+	uint32_t received = 0;
+	for (int round = 0; round < 2; round++) {
+		struct pollfd p = { .fd = box_client_fd(client), .events = POLLIN };
+		cr_assert_eq(poll(&p, 1, 10000), 1);
+		struct box_response responses[128];
+		int n;
+		while ((n = box_client_poll_responses(client, responses, 128)) > 0)
+			received += (uint32_t)n;
+		cr_assert_eq(n, 0);
+		int unread = -1;
+		cr_assert_eq(ioctl(box_client_fd(client), FIONREAD, &unread), 0);
+		cr_assert_eq(unread, 0, "round %d: 0 returned with %d bytes in the socket", round,
+			     unread);
+	}
+	cr_assert_eq(received, SPLIT_PINGS);
 	box_client_close(client);
 	fake_server_stop(s);
 }
