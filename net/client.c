@@ -85,15 +85,24 @@ static void address_format(const char *host, const char *port, char *buffer, siz
 	snprintf(buffer, size, strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
 }
 
+/*
+ * A failed send or recv as this library reports it: a connection the peer closed or
+ * stopped acknowledging (EPIPE, the socket's own ETIMEDOUT) is -ECONNRESET, so that
+ * -ETIMEDOUT always means this library's timeout, after which a client may go on.
+ */
+static int socket_error(int error)
+{
+	return error == EPIPE || error == ETIMEDOUT ? -ECONNRESET : -error;
+}
+
 /* Returns 0 or an errno. */
-static int socket_connect(int fd, const struct addrinfo *ai, int timeout_ms)
+static int socket_connect(int fd, const struct addrinfo *ai, int64_t deadline)
 {
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 		return 0;
 	if (errno != EINPROGRESS)
 		return errno;
 	struct pollfd p = { .fd = fd, .events = POLLOUT };
-	int64_t deadline = clock_ms() + timeout_ms;
 	int n;
 	do {
 		int64_t left = deadline - clock_ms();
@@ -110,8 +119,9 @@ static int socket_connect(int fd, const struct addrinfo *ai, int timeout_ms)
 	return error;
 }
 
-/* Returns a connected non-blocking socket, or -1 with a message in error. */
-static int tcp_connect(const char *host, const char *port, int timeout_ms, char *error,
+/* Returns a connected non-blocking socket, or -1 with a message in error. Every
+ * address resolved is tried in turn, all before the deadline. */
+static int tcp_connect(const char *host, const char *port, int64_t deadline, char *error,
 		       size_t error_size)
 {
 	char address[300];
@@ -133,7 +143,7 @@ static int tcp_connect(const char *host, const char *port, int timeout_ms, char 
 			last = errno;
 			continue;
 		}
-		last = socket_connect(fd, ai, timeout_ms);
+		last = clock_ms() < deadline ? socket_connect(fd, ai, deadline) : ETIMEDOUT;
 		if (last != 0) {
 			close(fd);
 			fd = -1;
@@ -349,9 +359,18 @@ enum status client_search_check(const struct search_query *query)
 	return query->limit > UINT16_MAX ? STATUS_BAD_REQUEST : STATUS_OK;
 }
 
+enum status client_command_check(const struct command *command)
+{
+	if (proto_opcode_command((uint16_t)(PROTO_COMMAND_BASE + command->type)) == 0)
+		return STATUS_BAD_REQUEST;
+	return command_validate(command);
+}
+
 int box_client_send_search(struct box_client *client, const struct search_query *query,
 			   uint64_t *request_id)
 {
+	if (client->error != 0)
+		return client->error;
 	if (client_search_check(query) != STATUS_OK)
 		return -EINVAL;
 	struct client_request r = { .opcode = PROTO_SEARCH, .search = query };
@@ -361,7 +380,9 @@ int box_client_send_search(struct box_client *client, const struct search_query 
 int box_client_send_command(struct box_client *client, const struct command *command,
 			    uint64_t *request_id)
 {
-	if (command->type == COMMAND_TICK || command_validate(command) != STATUS_OK)
+	if (client->error != 0)
+		return client->error;
+	if (client_command_check(command) != STATUS_OK)
 		return -EINVAL;
 	struct client_request r = { .opcode = (uint16_t)(PROTO_COMMAND_BASE + command->type),
 				    .command = command };
@@ -396,7 +417,7 @@ static void client_write(struct box_client *c)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
 		if (n < 0) {
-			c->write_error = errno == EPIPE ? -ECONNRESET : -errno;
+			c->write_error = socket_error(errno);
 			return;
 		}
 		c->output_begin += (size_t)n;
@@ -460,7 +481,7 @@ static int client_read(struct box_client *c)
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return 0;
 		if (errno != EINTR)
-			return -errno;
+			return socket_error(errno);
 	}
 }
 
@@ -640,7 +661,8 @@ struct box_client *box_client_connect_options(const char *host, const char *port
 	ASSERT((options->inflight_max & (options->inflight_max - 1)) == 0);
 	ASSERT(options->send_buffer_size >= SEND_BUFFER_SIZE_MIN);
 	ASSERT(options->connect_timeout_ms > 0 && options->timeout_ms > 0);
-	int fd = tcp_connect(host, port, options->connect_timeout_ms, error, error_size);
+	int64_t deadline = clock_ms() + options->connect_timeout_ms;
+	int fd = tcp_connect(host, port, deadline, error, error_size);
 	if (fd < 0)
 		return NULL;
 	struct box_client *c = client_create(fd, options);
@@ -650,7 +672,8 @@ struct box_client *box_client_connect_options(const char *host, const char *port
 		return NULL;
 	}
 	char message[256];
-	if (client_handshake(c, message, sizeof(message)) < 0) {
+	int64_t left = deadline - clock_ms();
+	if (client_handshake(c, left > 0 ? (int)left : 1, message, sizeof(message)) < 0) {
 		char address[300];
 		address_format(host, port, address, sizeof(address));
 		snprintf(error, error_size, "%s: %s", address, message);

@@ -9,8 +9,11 @@
  *   Each sends one request and waits for its response. They return 0 with the
  *   decoded response, whose domain outcome is an enum status (an out-parameter, or
  *   result->status for commands), or a negative errno for a transport error:
- *   -ECONNRESET (the server closed the connection), -ETIMEDOUT, -EPROTO (a response
- *   with a wrong id, opcode, size or payload), -ENOMEM, or the socket's errno.
+ *   -ECONNRESET (the server closed the connection, or stopped acknowledging it),
+ *   -ETIMEDOUT (no response within this library's timeout), -EPROTO (a response
+ *   with a wrong id, opcode, size or payload), -EMSGSIZE (a request larger than the
+ *   send buffer or the server's frame limit; nothing was sent), -ENOMEM, or the
+ *   socket's errno.
  *
  * - Pipelined calls for load generators: box_client_send_* queue a request and
  *   return its request id at once; box_client_flush writes the queue;
@@ -53,8 +56,9 @@
 struct box_client;
 
 struct box_client_options {
-	const char *name;	   /* sent in HELLO; at most PROTO_NAME_SIZE_MAX bytes */
-	int connect_timeout_ms;	   /* connect and handshake; 1.. */
+	const char *name;	   /* sent in HELLO; cut to PROTO_NAME_SIZE_MAX bytes */
+	int connect_timeout_ms;	   /* connect (to each address in turn) and handshake, in
+				    * all; 1.. (resolving the name is not bounded) */
 	int timeout_ms;		   /* a blocking call's response; WAIT adds its own timeout */
 	uint32_t inflight_max;	   /* pipelined requests; a power of two, 1..65536 */
 	uint32_t send_buffer_size; /* queued request bytes; at least one largest frame */
@@ -209,8 +213,10 @@ struct box_response {
 /*
  * Each queues one request and sets *request_id. Returns 0, -EAGAIN when the send
  * buffer or the in-flight limit is full (read responses, then retry), -EMSGSIZE for a
- * frame above the server's limit, -EINVAL for a command that fails
- * command_validate(), or the sticky error. Nothing is written to the socket.
+ * frame above the server's limit or larger than the whole send buffer, -EINVAL for a
+ * search or command that fails its checks (command_validate(), or a command no client
+ * sends: TICK, CONFIGURE), -ENOMEM, or the sticky error. Nothing is written to the
+ * socket.
  */
 int box_client_send_ping(struct box_client *client, const void *bytes, uint32_t size,
 			 uint64_t *request_id);

@@ -145,16 +145,20 @@ static int hello_decode(struct box_client *c, const struct box_response *respons
 	return reader_finish(c, &r, ok);
 }
 
-int client_handshake(struct box_client *c, char *error, size_t error_size)
+int client_handshake(struct box_client *c, int timeout_ms, char *error, size_t error_size)
 {
 	struct text name = text_from_cstr(c->options.name ? c->options.name : "");
-	if (name.size > PROTO_NAME_SIZE_MAX)
+	if (name.size > PROTO_NAME_SIZE_MAX) {
+		/* Cut before a character, not inside one: the server wants UTF-8. */
 		name.size = PROTO_NAME_SIZE_MAX;
+		while (name.size > 0 && ((uint8_t)name.bytes[name.size] & 0xc0) == 0x80)
+			name.size--;
+	}
 	struct proto_hello hello = { .version_min = PROTO_VERSION_MIN,
 				     .version_max = PROTO_VERSION, .client = name };
 	struct client_request request = { .opcode = PROTO_HELLO, .hello = &hello };
 	struct box_response response;
-	int rc = client_call(c, &request, c->options.connect_timeout_ms, &response);
+	int rc = client_call(c, &request, timeout_ms, &response);
 	if (rc < 0) {
 		snprintf(error, error_size, "handshake failed: %s", box_client_error_text(rc));
 		return rc;
@@ -385,7 +389,7 @@ int box_client_search(struct box_client *client, const struct search_query *quer
 	*more = false;
 	*status = client_search_check(query);
 	if (*status != STATUS_OK)
-		return 0;
+		return client->error;
 	struct client_request request = { .opcode = PROTO_SEARCH, .search = query };
 	struct box_response response;
 	int rc = client_query(client, &request, &response, status);
@@ -431,9 +435,8 @@ static int client_result(struct box_client *c, const struct client_request *requ
 int box_client_command(struct box_client *client, const struct command *command,
 		       struct engine_result *result)
 {
-	ASSERT(command->type != COMMAND_TICK);
 	/* The encoder asserts a valid command: refuse an invalid one here, unsent. */
-	enum status status = command_validate(command);
+	enum status status = client_command_check(command);
 	if (status != STATUS_OK) {
 		*result = (struct engine_result){ .status = status };
 		return client->error;

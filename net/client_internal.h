@@ -60,8 +60,12 @@ int client_call(struct box_client *c, const struct client_request *request, int 
 		struct box_response *response);
 /* The checks that keep the encoder from writing a field wider than the wire's. */
 enum status client_search_check(const struct search_query *query);
-/* Sends HELLO and reads the server's limits into c->server. Returns 0 or a negative
- * errno with a message in error; -EPROTO becomes the sticky error. */
-int client_handshake(struct box_client *c, char *error, size_t error_size);
+/* Whether a command can be sent: a valid one (command_validate) with an opcode of its
+ * own (the engine's internal commands have none); else bad request. */
+enum status client_command_check(const struct command *command);
+/* Sends HELLO and reads the server's limits into c->server, waiting timeout_ms at
+ * most. Returns 0 or a negative errno with a message in error; -EPROTO becomes the
+ * sticky error. */
+int client_handshake(struct box_client *c, int timeout_ms, char *error, size_t error_size);
 
 #endif

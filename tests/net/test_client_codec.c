@@ -36,6 +36,26 @@ Test(handshake, connects_and_reads_server_limits)
 	fake_server_stop(s);
 }
 
+/* A name longer than the protocol allows is cut before a character, not inside one. */
+Test(handshake, a_long_client_name_is_cut_between_characters)
+{
+	struct fake_server *s = fake_server_start(fake_script_correct, 0);
+	char name[128] = "a";
+	for (int i = 0; i < 40; i++)
+		strcat(name, "\xc3\xa9"); /* é, 2 bytes */
+	struct box_client_options options;
+	box_client_options_default(&options);
+	options.name = name;
+	char error[256] = "";
+	struct box_client *client =
+		box_client_connect_options("127.0.0.1", s->port, &options, error, sizeof(error));
+	cr_assert_not_null(client, "%s", error);
+	cr_assert_eq(strlen(s->client_name), 63);
+	cr_assert_eq(strncmp(s->client_name, name, 63), 0);
+	box_client_close(client);
+	fake_server_stop(s);
+}
+
 static bool script_refuse_hello(struct fake_server *s, const struct proto_request *request,
 				enum status decoded)
 {
@@ -322,9 +342,21 @@ Test(calls, invalid_command_is_refused_without_sending)
 	cr_assert_eq(result.status, STATUS_TOO_LARGE);
 	cr_assert_eq(box_client_hold_best(client, 1, 0, 0, TIER_VIP, 1, false, &result), 0);
 	cr_assert_eq(result.status, STATUS_BAD_REQUEST);
-	struct command tick = { .type = COMMAND_HOLD };
+	struct command hold = { .type = COMMAND_HOLD };
 	uint64_t id;
+	cr_assert_eq(box_client_send_command(client, &hold, &id), -EINVAL);
+	/* The engine's own commands have no opcode: a valid one is not sent either. */
+	struct command configure = { .type = COMMAND_CONFIGURE };
+	configure.configure = (struct command_configure){ .hold_ttl_ms_default = 60000,
+							  .waitlist_idle_ms = 60000 };
+	cr_assert_eq(command_validate(&configure), STATUS_OK);
+	cr_assert_eq(box_client_send_command(client, &configure, &id), -EINVAL);
+	cr_assert_eq(box_client_command(client, &configure, &result), 0);
+	cr_assert_eq(result.status, STATUS_BAD_REQUEST);
+	struct command tick = { .type = COMMAND_TICK };
 	cr_assert_eq(box_client_send_command(client, &tick, &id), -EINVAL);
+	cr_assert_eq(box_client_command(client, &tick, &result), 0);
+	cr_assert_eq(result.status, STATUS_BAD_REQUEST);
 	cr_assert_eq(box_client_ping(client, "p", 1), 0);
 	pthread_mutex_lock(&s->mutex);
 	cr_assert_eq(s->requests_count, before + 1);
@@ -596,9 +628,20 @@ Test(pipelining, buffers_and_inflight_are_bounded)
 	static const uint8_t huge[5000];
 	cr_assert_eq(box_client_send_ping(client, huge, sizeof(huge), &id), -EMSGSIZE);
 	cr_assert_eq(box_client_inflight(client), 0);
-	/* The blocking call waits at most timeout_ms, then the client is out of step. */
+	/* The blocking call waits at most timeout_ms, then the client is out of step:
+	 * every later call says so, also one whose arguments are wrong. */
 	cr_assert_eq(box_client_ping(client, "p", 1), -ETIMEDOUT);
 	cr_assert_eq(box_client_ping(client, "p", 1), -ETIMEDOUT);
+	struct search_query query = { .limit = 10, .keyword = text_from((const char *)huge, 4000) };
+	const struct search_hit *hits;
+	uint32_t hits_count;
+	bool more;
+	enum status status;
+	cr_assert_eq(box_client_search(client, &query, &hits, &hits_count, &more, &status),
+		     -ETIMEDOUT);
+	cr_assert_eq(box_client_send_search(client, &query, &id), -ETIMEDOUT);
+	struct command hold = { .type = COMMAND_HOLD };
+	cr_assert_eq(box_client_send_command(client, &hold, &id), -ETIMEDOUT);
 	box_client_close(client);
 	fake_server_stop(s);
 }
