@@ -542,6 +542,5 @@ void requests_frame(struct worker *w, struct conn *conn, const uint8_t *frame, u
 	conn->requests_in_flight++;
 	if (proto_answer_may_be_large(request.opcode))
 		conn->large_in_flight++;
-	conn->waits_in_flight += request.opcode == PROTO_WAIT;
 	route(w, conn, &request, frame, size);
 }

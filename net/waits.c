@@ -187,8 +187,9 @@ static void parked_time_out(struct worker *w, uint32_t index)
 void waits_orphans_drop(struct worker *w)
 {
 	for (uint32_t i = 0; i < w->parked_capacity && w->parked_count > 0; i++) {
-		if (w->parked[i].key != 0 && parked_orphan(w, &w->parked[i]))
-			parked_remove(w, i);
+		const struct parked *p = &w->parked[i];
+		if (p->key != 0 && conn_sends_no_more(&w->server->workers[p->worker], p->conn_id))
+			parked_time_out(w, i); /* answered, or dropped when gone */
 	}
 }
 

@@ -151,7 +151,19 @@ struct conn *worker_conn(struct worker *w, uint64_t conn_id)
 	return conn;
 }
 
+/* In conns_live beside the generation: the client has ended its side of the stream
+ * (generations take CONN_GENERATION_MASK's bits; a closed slot holds their inverse). */
+#define CONN_LIVE_PEER_CLOSED 0x80000000u
+
 bool conn_gone(const struct worker *owner, uint64_t conn_id)
+{
+	uint32_t index = (uint32_t)(conn_id & CONN_ID_INDEX_MASK);
+	return index < owner->conns_slots &&
+	       (atomic_load_explicit(&owner->conns_live[index], memory_order_relaxed) &
+		~CONN_LIVE_PEER_CLOSED) != (uint32_t)(conn_id >> 32);
+}
+
+bool conn_sends_no_more(const struct worker *owner, uint64_t conn_id)
 {
 	uint32_t index = (uint32_t)(conn_id & CONN_ID_INDEX_MASK);
 	return index < owner->conns_slots &&
@@ -256,7 +268,8 @@ void conn_close(struct worker *w, struct conn *conn, const char *why)
 /*
  * Ends a connection that reads no more requests (a fatal framing error was answered,
  * or its client ended its side of the stream) once every answer it owes is handed to
- * the kernel. A client that ended its side is closed then (parked WAITs aside). After a framing error the
+ * the kernel. A client that ended its side is closed then; its parked WAITs are
+ * answered at once (waits_orphans_drop), not at their timeouts. After a framing error the
  * client may still be sending, and closing the socket would reset the connection,
  * throwing away the answers not yet delivered. So the server ends only its own half:
  * the client reads every answer and then the stream's end. What it still sends is read
@@ -265,18 +278,19 @@ void conn_close(struct worker *w, struct conn *conn, const char *why)
  */
 static void conn_settle(struct worker *w, struct conn *conn)
 {
-	if (conn->state != CONN_OPEN || (!conn->close_after_send && !conn->peer_closed) ||
-	    conn->lingering || conn_output_pending(conn) > 0)
+	if (conn->state != CONN_OPEN || (!conn->close_after_send && !conn->peer_closed))
 		return;
-	if (conn->peer_closed && conn->requests_in_flight == conn->waits_in_flight) {
-		/* WAITs still parked are dropped: a long poll needs its client's side open,
-		 * and a client that closed the connection whole would hold them up to their
-		 * timeouts for nobody. */
+	if (conn->lingering) { /* all was sent: the client's end is what it waited for */
+		if (conn->peer_closed)
+			conn_close(w, conn, "closed by the client");
+		return;
+	}
+	if (conn_output_pending(conn) > 0 || conn->requests_in_flight > 0)
+		return;
+	if (conn->peer_closed) {
 		conn_close(w, conn, "closed by the client");
 		return;
 	}
-	if (conn->requests_in_flight > 0)
-		return;
 	conn->lingering = true;
 	conn->linger_since_ms = w->now_ms;
 	if (shutdown(conn->fd, SHUT_WR) < 0)
@@ -448,10 +462,6 @@ void conn_request_done(struct worker *w, struct conn *conn, uint16_t opcode)
 {
 	ASSERT(conn->requests_in_flight > 0);
 	conn->requests_in_flight--;
-	if ((opcode & (uint16_t)~PROTO_RESPONSE_BIT) == PROTO_WAIT) {
-		ASSERT(conn->waits_in_flight > 0);
-		conn->waits_in_flight--;
-	}
 	if (!proto_answer_may_be_large(opcode))
 		return;
 	ASSERT(conn->large_in_flight > 0);
@@ -499,6 +509,9 @@ static void recv_complete(struct worker *w, uint64_t conn_id, struct io_uring_cq
 	if (cqe->res == 0 && conn->state == CONN_OPEN) {
 		/* Perhaps only its sending side: the answers it is owed still go out. */
 		conn->peer_closed = true;
+		atomic_store_explicit(&w->conns_live[index],
+				      conn->generation | CONN_LIVE_PEER_CLOSED,
+				      memory_order_relaxed);
 		conn_settle(w, conn);
 	} else if (cqe->res < 0 && cqe->res != -ENOBUFS && conn->state == CONN_OPEN)
 		conn_close(w, conn, strerror(-cqe->res));

@@ -87,7 +87,6 @@ struct conn {
 	bool resume_listed;    /* on the worker's list of connections to parse again */
 	uint32_t requests_in_flight; /* answered later: pending, forwarded or parked */
 	uint32_t large_in_flight;    /* of those, ones whose answer may be large */
-	uint32_t waits_in_flight;    /* of those, WAITs */
 	int64_t last_activity_ms;
 	int64_t ending_since_ms;
 	int64_t linger_since_ms;
@@ -284,6 +283,8 @@ void conn_request_done(struct worker *worker, struct conn *conn, uint16_t opcode
 uint64_t conn_id_of(const struct worker *worker, const struct conn *conn);
 /* Whether a connection of another worker has closed (safe from any shard). */
 bool conn_gone(const struct worker *owner, uint64_t conn_id);
+/* ...or its client has ended its side of the stream: it sends no more requests. */
+bool conn_sends_no_more(const struct worker *owner, uint64_t conn_id);
 int64_t worker_clock(struct worker *worker);
 bool worker_push(struct worker *worker, uint32_t target, uint32_t kind, const void *first,
 		 uint32_t first_size, const void *second, uint32_t second_size, bool may_queue);
@@ -348,7 +349,9 @@ void waits_left(struct worker *worker, uint32_t show_id, uint64_t user_id, uint6
 /* Answers WAITs whose timeout passed (or all of them, when stopping). */
 void waits_expire(struct worker *worker, bool all);
 /* Drops the parked WAITs whose connection has closed (on any worker): nobody is left
- * to answer, and their timeouts would poll the entry for nobody. */
+ * to answer, and their timeouts would poll the entry for nobody. Those whose client
+ * has ended its side of the stream are answered now: their connection closes once
+ * they are. */
 void waits_orphans_drop(struct worker *worker);
 
 #endif

@@ -952,6 +952,12 @@ Test(bad_input, a_bad_frame_is_answered_and_nothing_before_it_lost_while_the_cli
 	atomic_store(&sender.stop, true);
 	pthread_join(thread, NULL);
 	cr_assert_gt(sender.sent, 0);
+	/* The client ends its side too: the server closes now, not after lingering. */
+	cr_assert_eq(shutdown(fd, SHUT_WR), 0);
+	for (int64_t end = fx_now_ms() + 1000; fx_stat(c, "connections") != 1;) {
+		cr_assert_lt(fx_now_ms(), end, "the server lingers after the client's end");
+		fx_sleep_ms(10);
+	}
 	close(fd);
 	unharmed();
 }

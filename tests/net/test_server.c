@@ -1213,7 +1213,8 @@ Test(shards, a_change_sent_to_its_shows_shard_is_not_handed_over)
  * A client may end its side of the stream right after its last request (a batch
  * sent with shutdown(SHUT_WR), as `nc -N` does): it still gets every answer, each
  * after the change is durable, and then the stream's end. Half the holds are for the
- * other shard's show, and a seat map of each asks for a large answer in between.
+ * other shard's show, and a seat map of each asks for a large answer in between, and
+ * so does a WAIT of a user in no line (answered at once, not found).
  */
 Test(streams, a_client_that_ends_its_side_after_its_requests_gets_every_answer)
 {
@@ -1236,12 +1237,17 @@ Test(streams, a_client_that_ends_its_side_after_its_requests_gets_every_answer)
 			size_t start = w.size;
 			proto_encode_id(&w, PROTO_SEATMAP, ++id, shows[i % 2]);
 			proto_frame_end(&w, start);
+			start = w.size;
+			struct proto_wait wait = { .show_id = shows[(i / 25) % 2], .user_id = 99,
+						   .timeout_ms = 60000 };
+			proto_encode_wait(&w, ++id, &wait);
+			proto_frame_end(&w, start);
 		}
 	}
 	cr_assert(!w.failed);
 	cr_assert(fx_raw_send(fd, frames, w.size));
 	cr_assert_eq(shutdown(fd, SHUT_WR), 0);
-	uint32_t holds_ok = 0, seat_maps = 0;
+	uint32_t holds_ok = 0, seat_maps = 0, waits = 0;
 	static uint8_t answer[1 << 20];
 	for (uint64_t n = 0; n < id; n++) {
 		int got = fx_raw_frame_read(fd, answer, sizeof(answer), FX_CALL_TIMEOUT_MS);
@@ -1250,13 +1256,16 @@ Test(streams, a_client_that_ends_its_side_after_its_requests_gets_every_answer)
 			      got < 0 ? strerror(-got) : "the stream ended");
 		struct proto_header header;
 		proto_header_decode(answer, &header);
-		cr_assert_eq(header.word, STATUS_OK, "request %llu: %s",
+		bool wait = header.opcode == (PROTO_WAIT | PROTO_RESPONSE_BIT);
+		cr_assert_eq(header.word, wait ? STATUS_NOT_FOUND : STATUS_OK, "request %llu: %s",
 			     (unsigned long long)header.request_id, status_name(header.word));
 		holds_ok += header.opcode == (PROTO_HOLD | PROTO_RESPONSE_BIT);
 		seat_maps += header.opcode == (PROTO_SEATMAP | PROTO_RESPONSE_BIT);
+		waits += wait;
 	}
 	cr_assert_eq(holds_ok, 2 * HALF_CLOSE_HOLDS);
-	cr_assert_eq(seat_maps, id - 2 * HALF_CLOSE_HOLDS);
+	cr_assert_eq(waits, seat_maps);
+	cr_assert_eq(seat_maps + waits, id - 2 * HALF_CLOSE_HOLDS);
 	cr_assert_eq(fx_raw_frame_read(fd, answer, sizeof(answer), FX_CALL_TIMEOUT_MS), 0,
 		     "the answers are not followed by the stream's end");
 	close(fd);
@@ -1266,4 +1275,22 @@ Test(streams, a_client_that_ends_its_side_after_its_requests_gets_every_answer)
 		cr_assert_eq(fx_seats_in_state(&state, SEAT_HELD), HALF_CLOSE_HOLDS);
 		fx_show_state_finish(&state);
 	}
+	/* WAITs alone, answered at once: their answers are owed like any other. */
+	fd = fx_raw_connect(fx_current(), true);
+	bytes_writer_init(&w, frames, sizeof(frames));
+	for (uint32_t s = 0; s < 2; s++) {
+		size_t start = w.size;
+		struct proto_wait wait = { .show_id = shows[s], .user_id = 99, .timeout_ms = 60000 };
+		proto_encode_wait(&w, 1 + s, &wait);
+		proto_frame_end(&w, start);
+	}
+	cr_assert(fx_raw_send(fd, frames, w.size));
+	cr_assert_eq(shutdown(fd, SHUT_WR), 0);
+	for (uint32_t s = 0; s < 2; s++) {
+		int got = fx_raw_frame_read(fd, answer, sizeof(answer), FX_CALL_TIMEOUT_MS);
+		cr_assert_geq(got, (int)PROTO_HEADER_SIZE, "WAIT answer %u: %d", s + 1, got);
+		cr_assert_eq(bytes_load_u16(answer + 6), STATUS_NOT_FOUND);
+	}
+	cr_assert_eq(fx_raw_frame_read(fd, answer, sizeof(answer), FX_CALL_TIMEOUT_MS), 0);
+	close(fd);
 }
