@@ -26,6 +26,7 @@ uint32_t gathers_open(struct worker *w, const struct proto_request *request, uin
 		index = w->gathers_made++;
 	}
 	struct gather *g = &w->gathers[index];
+	w->gathers_open++;
 	*g = (struct gather){ .used = true, .opcode = request->opcode, .worker = origin,
 			      .conn_id = conn_id,
 			      .request_id = request->request_id,
@@ -89,6 +90,7 @@ static void gather_finish(struct worker *w, struct gather *g)
 	}
 	size_t size = proto_frame_end(&writer, 0);
 	g->used = false;
+	w->gathers_open--;
 	g->next_free = w->gathers_free;
 	w->gathers_free = (uint32_t)(g - w->gathers);
 	/* Every shard's part is durable by now: the answer goes out at once. */

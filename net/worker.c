@@ -683,7 +683,7 @@ static void stop_begin(struct worker *w)
 static bool worker_idle(struct worker *w)
 {
 	if (w->pending.count > 0 || wal_writer_busy(w->writer) || w->snapshot_writing ||
-	    w->deferred_head != NULL || w->parked_count > 0)
+	    w->deferred_head != NULL || w->parked_count > 0 || w->gathers_open > 0)
 		return false;
 	for (uint32_t t = 0; t < w->server->workers_count; t++) {
 		if (w->outbound_count[t] > 0)
@@ -703,9 +703,14 @@ static bool worker_idle(struct worker *w)
 static bool stop_complete(struct worker *w)
 {
 	struct server *server = w->server;
-	if (worker_idle(w) &&
-	    wal_writer_durable_lsn(w->writer) + 1 == wal_writer_next_lsn(w->writer)) {
-		atomic_store(&w->drained, true);
+	/* Said afresh each time: work of its own (a timer's) makes a drained worker busy
+	 * again, as a message from another does (worker_pushed). A worker with a gather
+	 * open is not idle, so that one waiting for replies keeps every other from
+	 * ending: no other message goes to a worker that is idle. */
+	bool idle = worker_idle(w) &&
+		    wal_writer_durable_lsn(w->writer) + 1 == wal_writer_next_lsn(w->writer);
+	atomic_store(&w->drained, idle);
+	if (idle) {
 		/* A message another worker pushed meanwhile is work too (worker_pushed). */
 		atomic_thread_fence(memory_order_seq_cst);
 		for (uint32_t source = 0; source < server->workers_count; source++) {

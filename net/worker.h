@@ -234,6 +234,7 @@ struct worker {
 	uint32_t gathers_capacity;
 	uint32_t gathers_made;	/* gathers[0, made) have been used */
 	uint32_t gathers_free;	/* a list through next_free; UINT32_MAX when empty */
+	uint32_t gathers_open;	/* in use: waiting for shards' replies */
 
 	struct parked *parked;
 	uint32_t parked_count;
