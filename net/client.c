@@ -119,8 +119,9 @@ static int socket_connect(int fd, const struct addrinfo *ai, int64_t deadline)
 	return error;
 }
 
-/* Returns a connected non-blocking socket, or -1 with a message in error. Every
- * address resolved is tried in turn, all before the deadline. */
+/* Returns a connected non-blocking socket, or -1 with a message in error. The
+ * addresses resolved are tried in turn before the deadline, each with an equal share
+ * of the time left, so that one that does not answer leaves time for the next. */
 static int tcp_connect(const char *host, const char *port, int64_t deadline, char *error,
 		       size_t error_size)
 {
@@ -136,14 +137,19 @@ static int tcp_connect(const char *host, const char *port, int64_t deadline, cha
 	}
 	int fd = -1;
 	int last = EADDRNOTAVAIL;
-	for (const struct addrinfo *ai = list; ai != NULL && fd < 0; ai = ai->ai_next) {
+	uint32_t untried = 0;
+	for (const struct addrinfo *ai = list; ai != NULL; ai = ai->ai_next)
+		untried++;
+	for (const struct addrinfo *ai = list; ai != NULL && fd < 0; ai = ai->ai_next, untried--) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
 			    ai->ai_protocol);
 		if (fd < 0) {
 			last = errno;
 			continue;
 		}
-		last = clock_ms() < deadline ? socket_connect(fd, ai, deadline) : ETIMEDOUT;
+		int64_t now = clock_ms();
+		last = now < deadline ? socket_connect(fd, ai, now + (deadline - now) / untried)
+				      : ETIMEDOUT;
 		if (last != 0) {
 			close(fd);
 			fd = -1;

@@ -57,8 +57,9 @@ struct box_client;
 
 struct box_client_options {
 	const char *name;	   /* sent in HELLO; cut to PROTO_NAME_SIZE_MAX bytes */
-	int connect_timeout_ms;	   /* connect (to each address in turn) and handshake, in
-				    * all; 1.. (resolving the name is not bounded) */
+	int connect_timeout_ms;	   /* connect (to each address resolved in turn, with a
+				    * share of the time left) and handshake, in all; 1..
+				    * (resolving the name is not bounded) */
 	int timeout_ms;		   /* a blocking call's response; WAIT adds its own timeout */
 	uint32_t inflight_max;	   /* pipelined requests; a power of two, 1..65536 */
 	uint32_t send_buffer_size; /* queued request bytes; at least one largest frame */
