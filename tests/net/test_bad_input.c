@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -907,6 +908,10 @@ static int pings_then_bad_frame_sent(void)
 	int fd = fx_raw_connect(fx_current(), true);
 	int small = 16384;
 	cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	/* No call on it may block for ever: a stuck server fails the test, saying where. */
+	struct timeval limit = { .tv_sec = 20 };
+	cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit)), 0);
+	cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit)), 0);
 	size_t frame_size = PROTO_HEADER_SIZE + LINGER_PING_SIZE;
 	uint8_t *frames = malloc(LINGER_PINGS * frame_size + PROTO_HEADER_SIZE);
 	cr_assert_not_null(frames);
@@ -922,7 +927,7 @@ static int pings_then_bad_frame_sent(void)
 	bytes_store_u16(bad + 4, PROTO_PING);
 	bytes_store_u64(bad + 8, 999999);
 	size += PROTO_HEADER_SIZE;
-	cr_assert(fx_raw_send(fd, frames, size));
+	cr_assert(fx_raw_send(fd, frames, size), "sending the PINGs: %s", strerror(errno));
 	free(frames);
 	return fd;
 }
@@ -948,7 +953,9 @@ Test(bad_input, a_bad_frame_is_answered_and_nothing_before_it_lost_while_the_cli
 	cr_assert_eq(bytes_load_u16(answer + 6), STATUS_TOO_LARGE);
 	cr_assert_eq(bytes_load_u64(answer + 8), 999999);
 	uint8_t after;
-	cr_assert_eq(recv(fd, &after, 1, 0), 0, "the answer is not followed by the stream's end");
+	ssize_t last = recv(fd, &after, 1, 0);
+	cr_assert_eq(last, 0, "the answer is not followed by the stream's end (%zd: %s)", last,
+		     last < 0 ? strerror(errno) : "a byte");
 	atomic_store(&sender.stop, true);
 	pthread_join(thread, NULL);
 	cr_assert_gt(sender.sent, 0);
