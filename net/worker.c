@@ -31,8 +31,8 @@
  * LINGER_MS once its answers are delivered, and LINGER_MAX_MS since the bad frame at
  * most. */
 #define LINGER_MS 2000
-#define ACCEPT_RETRY_MS 100
 #define LINGER_MAX_MS 10000
+#define ACCEPT_RETRY_MS 100 /* after a failed accept (accept_failed) */
 
 int64_t worker_clock(struct worker *w)
 {
@@ -155,20 +155,24 @@ struct conn *worker_conn(struct worker *w, uint64_t conn_id)
  * (generations take CONN_GENERATION_MASK's bits; a closed slot holds their inverse). */
 #define CONN_LIVE_PEER_CLOSED 0x80000000u
 
-bool conn_gone(const struct worker *owner, uint64_t conn_id)
+/* Whether conns_live of the connection's slot, with `mask` applied, no longer holds
+ * its generation. */
+static bool conn_live_differs(const struct worker *owner, uint64_t conn_id, uint32_t mask)
 {
 	uint32_t index = (uint32_t)(conn_id & CONN_ID_INDEX_MASK);
 	return index < owner->conns_slots &&
-	       (atomic_load_explicit(&owner->conns_live[index], memory_order_relaxed) &
-		~CONN_LIVE_PEER_CLOSED) != (uint32_t)(conn_id >> 32);
+	       (atomic_load_explicit(&owner->conns_live[index], memory_order_relaxed) & mask) !=
+		       (uint32_t)(conn_id >> 32);
+}
+
+bool conn_gone(const struct worker *owner, uint64_t conn_id)
+{
+	return conn_live_differs(owner, conn_id, ~CONN_LIVE_PEER_CLOSED);
 }
 
 bool conn_sends_no_more(const struct worker *owner, uint64_t conn_id)
 {
-	uint32_t index = (uint32_t)(conn_id & CONN_ID_INDEX_MASK);
-	return index < owner->conns_slots &&
-	       atomic_load_explicit(&owner->conns_live[index], memory_order_relaxed) !=
-		       (uint32_t)(conn_id >> 32);
+	return conn_live_differs(owner, conn_id, ~0u);
 }
 
 static void recv_arm(struct worker *w, struct conn *conn)
@@ -269,28 +273,26 @@ void conn_close(struct worker *w, struct conn *conn, const char *why)
  * Ends a connection that reads no more requests (a fatal framing error was answered,
  * or its client ended its side of the stream) once every answer it owes is handed to
  * the kernel. A client that ended its side is closed then; its parked WAITs are
- * answered at once (waits_orphans_drop), not at their timeouts. After a framing error the
- * client may still be sending, and closing the socket would reset the connection,
- * throwing away the answers not yet delivered. So the server ends only its own half:
- * the client reads every answer and then the stream's end. What it still sends is read
- * and dropped until it closes its half too, or until the idle sweep gives up on it
- * (conn_ending_over).
+ * answered within a second (waits_orphans_drop), not at their timeouts. After a
+ * framing error the client may still be sending, and closing the socket would reset
+ * the connection, throwing away the answers not yet delivered. So the server ends only
+ * its own half: the client reads every answer and then the stream's end. What it
+ * still sends is read and dropped until it closes its half too, or until the idle
+ * sweep gives up on it (conn_ending_over).
  */
 static void conn_settle(struct worker *w, struct conn *conn)
 {
 	if (conn->state != CONN_OPEN || (!conn->close_after_send && !conn->peer_closed))
 		return;
-	if (conn->lingering) { /* all was sent: the client's end is what it waited for */
-		if (conn->peer_closed)
-			conn_close(w, conn, "closed by the client");
-		return;
-	}
-	if (conn_output_pending(conn) > 0 || conn->requests_in_flight > 0)
+	/* Once lingering, all was sent: only the client's end is waited for. */
+	if (!conn->lingering && (conn_output_pending(conn) > 0 || conn->requests_in_flight > 0))
 		return;
 	if (conn->peer_closed) {
 		conn_close(w, conn, "closed by the client");
 		return;
 	}
+	if (conn->lingering)
+		return;
 	conn->lingering = true;
 	conn->linger_since_ms = w->now_ms;
 	if (shutdown(conn->fd, SHUT_WR) < 0)
